@@ -1,0 +1,34 @@
+"""One exception family for everything nwb-sae reports to a user.
+
+Every message names the file, the object inside it and what to do about it, so a user never
+has to read a traceback from pynwb, h5py or torch to understand what went wrong.
+"""
+
+from __future__ import annotations
+
+
+class NwbSaeError(Exception):
+    """Base class of every error nwb-sae raises on purpose."""
+
+
+class InputDataError(NwbSaeError, ValueError):
+    """The data handed in has the wrong shape, values or labels (NaN, constant neurons, ...)."""
+
+
+class UnsupportedFileError(NwbSaeError):
+    """The file cannot be read: not HDF5, truncated, NWB 1.x, a pre-release schema, ..."""
+
+
+class ObjectNotFoundError(NwbSaeError, KeyError):
+    """A named object (activity series, interval table, module) is not in the file."""
+
+    def __str__(self) -> str:  # KeyError would otherwise quote the message
+        return str(self.args[0]) if self.args else ""
+
+
+class CheckpointError(NwbSaeError):
+    """A checkpoint is missing, corrupt, or was saved by an incompatible model."""
+
+
+class OutputExistsError(NwbSaeError, FileExistsError):
+    """Writing would replace something the user did not ask to replace."""
