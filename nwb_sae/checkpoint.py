@@ -1,0 +1,131 @@
+"""Checkpoints: weights as ``safetensors`` plus a human-readable JSON file beside them.
+
+A checkpoint ``best_model`` is the pair ``best_model.safetensors`` + ``best_model.json``. Nothing here
+ever unpickles a file: ``safetensors`` holds only tensors, and a legacy ``.pt`` file is opened with
+``torch.load(weights_only=True)``, which refuses arbitrary Python objects.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from pathlib import Path
+
+import torch
+from safetensors import SafetensorError
+from safetensors.torch import load_file, save_file
+
+from nwb_sae.errors import CheckpointError
+
+WEIGHTS_SUFFIX = ".safetensors"
+META_SUFFIX = ".json"
+
+
+def checkpoint_paths(path) -> tuple[Path, Path]:
+    """The (weights, metadata) files of a checkpoint named by either file or by their common stem."""
+    path = Path(path)
+    if path.suffix in (WEIGHTS_SUFFIX, META_SUFFIX):
+        path = path.with_suffix("")
+    return path.with_name(path.name + WEIGHTS_SUFFIX), path.with_name(path.name + META_SUFFIX)
+
+
+def atomic_write(target, write) -> None:
+    """Call ``write(tmp_path)`` on a temporary file in the target's folder, then rename it to ``target``.
+
+    The target is never half-written: it is either the old file or the complete new one.
+    """
+    target = Path(target)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
+    os.close(fd)
+    try:
+        write(tmp)
+        os.replace(tmp, target)
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+
+
+def save_checkpoint(path, tensors: dict[str, torch.Tensor], meta: dict) -> Path:
+    """Save tensors and JSON metadata; returns the weights path.
+
+    Parameters
+    ----------
+    path : str or Path
+        Checkpoint name, with or without the ``.safetensors`` suffix.
+    tensors : dict of str to torch.Tensor
+        Weights and buffers.
+    meta : dict
+        JSON-able metadata (settings, normalisation, metrics, version).
+    """
+    weights, meta_path = checkpoint_paths(path)
+    cpu = {k: v.detach().to("cpu").contiguous() for k, v in tensors.items()}
+    atomic_write(weights, lambda tmp: save_file(cpu, tmp))
+    text = json.dumps(meta, indent=2, default=_json_default)
+    atomic_write(meta_path, lambda tmp: Path(tmp).write_text(text))
+    return weights
+
+
+def load_checkpoint(path) -> tuple[dict[str, torch.Tensor], dict]:
+    """Load (tensors, metadata) saved by :func:`save_checkpoint`, or a legacy ``.pt`` state dict.
+
+    Raises
+    ------
+    CheckpointError
+        Missing files, corrupt files, or a ``.pt`` file holding more than tensors.
+    """
+    path = Path(path)
+    if path.suffix in (".pt", ".pth"):
+        return _load_legacy(path)
+    weights, meta_path = checkpoint_paths(path)
+    if not weights.exists():
+        raise CheckpointError(
+            f"{weights}: no such checkpoint. Pass the path of a '.safetensors' file written by "
+            "`nwb-sae train` (e.g. OUTPUT_DIR/checkpoints/best_model.safetensors)."
+        )
+    if not meta_path.exists():
+        raise CheckpointError(
+            f"{meta_path}: the settings file that belongs to {weights.name} is missing; "
+            "keep the .json beside the .safetensors file."
+        )
+    try:
+        tensors = load_file(str(weights))
+    except (SafetensorError, OSError, ValueError) as err:
+        raise CheckpointError(f"{weights}: not a readable safetensors file ({err}); it may be "
+                              "truncated or corrupt. Retrain or copy it again.") from err
+    try:
+        meta = json.loads(meta_path.read_text())
+    except (json.JSONDecodeError, UnicodeDecodeError) as err:
+        raise CheckpointError(f"{meta_path}: not valid JSON ({err}); the checkpoint's settings "
+                              "file is corrupt.") from err
+    return tensors, meta
+
+
+def _load_legacy(path: Path) -> tuple[dict[str, torch.Tensor], dict]:
+    if not path.exists():
+        raise CheckpointError(f"{path}: no such checkpoint file.")
+    try:
+        obj = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as err:  # torch raises UnpicklingError, RuntimeError, EOFError, ...
+        raise CheckpointError(
+            f"{path}: refused to load. nwb-sae only opens .pt files holding plain tensors "
+            f"(torch.load(weights_only=True)); this one holds Python objects or is corrupt ({err}). "
+            "Re-save the weights with safetensors."
+        ) from err
+    if isinstance(obj, dict) and "state_dict" in obj and isinstance(obj["state_dict"], dict):
+        meta = {k: v for k, v in obj.items() if k != "state_dict" and not torch.is_tensor(v)}
+        obj = obj["state_dict"]
+    else:
+        meta = {}
+    if not isinstance(obj, dict) or not all(torch.is_tensor(v) for v in obj.values()):
+        raise CheckpointError(f"{path}: does not hold a state dict of tensors.")
+    return dict(obj), meta
+
+
+def _json_default(value):
+    if hasattr(value, "tolist"):
+        return value.tolist()
+    if isinstance(value, Path):
+        return str(value)
+    raise TypeError(f"cannot store {type(value).__name__} in a checkpoint's JSON")

@@ -1,0 +1,124 @@
+"""``nwb-sae inference``: encode a recording with a trained model; write codes, metrics and figures."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+import numpy as np
+import xarray as xr
+
+from nwb_sae.cli._common import add_data_options, add_flag, data_options
+
+
+def register(subparsers) -> None:
+    """Add the ``inference`` verb."""
+    p = subparsers.add_parser(
+        "inference", help="encode a recording with a trained model",
+        description="Encode DATA_PATH with the model at MODEL_PATH. Writes OUTPUT_DIR/codes.nc "
+                    "(dims latents, time, presentations), reconstructions.nc, metrics.json and figures; "
+                    "with --nwb_out (or --in_place) also the codes and dictionary as an NWB processing module.")
+    add_flag(p, "data_path", required=True, help=".nwb, .h5, .npy, .npz or .nc")
+    add_flag(p, "model_path", required=True, help="checkpoint written by `nwb-sae train` (.safetensors)")
+    add_flag(p, "output_dir", default="./inference_results", help="folder for codes, metrics and figures")
+    add_flag(p, "batch_size", type=int, default=16384, help="samples encoded at once")
+    add_flag(p, "num_samples", type=int, default=5, help="presentations to draw in the figures")
+    group = p.add_argument_group("NWB output")
+    add_flag(group, "nwb_out", default=None,
+             help="write a new NWB file: the source with the results module added")
+    add_flag(group, "in_place", action="store_true",
+             help="add the results module to DATA_PATH itself (atomic: a copy is written, validated, then swapped in)")
+    add_flag(group, "overwrite", action="store_true", help="replace an existing results module / output file")
+    add_flag(group, "module", default="sae", help="name of the processing module (default: sae)")
+    add_data_options(p)
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    """Encode, then write the outputs (nothing is written before the inputs are checked)."""
+    from nwb_sae import metrics
+    from nwb_sae.estimator import load, population_vectors
+    from nwb_sae.io import load_data
+
+    sae = load(args.model_path)
+    data = load_data(args.data_path, **data_options(args))
+    codes = sae.encode(data)  # checks the neuron count and NaNs before anything is written
+    recon = sae.decode(codes).assign_coords(
+        {n: c for n, c in data.coords.items() if c.dims == ("neurons",)})
+    x = population_vectors(data)
+    flat_codes = codes.transpose("presentations", "time", "latents").values.reshape(x.shape[0], -1)
+    summary = {
+        "data_path": str(args.data_path), "model_path": str(args.model_path),
+        "fvu": metrics.fvu(x, population_vectors(recon)), "l0": metrics.l0(flat_codes),
+        "dead_fraction": metrics.dead_fraction(flat_codes),
+        "dense_fraction": metrics.dense_fraction(flat_codes),
+        "n_samples": int(x.shape[0]),
+    }
+
+    out = Path(args.output_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    write_netcdf(codes, out / "codes.nc")
+    write_netcdf(recon, out / "reconstructions.nc")
+    from nwb_sae.cli.train import write_json
+
+    if args.nwb_out or args.in_place:
+        from nwb_sae.io.write import write_nwb
+
+        opts = data_options(args)
+        nwb_path = write_nwb(sae, args.data_path, args.nwb_out, activity=opts.get("activity"),
+                             module=args.module, in_place=args.in_place, overwrite=args.overwrite)
+        summary["nwb_out"] = str(nwb_path)
+    write_json(out / "metrics.json", summary)
+    write_inference_figures(data, recon, codes, out / "figures", args.num_samples)
+    print(f"encoded {summary['n_samples']} samples: FVU {summary['fvu']:.3f}, L0 {summary['l0']:.1f}, "
+          f"dead {summary['dead_fraction']:.1%}")
+    print(f"codes: {out / 'codes.nc'}")
+    if "nwb_out" in summary:
+        print(f"NWB: {summary['nwb_out']}")
+    return 0
+
+
+def netcdf_safe(arr: xr.DataArray) -> xr.DataArray:
+    """A copy whose attrs and coordinates netCDF can store (JSON for dicts, ints for bools, no None)."""
+    attrs = {}
+    for key, value in arr.attrs.items():
+        if value is None:
+            continue
+        if isinstance(value, bool | np.bool_):
+            value = int(value)
+        elif isinstance(value, dict | list | tuple) and not _numeric_sequence(value):
+            value = json.dumps(value, default=str)
+        attrs[key] = value
+    out = arr.copy(deep=False)
+    out.attrs = attrs
+    for name, coord in out.coords.items():
+        if coord.dtype == object:
+            out = out.assign_coords({name: (coord.dims, coord.values.astype(str))})
+        elif coord.dtype == bool:
+            out = out.assign_coords({name: (coord.dims, coord.values.astype(np.int8))})
+    return out
+
+
+def _numeric_sequence(value) -> bool:
+    return isinstance(value, list | tuple) and all(isinstance(v, int | float) for v in value)
+
+
+def write_netcdf(arr: xr.DataArray, path: Path) -> None:
+    """Write ``arr`` to netCDF through a temporary file (never a half-written target)."""
+    from nwb_sae.checkpoint import atomic_write
+
+    atomic_write(path, lambda tmp: netcdf_safe(arr).to_netcdf(tmp))
+
+
+def write_inference_figures(data, recon, codes, folder: Path, num_samples: int) -> None:
+    """Reconstructions, codes of ``num_samples`` presentations, and code statistics."""
+    from nwb_sae import viz
+
+    folder.mkdir(parents=True, exist_ok=True)
+    n = min(num_samples, data.sizes["presentations"])
+    chosen = list(range(n))
+    viz.plot_reconstructions(data, recon, presentations=chosen, n=n, path=folder / "reconstructions.png")
+    for p in chosen:
+        viz.plot_codes(codes, p, data=data, path=folder / f"codes_presentation_{p}.png")
+    viz.plot_code_statistics(codes, path=folder / "code_statistics.png")

@@ -1,0 +1,108 @@
+"""Settings of the model and of its training, as dataclasses.
+
+They drive the CLI flags and are saved in every checkpoint's JSON, so a result can always be traced
+back to the settings that made it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field, fields
+
+ACTIVATIONS = ("topk", "batchtopk", "relu")
+NORMALIZATIONS = ("zscore", "scale", "none")
+
+
+@dataclass
+class ModelConfig:
+    """Shape and sparsity mechanism of the sparse autoencoder."""
+
+    n_latents: int = 1024
+    """Number of dictionary atoms (the original design's ``embedding_dim``); overcomplete for >1x neurons."""
+    activation: str = "topk"
+    """``topk`` (exactly k active per sample), ``batchtopk`` (k on average over a batch, a threshold at
+    inference) or ``relu`` (ReLU with an L1 penalty, the original design)."""
+    k: int = 8
+    """Active latents per sample for topk / batchtopk."""
+    l1_coefficient: float = 1e-3
+    """Weight of the L1 penalty for ``relu`` (the original design's ``sparsity_weight``)."""
+    normalize: str = "zscore"
+    """``zscore`` (per neuron mean and std of the training split), ``scale`` (one global factor so the
+    mean squared norm of a sample is the number of neurons) or ``none``."""
+
+    def validate(self) -> None:
+        """Raise ValueError for impossible settings."""
+        if self.activation not in ACTIVATIONS:
+            raise ValueError(f"activation must be one of {ACTIVATIONS}, got {self.activation!r}")
+        if self.normalize not in NORMALIZATIONS:
+            raise ValueError(f"normalize must be one of {NORMALIZATIONS}, got {self.normalize!r}")
+        if self.n_latents < 1:
+            raise ValueError(f"n_latents must be positive, got {self.n_latents}")
+        if self.activation != "relu" and not 1 <= self.k <= self.n_latents:
+            raise ValueError(f"k must be between 1 and n_latents={self.n_latents}, got {self.k}")
+        if self.l1_coefficient < 0:
+            raise ValueError(f"l1_coefficient must be >= 0, got {self.l1_coefficient}")
+
+
+@dataclass
+class TrainConfig:
+    """How the model is fitted."""
+
+    epochs: int = 100
+    """Maximum passes over the training split (early stopping usually ends sooner)."""
+    batch_size: int = 4096
+    """Samples (population vectors) per optimisation step."""
+    lr: float | None = None
+    """Adam learning rate; ``None`` picks one from the activation (see ``default_lr``)."""
+    warmup_steps: int = 50
+    """Steps of linear learning-rate warm-up."""
+    val_fraction: float = 0.2
+    """Fraction of presentations held out for validation (split by presentation, never by time bin)."""
+    patience: int = 5
+    """Epochs without a relative improvement of ``min_delta`` in validation loss before stopping."""
+    min_delta: float = 1e-3
+    """Relative improvement of validation loss that resets the patience counter."""
+    seed: int = 0
+    """Seed of the split, the initialisation and the batch order."""
+    device: str = "auto"
+    """``auto`` (CUDA when available), ``cpu``, ``cuda``, ``cuda:1``, ..."""
+    aux_coefficient: float = 1 / 32
+    """Weight of the auxiliary loss that revives dead topk/batchtopk latents."""
+    dead_after: int = 100_000
+    """A latent that has not fired for this many training samples counts as dead."""
+    resample_every: int = 2000
+    """For ``relu``: steps between resampling of dead latents (0 disables)."""
+    threads: int | None = None
+    """CPU threads for torch (``None``: torch's default)."""
+    progress: bool = True
+    """Show a tqdm progress bar."""
+
+    def default_lr(self, activation: str) -> float:
+        """The learning rate used when ``lr`` is None: measured on the recovery benchmark."""
+        return self.lr if self.lr is not None else (4e-3 if activation != "relu" else 1e-3)
+
+
+@dataclass
+class Settings:
+    """Model and training settings together (what ``SAE(**settings)`` accepts, flattened)."""
+
+    model: ModelConfig = field(default_factory=ModelConfig)
+    train: TrainConfig = field(default_factory=TrainConfig)
+
+    @classmethod
+    def from_flat(cls, **kwargs) -> Settings:
+        """Build from flat keyword arguments such as ``n_latents=512, epochs=20``."""
+        model_keys = {f.name for f in fields(ModelConfig)}
+        train_keys = {f.name for f in fields(TrainConfig)}
+        unknown = set(kwargs) - model_keys - train_keys
+        if unknown:
+            raise TypeError(
+                f"unknown setting(s) {sorted(unknown)}; known: {sorted(model_keys | train_keys)}"
+            )
+        model = ModelConfig(**{k: v for k, v in kwargs.items() if k in model_keys})
+        train = TrainConfig(**{k: v for k, v in kwargs.items() if k in train_keys})
+        model.validate()
+        return cls(model, train)
+
+    def to_flat(self) -> dict:
+        """All settings as one flat dict (JSON-able)."""
+        return {**asdict(self.model), **asdict(self.train)}

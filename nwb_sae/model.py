@@ -1,0 +1,203 @@
+"""The sparse autoencoder: linear encoder, sparse activation, unit-norm linear decoder.
+
+``x_hat = b_dec + sum_i a_i * W_dec[i]`` with ``a = act(W_enc (x - b_dec) + b_enc)``. The decoder rows
+(the dictionary atoms) are kept at unit norm, so the size of a code is the size of its atom's
+contribution and an L1 penalty cannot be dodged by shrinking codes and growing atoms.
+
+For ``topk`` and ``batchtopk`` only the selected (sample, latent) pairs take part in the backward pass:
+the dense pre-activations are computed without gradient, and the few selected ones are recomputed with
+it. This keeps a training step close to the cost of one dense matrix product.
+"""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from nwb_sae.config import ModelConfig
+
+
+class ForwardOutput(NamedTuple):
+    """What one training forward pass returns."""
+
+    recon: torch.Tensor
+    """Reconstruction of the normalised input, (batch, inputs)."""
+    fired: torch.Tensor
+    """Which latents were active on at least one sample of the batch, (latents,) bool."""
+    l0: float
+    """Mean number of active latents per sample."""
+    loss: torch.Tensor
+    """Total loss: reconstruction plus sparsity penalty plus auxiliary loss."""
+    mse: torch.Tensor
+    """Mean squared reconstruction error per element."""
+    aux_loss: torch.Tensor
+    """Auxiliary dead-latent loss (0 when unused)."""
+
+
+class SparseAutoencoder(nn.Module):
+    """Overcomplete sparse autoencoder with a unit-norm decoder and built-in input normalisation.
+
+    Parameters
+    ----------
+    n_inputs : int
+        Number of neurons.
+    config : ModelConfig
+        Number of latents, activation, k and L1 coefficient.
+
+    Notes
+    -----
+    The buffers ``input_mean`` and ``input_scale`` hold the normalisation learned on the training split,
+    so they are saved with the weights and a loaded model needs nothing else.
+    """
+
+    def __init__(self, n_inputs: int, config: ModelConfig):
+        super().__init__()
+        config.validate()
+        self.config = config
+        self.n_inputs = n_inputs
+        self.n_latents = config.n_latents
+        self.W_enc = nn.Parameter(torch.empty(config.n_latents, n_inputs))
+        self.b_enc = nn.Parameter(torch.zeros(config.n_latents))
+        self.W_dec = nn.Parameter(torch.empty(config.n_latents, n_inputs))
+        self.b_dec = nn.Parameter(torch.zeros(n_inputs))
+        self.register_buffer("input_mean", torch.zeros(n_inputs))
+        self.register_buffer("input_scale", torch.ones(n_inputs))
+        # batchtopk: activations below this are zeroed at inference (estimated during training)
+        self.register_buffer("threshold", torch.zeros(()))
+        self.reset_parameters()
+
+    # -- initialisation -------------------------------------------------------------------------
+    def reset_parameters(self, generator: torch.Generator | None = None) -> None:
+        """Random unit-norm decoder rows; encoder tied to the decoder (its transpose)."""
+        with torch.no_grad():
+            w = torch.randn(self.n_latents, self.n_inputs, generator=generator)
+            w /= w.norm(dim=1, keepdim=True)
+            self.W_dec.copy_(w)
+            self.W_enc.copy_(w)
+            self.b_enc.zero_()
+            self.b_dec.zero_()
+
+    def init_decoder_bias(self, x_normalised: torch.Tensor) -> None:
+        """Set the decoder bias to the coordinate-wise median of (normalised) data."""
+        with torch.no_grad():
+            self.b_dec.copy_(x_normalised.median(dim=0).values)
+
+    # -- normalisation --------------------------------------------------------------------------
+    def normalize(self, x: torch.Tensor) -> torch.Tensor:
+        """Input units to model units."""
+        return (x - self.input_mean) / self.input_scale
+
+    def denormalize(self, x: torch.Tensor) -> torch.Tensor:
+        """Model units back to input units."""
+        return x * self.input_scale + self.input_mean
+
+    # -- encoding ---------------------------------------------------------------------------------
+    def pre_activations(self, x: torch.Tensor) -> torch.Tensor:
+        """Dense encoder output before the activation, (batch, latents)."""
+        return (x - self.b_dec) @ self.W_enc.T + self.b_enc
+
+    def sparse_activations(self, x: torch.Tensor, cols: torch.Tensor) -> torch.Tensor:
+        """Activations (batch, j) of latents ``cols`` (batch, j), with gradient for those entries only."""
+        w = F.embedding(cols, self.W_enc)  # (batch, j, inputs); its backward is a sparse row update
+        b = F.embedding(cols, self.b_enc[:, None]).squeeze(-1)
+        return torch.relu((w * (x - self.b_dec)[:, None, :]).sum(dim=-1) + b)
+
+    def decode_sparse(self, cols: torch.Tensor, values: torch.Tensor) -> torch.Tensor:
+        """Sum of the decoder rows ``cols`` (batch, j) weighted by ``values``, without the bias."""
+        return F.embedding_bag(cols, self.W_dec, per_sample_weights=values, mode="sum")
+
+    @torch.no_grad()
+    def encode(self, x: torch.Tensor) -> torch.Tensor:
+        """Dense codes (batch, latents) of normalised input ``x``, as used at inference."""
+        pre = torch.relu(self.pre_activations(x))
+        kind = self.config.activation
+        if kind == "topk":
+            values, cols = pre.topk(self.config.k, dim=1, sorted=False)
+            return torch.zeros_like(pre).scatter_(1, cols, values)
+        if kind == "batchtopk":
+            return pre * (pre > self.threshold)
+        return pre
+
+    # -- decoding ---------------------------------------------------------------------------------
+    def decode(self, codes: torch.Tensor) -> torch.Tensor:
+        """Normalised reconstruction of dense codes (batch, latents)."""
+        return codes @ self.W_dec + self.b_dec
+
+    # -- training ---------------------------------------------------------------------------------
+    def forward(self, x: torch.Tensor, dead: torch.Tensor | None = None,
+                aux_coefficient: float = 0.0) -> ForwardOutput:
+        """Training forward pass on normalised input ``x``; ``dead`` marks latents for the auxiliary loss."""
+        zero = x.new_zeros(())
+        kind = self.config.activation
+        if kind != "topk":  # relu and batchtopk: dense codes
+            pre = torch.relu(self.pre_activations(x))
+            if kind == "batchtopk":
+                n = min(self.config.k * x.shape[0], pre.numel())
+                with torch.no_grad():
+                    kept = pre.detach().reshape(-1).topk(n, sorted=False)
+                    mask = torch.zeros(pre.numel(), dtype=torch.bool, device=pre.device)
+                    mask[kept.indices] = True
+                    self._update_threshold(kept.values[kept.values > 0])
+                acts = pre * mask.reshape(pre.shape)
+            else:
+                acts = pre
+            recon = self.decode(acts)
+            mse = (recon - x).pow(2).mean()
+            active = acts.detach() > 0
+            fired, l0 = active.any(dim=0), float(active.sum()) / x.shape[0]
+            penalty = self.config.l1_coefficient * acts.sum(dim=1).mean() if kind == "relu" else zero
+            aux = zero
+            if kind == "batchtopk" and dead is not None and aux_coefficient > 0 and bool(dead.any()):
+                aux = self._aux_loss(x, pre.detach(), recon.detach(), dead)
+            return ForwardOutput(recon, fired, l0, mse + penalty + aux_coefficient * aux, mse, aux)
+
+        with torch.no_grad():
+            pre = self.pre_activations(x)
+            cols = pre.topk(self.config.k, dim=1, sorted=False).indices
+        values = self.sparse_activations(x, cols)
+        recon = self.decode_sparse(cols, values) + self.b_dec
+        mse = (recon - x).pow(2).mean()
+        with torch.no_grad():
+            fired = torch.zeros(self.n_latents, dtype=torch.bool, device=x.device)
+            fired[cols[values > 0]] = True
+            l0 = float((values > 0).sum()) / x.shape[0]
+        aux = zero
+        if dead is not None and aux_coefficient > 0 and bool(dead.any()):
+            aux = self._aux_loss(x, pre, recon.detach(), dead)
+        return ForwardOutput(recon, fired, l0, mse + aux_coefficient * aux, mse, aux)
+
+    def _aux_loss(self, x, pre, recon, dead) -> torch.Tensor:
+        """AuxK: the best dead latents try to explain the residual (Gao et al. 2024)."""
+        k_aux = int(min(max(self.n_inputs // 2, 1), int(dead.sum())))
+        with torch.no_grad():
+            cols = pre.masked_fill(~dead[None, :], float("-inf")).topk(k_aux, dim=1, sorted=False).indices
+        residual = x - recon
+        aux_recon = self.decode_sparse(cols, self.sparse_activations(x, cols))
+        denom = (residual - residual.mean(dim=0)).pow(2).sum().clamp_min(1e-8)
+        return (aux_recon - residual).pow(2).sum() / denom
+
+    @torch.no_grad()
+    def _update_threshold(self, values: torch.Tensor, momentum: float = 0.99) -> None:
+        if values.numel() == 0:
+            return
+        smallest = values.min()
+        if float(self.threshold) == 0.0:
+            self.threshold.copy_(smallest)
+        else:
+            self.threshold.mul_(momentum).add_((1 - momentum) * smallest)
+
+    @torch.no_grad()
+    def normalize_decoder_(self) -> None:
+        """Put every decoder row back on the unit sphere."""
+        self.W_dec.div_(self.W_dec.norm(dim=1, keepdim=True).clamp_min(1e-8))
+
+    @torch.no_grad()
+    def remove_parallel_gradient_(self) -> None:
+        """Drop the gradient component along each decoder row (it would only change the row's norm)."""
+        if self.W_dec.grad is None:
+            return
+        parallel = (self.W_dec.grad * self.W_dec).sum(dim=1, keepdim=True)
+        self.W_dec.grad.sub_(parallel * self.W_dec)
