@@ -31,6 +31,8 @@ _LAZY = {
     "load": "nwb_sae.estimator",
     "load_data": "nwb_sae.io",
     "read_nwb": "nwb_sae.io.nwb",
+    "open_activity": "nwb_sae.io.nwb",
+    "describe_file": "nwb_sae.io.describe",
     "read_hdf5": "nwb_sae.io.arrays",
     "write_nwb": "nwb_sae.io.write",
     "read_results": "nwb_sae.io.write",

@@ -21,7 +21,7 @@ class ModelConfig:
     activation: str = "topk"
     """``topk`` (exactly k active per sample), ``batchtopk`` (k on average over a batch, a threshold at
     inference) or ``relu`` (ReLU with an L1 penalty, the original design)."""
-    k: int = 8
+    k: int = 6
     """Active latents per sample for topk / batchtopk."""
     l1_coefficient: float = 1e-3
     """Weight of the L1 penalty for ``relu`` (the original design's ``sparsity_weight``)."""

@@ -182,7 +182,7 @@ class SAE:
         model.to(device)
         xt = model.normalize(as_tensor(x_train, device))
         xv = model.normalize(as_tensor(x_val, device)) if len(x_val) else xt
-        model.init_decoder_bias(xt)
+        model.init_from_data(xt)
 
         self.model_ = model
         self.neuron_coords = _json_coords(arr)

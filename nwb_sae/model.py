@@ -80,10 +80,20 @@ class SparseAutoencoder(nn.Module):
             self.b_enc.zero_()
             self.b_dec.zero_()
 
-    def init_decoder_bias(self, x_normalised: torch.Tensor) -> None:
-        """Set the decoder bias to the coordinate-wise median of (normalised) data."""
+    def init_from_data(self, x_normalised: torch.Tensor, max_samples: int = 16384) -> None:
+        """Set the decoder bias to the data's coordinate-wise median; for ``relu``, also the encoder bias.
+
+        With ``relu``, each latent's bias starts at minus its ``1 - k / n_latents`` quantile of
+        pre-activation on the data, so about ``k`` latents fire per sample from the first step instead
+        of half of them; the L1 penalty then only has to refine the thresholds.
+        """
         with torch.no_grad():
-            self.b_dec.copy_(x_normalised.median(dim=0).values)
+            x = x_normalised[:max_samples]
+            self.b_dec.copy_(x.median(dim=0).values)
+            if self.config.activation == "relu":
+                pre = (x - self.b_dec) @ self.W_enc.T
+                q = 1.0 - min(self.config.k / self.n_latents, 0.5)
+                self.b_enc.copy_(-torch.quantile(pre, q, dim=0))
 
     # -- normalisation --------------------------------------------------------------------------
     def normalize(self, x: torch.Tensor) -> torch.Tensor:

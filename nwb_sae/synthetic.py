@@ -134,3 +134,150 @@ def make_recording(
     codes_da = xr.DataArray(codes, dims=("latents", "time", "presentations"), coords=code_coords,
                             name="true_codes")
     return SyntheticRecording(data, dictionary, codes_da, noise_std)
+
+
+def _roi_masks(n_rois: int, radius: int = 3) -> np.ndarray:
+    """Disk-shaped image masks on a square grid, one ROI per cell: (n_rois, height, width) float32."""
+    side = int(np.ceil(np.sqrt(n_rois)))
+    cell = 2 * radius + 3
+    size = side * cell
+    yy, xx = np.mgrid[0:size, 0:size]
+    masks = np.zeros((n_rois, size, size), dtype=np.float32)
+    for i in range(n_rois):
+        cy, cx = (i // side) * cell + cell // 2, (i % side) * cell + cell // 2
+        masks[i] = ((yy - cy) ** 2 + (xx - cx) ** 2 <= radius**2).astype(np.float32)
+    return masks
+
+
+def _add_ophys(nwbfile, continuous: np.ndarray, rate: float, starting_time: float) -> None:
+    from pynwb.ophys import DfOverF, ImageSegmentation, OpticalChannel, RoiResponseSeries
+
+    device = nwbfile.create_device(name="Microscope", description="simulated two-photon microscope")
+    channel = OpticalChannel(name="OpticalChannel", description="green", emission_lambda=510.0)
+    plane = nwbfile.create_imaging_plane(
+        name="ImagingPlane", optical_channel=channel, description="simulated plane", device=device,
+        excitation_lambda=920.0, indicator="GCaMP (simulated)", location="VISp", imaging_rate=rate,
+    )
+    segmentation = ImageSegmentation(name="ImageSegmentation")
+    planes = segmentation.create_plane_segmentation(
+        name="PlaneSegmentation", description="one disk per simulated neuron", imaging_plane=plane,
+    )
+    for mask in _roi_masks(continuous.shape[1]):
+        planes.add_roi(image_mask=mask)
+    module = nwbfile.create_processing_module(name="ophys", description="simulated optical physiology")
+    module.add(segmentation)
+    dff = DfOverF(name="DfOverF")
+    module.add(dff)
+    rois = planes.create_roi_table_region(description="all ROIs", region=list(range(continuous.shape[1])))
+    dff.add_roi_response_series(RoiResponseSeries(
+        name="RoiResponseSeries", data=continuous, unit="a.u.", rois=rois, rate=rate, starting_time=starting_time,
+        description="planted ensembles plus Gaussian noise (nwb_sae.synthetic)",
+    ))
+
+
+def _add_units(nwbfile, continuous: np.ndarray, bin_size: float, starting_time: float, max_rate: float,
+               rng: np.random.Generator) -> None:
+    from pynwb.misc import Units
+
+    positive = np.clip(continuous, 0.0, None)
+    rates = positive * (max_rate / max(float(positive.max()), 1e-12))
+    counts = rng.poisson(rates * bin_size)
+    bin_starts = starting_time + np.arange(continuous.shape[0]) * bin_size
+    # spike times are drawn as continuous floats: their precision is that of float64
+    nwbfile.units = Units(name="units", description="simulated Poisson spike trains", resolution=1e-9)
+    nwbfile.add_unit_column(name="location", description="simulated brain area")
+    for unit in range(continuous.shape[1]):
+        n = counts[:, unit]
+        times = np.repeat(bin_starts, n) + rng.uniform(0.0, bin_size, size=int(n.sum()))
+        nwbfile.add_unit(spike_times=np.sort(times), id=unit, location="VISp")
+
+
+def write_nwb_recording(path, recording: SyntheticRecording | None = None, kind: str = "ophys", *,
+                        starting_time: float = 0.0, max_rate: float = 40.0, seed: int = 0,
+                        overwrite: bool = False):
+    """Write a synthetic recording as a real NWB file (pynwb), with a trials table.
+
+    The presentations of ``recording.data`` are laid end to end as one continuous recording sampled
+    every ``bin_size`` seconds. Trial ``p`` has ``start_time`` at its stimulus onset (time 0 of
+    ``recording.data``), ``stop_time`` at the end of its last bin and a ``condition`` column, so that
+    ``read_nwb(path, presentations="trials", window=(t[0], t[-1] + bin_size))`` gives back
+    ``recording.data`` exactly (ophys) or as spike counts (units).
+
+    Parameters
+    ----------
+    path : str or Path
+        The ``.nwb`` file to write.
+    recording : SyntheticRecording, optional
+        From :func:`make_recording` (default: ``make_recording()``).
+    kind : {'ophys', 'units'}
+        'ophys': a RoiResponseSeries in ``processing/ophys/DfOverF`` over a PlaneSegmentation with one
+        disk-shaped image mask per neuron. 'units': a Units table whose spike times are Poisson with
+        rates proportional to the positive part of the activity (peak ``max_rate`` Hz).
+    starting_time : float
+        Time of the first sample in seconds.
+    max_rate : float
+        Peak firing rate for ``kind='units'``.
+    seed : int
+        Seed of the spike generator.
+    overwrite : bool
+        Replace an existing file.
+
+    Returns
+    -------
+    pathlib.Path
+
+    Examples
+    --------
+    >>> rec = make_recording(n_neurons=8, n_atoms=16, n_time=10, n_presentations=6)
+    >>> path = write_nwb_recording(tmp_path / "rec.nwb", rec)   # doctest: +SKIP
+    """
+    import datetime
+    import os
+    from pathlib import Path
+
+    from pynwb import NWBHDF5IO, NWBFile
+    from pynwb.file import Subject
+
+    from nwb_sae.errors import InputDataError, OutputExistsError
+
+    path = Path(path)
+    if kind not in ("ophys", "units"):
+        raise InputDataError(f"kind must be 'ophys' or 'units', got {kind!r}.")
+    if path.exists() and not overwrite:
+        raise OutputExistsError(f"{path}: exists; pass overwrite=True to replace it.")
+    rec = recording if recording is not None else make_recording()
+    data = rec.data.transpose(*ACTIVITY_DIMS)
+    n_neurons, n_time, n_presentations = data.shape
+    bin_size = float(data.attrs.get("bin_size", float(data.time[1] - data.time[0])))
+    onset = int(round(-float(data.time[0]) / bin_size))
+    # presentation-major: samples p * n_time ... (p + 1) * n_time - 1 belong to presentation p
+    continuous = np.ascontiguousarray(data.values.transpose(2, 1, 0).reshape(-1, n_neurons), dtype=np.float32)
+
+    nwbfile = NWBFile(
+        session_description="nwb-sae synthetic recording with planted neuron ensembles",
+        identifier=f"nwb-sae-synthetic-{kind}-{rec.data.attrs.get('seed', seed)}",
+        session_start_time=datetime.datetime(2024, 1, 1, tzinfo=datetime.timezone.utc),
+        source_script="nwb_sae.synthetic.write_nwb_recording",
+        source_script_file_name="nwb_sae/synthetic.py",
+        experimenter=["Synthetic, Nwbsae"],
+        experiment_description="ground truth for sparse dictionary learning: planted neuron ensembles",
+        institution="nwb-sae",
+        keywords=["synthetic", "neuron ensembles", "sparse autoencoder"],
+        subject=Subject(subject_id="synthetic", species="Mus musculus", age="P90D", sex="U",
+                        description="simulated animal"),
+    )
+    if kind == "ophys":
+        _add_ophys(nwbfile, continuous, 1.0 / bin_size, starting_time)
+    else:
+        _add_units(nwbfile, continuous, bin_size, starting_time, max_rate, np.random.default_rng(seed))
+    nwbfile.add_trial_column(name="condition", description="stimulus condition (planted tuning)")
+    condition = data.coords["condition"].values if "condition" in data.coords else np.zeros(n_presentations, int)
+    for p in range(n_presentations):
+        onset_time = starting_time + (p * n_time + onset) * bin_size
+        nwbfile.add_trial(start_time=onset_time, stop_time=onset_time + (n_time - onset) * bin_size,
+                          condition=int(condition[p]))
+    partial = path.with_name(f".{path.stem}.partial.nwb")
+    with NWBHDF5IO(str(partial), mode="w") as io:
+        io.write(nwbfile)
+    os.replace(partial, path)
+    return path

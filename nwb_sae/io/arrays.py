@@ -122,3 +122,120 @@ def read_array_file(path) -> xr.DataArray:
     raise UnsupportedFileError(
         f"{path}: unknown file type '{suffix}'. nwb-sae reads .nwb, .h5/.hdf5, .npy, .npz and .nc."
     )
+
+
+_DIM_ALIASES = {
+    "neurons": ("neurons", "neuron", "cells", "cell", "units", "unit", "rois", "roi", "channels", "channel"),
+    "time": ("time", "times", "t", "samples", "sample", "frames", "frame", "bins", "timepoints"),
+    "presentations": ("presentations", "presentation", "trials", "trial", "epochs", "repeats", "events"),
+}
+
+
+def _canonical_dim(name: str) -> str | None:
+    text = str(name).strip().lower()
+    return next((dim for dim, aliases in _DIM_ALIASES.items() if text in aliases), None)
+
+
+def _stored_dims(dset) -> tuple | None:
+    """Dimension names written with the dataset: a ``dims`` attribute, xarray's
+    ``_ARRAY_DIMENSIONS``, or HDF5 dimension labels."""
+    for key in ("dims", "dimensions", "_ARRAY_DIMENSIONS"):
+        value = dset.attrs.get(key)
+        if value is not None:
+            names = [v.decode() if isinstance(v, bytes) else str(v) for v in np.atleast_1d(value)]
+            if len(names) == 1 and "," in names[0]:
+                names = [n.strip() for n in names[0].split(",")]
+            return tuple(names)
+    labels = tuple(d.label for d in dset.dims)
+    if all(labels):
+        return labels
+    return None
+
+
+def _numeric_datasets(h5) -> list:
+    import h5py
+
+    found = []
+
+    def visit(name, obj):
+        if isinstance(obj, h5py.Dataset) and obj.dtype.kind in "fiub" and obj.ndim >= 2:
+            found.append(obj)
+
+    h5.visititems(visit)
+    return found
+
+
+def read_hdf5(path, dataset=None, dims=None) -> xr.DataArray:
+    """Read one dataset of a plain HDF5 file as a DataArray (neurons, time, presentations).
+
+    Parameters
+    ----------
+    path : str or Path
+        Any HDF5 file (an NWB file too: this reads the raw dataset, without NWB labels).
+    dataset : str, optional
+        Path of the dataset in the file, e.g. ``"traces"`` or ``"/session1/dff"``. Default: the only
+        numeric dataset with at least 2 dimensions.
+    dims : sequence of str, optional
+        Name of each axis of the dataset, e.g. ``("time", "neurons")``. Aliases are accepted
+        (``cells``/``rois``/``units``/``channels``, ``frames``/``samples``, ``trials``). Default: the
+        dataset's ``dims`` or ``_ARRAY_DIMENSIONS`` attribute or its HDF5 dimension labels; without any,
+        the order is taken to be (neurons, time[, presentations]) as for ``.npy`` files.
+
+    Returns
+    -------
+    xarray.DataArray
+        float32 unless the data are float64. Attached HDF5 dimension scales become coordinates.
+
+    Examples
+    --------
+    >>> import h5py, numpy as np
+    >>> with h5py.File(tmp_path / "rec.h5", "w") as f:                       # doctest: +SKIP
+    ...     f["dff"] = np.zeros((1000, 12))
+    >>> read_hdf5(tmp_path / "rec.h5", "dff", dims=("time", "neurons")).shape   # doctest: +SKIP
+    (12, 1000, 1)
+    """
+    from nwb_sae.io.nwb_file import open_h5, reading
+
+    path = Path(path)
+    with open_h5(path) as h5, reading(path, f"dataset {dataset!r}"):
+        candidates = _numeric_datasets(h5)
+        listing = ", ".join(f"{d.name} {d.shape}" for d in candidates[:30]) or "(none)"
+        if dataset is None:
+            if len(candidates) != 1:
+                raise ObjectNotFoundError(
+                    f"{path}: name the dataset to read (dataset=..., --dataset); numeric datasets "
+                    f"with 2 or more dimensions there: {listing}."
+                )
+            dset = candidates[0]
+        else:
+            dset = h5.get(str(dataset))
+            if dset is None or not hasattr(dset, "dtype"):
+                raise ObjectNotFoundError(
+                    f"{path}: has no dataset {dataset!r}. Numeric datasets with 2 or more dimensions "
+                    f"there: {listing}."
+                )
+        if dset.dtype.kind not in "fiub":
+            raise InputDataError(f"{path}: dataset {dset.name} holds {dset.dtype}, not numbers.")
+        given = dims is not None
+        names = tuple(dims) if given else _stored_dims(dset)
+        origin = "given" if given else ("stored with the dataset" if names else "assumed (neurons, time, ...)")
+        if names is None:
+            names = ACTIVITY_DIMS[: dset.ndim] if dset.ndim in (2, 3) else tuple(f"dim_{i}" for i in range(dset.ndim))
+        mapped = tuple(_canonical_dim(n) for n in names)
+        if len(names) != dset.ndim or None in mapped or len(set(mapped)) != len(mapped):
+            raise InputDataError(
+                f"{path}: dataset {dset.name} has shape {dset.shape}; its dims {names} ({origin}) must "
+                f"name each axis once as one of {ACTIVITY_DIMS} (or an alias such as 'cells', "
+                "'frames', 'trials'). Pass dims=... (e.g. ('time', 'neurons'))."
+            )
+        values = dset[()]
+        coords = {}
+        for axis, dim in enumerate(mapped):
+            scales = dset.dims[axis]
+            if len(scales) and scales[0].ndim == 1 and scales[0].shape[0] == dset.shape[axis]:
+                coords[dim] = scales[0][()]
+        name = dset.name
+    arr = xr.DataArray(values, dims=mapped, coords=coords)
+    out = to_dataarray(arr, source=str(path))
+    out.attrs.update({"file": str(path), "dataset": name, "dims": list(names), "dims_origin": origin})
+    return out

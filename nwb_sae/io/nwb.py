@@ -1,0 +1,337 @@
+"""NWB files into labelled ``(neurons, time, presentations)`` DataArrays.
+
+:func:`read_nwb` finds the activity (ROI traces, spike-sorted units, electrical series, any 2-D
+TimeSeries), cuts windows around the events of an interval table (or consecutive windows over the
+whole recording) and labels everything with what the file says about it. :func:`open_activity`
+gives the same activity as a matrix read in slices, for streaming a whole recording through a model.
+The window rule is documented in :mod:`nwb_sae.io.align`.
+"""
+
+from __future__ import annotations
+
+from contextlib import contextmanager
+from pathlib import Path
+
+import numpy as np
+import xarray as xr
+
+from nwb_sae.errors import InputDataError, ObjectNotFoundError
+from nwb_sae.io import align
+from nwb_sae.io.arrays import ACTIVITY_DIMS, read_hdf5
+from nwb_sae.io.nwb_file import is_nwb, open_h5, open_nwb, reading
+from nwb_sae.io.nwb_find import activity_candidates, choose_activity, choose_table, interval_tables
+from nwb_sae.io.nwb_source import DEFAULT_BIN_SIZE, ActivitySource, build_source
+from nwb_sae.io.nwb_tables import select_rows
+from nwb_sae.io.nwb_windows import (
+    DEFAULT_WINDOW_SAMPLES,
+    check_fits,
+    consecutive_presentations,
+    finite_events,
+    lazy_windows,
+    nothing_left_message,
+    table_presentations,
+    warn_dropped,
+    warn_spikes,
+)
+
+__all__ = ["read_nwb", "open_activity", "load_hdf5_or_nwb", "ActivitySource", "DEFAULT_WINDOW_SAMPLES",
+           "DEFAULT_BIN_SIZE"]
+
+
+
+def read_nwb(path, activity=None, presentations=None, window=None, bin_size=None, align_to=None, *,
+             neurons=None, where=None, as_rate=False, lazy=False) -> xr.DataArray:
+    """Read an NWB file's activity as a DataArray with dims (neurons, time, presentations).
+
+    Parameters
+    ----------
+    path : str or Path
+        The NWB file (HDF5). Opened read-only.
+    activity : str, optional
+        Path of the activity in the file, e.g. ``"processing/ophys/Fluorescence/RoiResponseSeries"``,
+        ``"units"``, ``"processing/ecephys/LFP/ElectricalSeries"``, ``"acquisition/<name>"``, or a
+        unique object name. Default: the file's one obvious source (``nwb-sae inspect FILE`` shows
+        the candidates and which one that is).
+    presentations : str, optional
+        Interval table to align on: ``"trials"``, ``"epochs"``, any table in ``intervals`` (by name or
+        path) or a TimeIntervals inside a processing module. Default: the whole recording cut into
+        consecutive windows.
+    window : (float, float) or float, optional
+        Seconds relative to each event, e.g. ``(-0.5, 1.5)``; a single number ``L`` means ``(0, L)``.
+        Default: with a table ``(0, median duration of its intervals)``; without one,
+        100 samples.
+    bin_size : float, optional
+        Seconds per bin. Units: spike counts per bin (default 0.05 s). Continuous series: averages
+        of consecutive samples (must be a whole multiple of the sample period; default: every sample).
+    align_to : str, optional
+        Column of the interval table holding the event times (default ``"start_time"``).
+    neurons : list of ids, str, dict or callable, optional
+        Keep these neurons: source ids (``[3, 7, 12]``), a query on the neuron columns
+        (``"iscell"``, ``"location == 'CA1'"``), a dict ``{column: values}`` or a function of a
+        pandas DataFrame of the neuron columns.
+    where : str, dict or callable, optional
+        Keep the presentations meeting a condition on the table's columns, e.g.
+        ``"stimCategory == 2"``; same forms as ``neurons``.
+    as_rate : bool
+        Units only: spikes per second instead of spike counts per bin.
+    lazy : bool
+        Return a dask-backed DataArray; windows are read when computed (the file is reopened then).
+
+    Returns
+    -------
+    xarray.DataArray
+        float32, dims exactly ``(neurons, time, presentations)``. ``neurons`` carries the source ids
+        (coordinate ``id``; also the index when unique) and the neuron table's columns; ``time`` is
+        seconds relative to the event; ``presentations`` carries the interval table's ids and columns.
+        ``attrs`` record the file, the object path, window, bin size, alignment rule, NWB version and
+        how many windows were dropped.
+
+    Raises
+    ------
+    UnsupportedFileError
+        Not HDF5, truncated, locked, NWB 1.x, a pre-release schema pynwb cannot read.
+    ObjectNotFoundError
+        No activity, or the named activity / interval table / column is not there (the message
+        lists what is).
+    InputDataError
+        Ambiguous activity, a window longer than the recording, no window inside the recording, ...
+
+    Warns
+    -----
+    UserWarning
+        When windows that do not lie inside the recording are dropped (with their count), when
+        events are NaN, or when no spike falls in any window.
+
+    Examples
+    --------
+    >>> from nwb_sae.synthetic import make_recording, write_nwb_recording
+    >>> rec = make_recording(n_neurons=8, n_atoms=16, n_time=10, n_presentations=6)
+    >>> path = write_nwb_recording("rec.nwb", rec)                     # doctest: +SKIP
+    >>> da = read_nwb(path, presentations="trials", window=(-0.1, 0.4))  # doctest: +SKIP
+    >>> da.dims, da.shape                                                # doctest: +SKIP
+    (('neurons', 'time', 'presentations'), (8, 10, 6))
+    """
+    path = Path(path)
+    window = _check_window(path, window)
+    if align_to is not None and presentations is None:
+        raise InputDataError(f"{path}: align_to={align_to!r} needs an interval table (presentations=...).")
+    # anything pynwb/h5py raise past this point is reported as a problem of the file, never raw
+    with open_nwb(path) as (io, nwbfile, version), reading(path, "its activity and presentations"):
+        values, source, pres, keep, window, attrs = _read_windows(
+            path, io, nwbfile, version, activity, presentations, window, bin_size, align_to, neurons, where,
+            as_rate, lazy,
+        )
+    return _dataarray(values, source, pres, keep, window, attrs)
+
+
+def _read_windows(path, io, nwbfile, version, activity, presentations, window, bin_size, align_to, neurons,
+                  where, as_rate, lazy):
+    """The body of :func:`read_nwb`, run while the file is open."""
+    candidate = choose_activity(path, activity_candidates(io, nwbfile), activity)
+    source = build_source(path, io, version, candidate, bin_size)
+    if neurons is not None:
+        source = source.subset(_neuron_positions(path, source, neurons))
+    if presentations is None:
+        pres = consecutive_presentations(path, source, window)
+    else:
+        table = choose_table(path, interval_tables(io, nwbfile), presentations)
+        pres = table_presentations(path, table, align_to, window, source)
+    window = pres["window"]
+    keep = np.ones(len(pres["events"]), dtype=bool)
+    if where is not None:
+        keep &= select_rows(path, "presentations", pres["coords"], where)
+    keep &= finite_events(path, pres, keep)
+    if not keep.any():
+        raise InputDataError(
+            f"{path}: no presentation of {pres['table']} is left to read"
+            + (f" after the selection where={where!r}." if where is not None else " (all event times are NaN).")
+        )
+    n = align.n_window_samples(window, source.dt)
+    check_fits(path, source, window, n)
+    events = np.where(np.isfinite(pres["events"]), pres["events"], 0.0)
+    starts, inside = source.plan_windows(events, window)
+    dropped = int(np.sum(keep & ~inside))
+    if not (keep & inside).any():
+        raise InputDataError(nothing_left_message(path, source, pres, window))
+    warn_dropped(path, source, pres, keep, inside, dropped)
+    keep &= inside
+    starts = starts[keep]
+    if source.spikes is not None:
+        warn_spikes(path, source, events[keep], window)
+    values = lazy_windows(source, starts, window, n) if lazy else source.read_windows(starts, window)
+    if source.kind == "units" and as_rate:
+        values = values / np.float32(source.dt)
+    attrs = _attrs(path, version, nwbfile, source, activity, pres, window, dropped, as_rate)
+    return values, source, pres, keep, window, attrs
+
+
+def _check_window(path, window):
+    if window is None:
+        return None
+    if np.isscalar(window):
+        window = (0.0, float(window))
+    try:
+        start, stop = (float(v) for v in window)
+    except (TypeError, ValueError) as err:
+        raise InputDataError(f"{path}: window must be (start, stop) in seconds, got {window!r}.") from err
+    if not (np.isfinite(start) and np.isfinite(stop) and stop > start):
+        raise InputDataError(f"{path}: window stop must be after start, got {window!r}.")
+    return (start, stop)
+
+
+def _neuron_positions(path, source: ActivitySource, neurons) -> np.ndarray:
+    coords = source.neuron_coords
+    if isinstance(neurons, str | dict) or callable(neurons):
+        positions = np.flatnonzero(select_rows(path, "neurons", coords, neurons))
+    else:
+        wanted = list(np.atleast_1d(np.asarray(neurons)))
+        ids = list(coords["id"])
+        missing = [w for w in wanted if w not in ids]
+        if missing:
+            raise ObjectNotFoundError(
+                f"{path}: {source.object_path} has no neuron(s) with id {missing[:10]}; its ids are "
+                f"{ids[:20]}{' ...' if len(ids) > 20 else ''}."
+            )
+        positions = np.array([ids.index(w) for w in wanted], dtype=np.int64)
+    if not len(positions):
+        raise InputDataError(f"{path}: the neuron selection {neurons!r} keeps no neuron of {source.object_path}.")
+    return positions
+
+
+def _attrs(path, version, nwbfile, source, activity, pres, window, dropped, as_rate):
+    if source.kind == "units":
+        sampling = f"spike times binned at {source.dt:g} s"
+        unit = "spikes/s" if as_rate else "spikes per bin"
+    elif source.timestamps is not None:
+        sampling = f"timestamps (typical interval {source.dt:g} s)"
+        unit = source.unit
+    else:
+        sampling = f"{source.rate:g} Hz"
+        unit = source.unit
+    from nwb_sae import __version__
+
+    attrs = {
+        "source": str(path),
+        "file": str(path),
+        "activity": source.object_path,
+        "object_path": source.object_path,
+        "activity_type": source.neurodata_type,
+        "activity_kind": source.kind,
+        "activity_choice": "named" if activity is not None else "automatic",
+        "presentations": pres["table"] or "consecutive windows",
+        "align_to": pres["align_to"],
+        "alignment": pres["rule"],
+        "window": [float(window[0]), float(window[1])],
+        "bin_size": float(source.dt),
+        "sampling": sampling,
+        "unit": unit,
+        "time_unit": "seconds relative to the event",
+        "nwb_version": version or "",
+        "identifier": str(getattr(nwbfile, "identifier", "") or ""),
+        "neuron_table": source.neuron_table_path or "",
+        "dropped_presentations": dropped,
+        "notes": "; ".join(source.notes),
+        "nwb_sae_version": __version__,
+    }
+    start_time = getattr(nwbfile, "session_start_time", None)
+    if start_time is not None:
+        attrs["session_start_time"] = start_time.isoformat()
+    return attrs
+
+
+def _dataarray(values, source: ActivitySource, pres, keep, window, attrs) -> xr.DataArray:
+    ids = np.asarray(source.neuron_coords["id"])
+    n = values.shape[1]
+    coords = {
+        "neurons": ids if len(np.unique(ids)) == len(ids) else np.arange(len(ids)),
+        "time": window[0] + np.arange(n) * source.dt,
+        "presentations": np.asarray(pres["ids"])[keep],
+    }
+    reserved = set(ACTIVITY_DIMS)
+    for name, column in source.neuron_coords.items():
+        coords[_free(name, reserved, "neuron")] = ("neurons", np.asarray(column))
+        reserved.add(name)
+    for name, column in pres["coords"].items():
+        coords[_free(name, reserved, "presentation")] = ("presentations", np.asarray(column)[keep])
+    return xr.DataArray(values, dims=ACTIVITY_DIMS, coords=coords, name="activity", attrs=attrs)
+
+
+def _free(name: str, taken: set, prefix: str) -> str:
+    return name if name not in taken else f"{prefix}_{name}"
+
+
+@contextmanager
+def open_activity(path, activity=None, bin_size=None):
+    """Open an NWB file's activity as a matrix read in slices (the whole recording, no windows).
+
+    Parameters
+    ----------
+    path : str or Path
+        The NWB file, opened read-only for the duration of the ``with`` block.
+    activity : str, optional
+        As in :func:`read_nwb`.
+    bin_size : float, optional
+        As in :func:`read_nwb` (Units: default 0.05 s).
+
+    Yields
+    ------
+    ActivitySource
+        ``read(start, stop)`` gives float32 (stop - start, n_neurons) and reads only that slice.
+
+    Examples
+    --------
+    >>> with open_activity("rec.nwb") as src:                 # doctest: +SKIP
+    ...     for start in range(0, src.n_samples, 10_000):
+    ...         block = src.read(start, min(start + 10_000, src.n_samples))
+    """
+    path = Path(path)
+    with open_nwb(path) as (io, nwbfile, version):
+        with reading(path, "its activity"):
+            candidate = choose_activity(path, activity_candidates(io, nwbfile), activity)
+            source = build_source(path, io, version, candidate, bin_size)
+        yield source
+
+
+def load_hdf5_or_nwb(path, **options) -> xr.DataArray:
+    """Read an ``.nwb`` / ``.h5`` / ``.hdf5`` file: NWB through :func:`read_nwb`, plain HDF5 through
+    :func:`nwb_sae.io.arrays.read_hdf5`.
+
+    Parameters
+    ----------
+    path : str or Path
+    **options
+        ``dataset`` (and ``dims``) select a plain HDF5 dataset (also inside an NWB file); anything else
+        (``activity``, ``presentations``, ``align_to``, ``window``, ``bin_size``, ...) goes to
+        :func:`read_nwb`.
+
+    Returns
+    -------
+    xarray.DataArray
+        Dims (neurons, time, presentations).
+
+    Examples
+    --------
+    >>> load_hdf5_or_nwb("session.nwb", presentations="trials", window=(-0.5, 1.5))  # doctest: +SKIP
+    >>> load_hdf5_or_nwb("traces.h5", dataset="dff", dims=("time", "neurons"))    # doctest: +SKIP
+    """
+    path = Path(path)
+    dataset, dims = options.pop("dataset", None), options.pop("dims", None)
+    if dataset is not None:
+        if options:
+            raise InputDataError(
+                f"{path}: dataset={dataset!r} reads a plain HDF5 dataset; the NWB options "
+                f"{sorted(options)} do not apply to it. Give one or the other."
+            )
+        return read_hdf5(path, dataset, dims=dims)
+    with open_h5(path) as h5:
+        nwb = is_nwb(h5) or "nwb_version" in h5
+    if nwb:
+        if dims is not None:
+            raise InputDataError(f"{path}: dims={dims!r} applies to a plain HDF5 dataset; give dataset=... too.")
+        return read_nwb(path, **options)
+    if options:
+        raise InputDataError(
+            f"{path}: is a plain HDF5 file, not NWB; the options {sorted(options)} apply to NWB files. "
+            "Name the dataset instead (dataset=..., --dataset)."
+        )
+    return read_hdf5(path, None, dims=dims)
