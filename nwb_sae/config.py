@@ -6,6 +6,7 @@ back to the settings that made it.
 
 from __future__ import annotations
 
+import math
 from dataclasses import asdict, dataclass, field, fields
 
 ACTIVATIONS = ("topk", "batchtopk", "relu")
@@ -23,8 +24,9 @@ class ModelConfig:
     inference) or ``relu`` (ReLU with an L1 penalty, the original design)."""
     k: int = 6
     """Active latents per sample for topk / batchtopk."""
-    l1_coefficient: float = 1e-3
-    """Weight of the L1 penalty for ``relu`` (the original design's ``sparsity_weight``)."""
+    l1_coefficient: float = 0.05
+    """Weight of the L1 penalty for ``relu`` (the original design's ``sparsity_weight``): the loss is the
+    mean squared error per element of normalised data plus this times the sum of the codes."""
     normalize: str = "zscore"
     """``zscore`` (per neuron mean and std of the training split), ``scale`` (one global factor so the
     mean squared norm of a sample is the number of neurons) or ``none``."""
@@ -49,10 +51,11 @@ class TrainConfig:
 
     epochs: int = 100
     """Maximum passes over the training split (early stopping usually ends sooner)."""
-    batch_size: int = 4096
-    """Samples (population vectors) per optimisation step."""
+    batch_size: int | None = None
+    """Samples (population vectors) per optimisation step; ``None`` picks the largest power of two up to
+    4096 that still gives at least 32 steps per epoch (small recordings need many small steps)."""
     lr: float | None = None
-    """Adam learning rate; ``None`` picks one from the activation (see ``default_lr``)."""
+    """Adam learning rate; ``None`` means 4e-3 (see ``resolved_lr``)."""
     warmup_steps: int = 50
     """Steps of linear learning-rate warm-up."""
     val_fraction: float = 0.2
@@ -76,9 +79,16 @@ class TrainConfig:
     progress: bool = True
     """Show a tqdm progress bar."""
 
-    def default_lr(self, activation: str) -> float:
-        """The learning rate used when ``lr`` is None: measured on the recovery benchmark."""
-        return self.lr if self.lr is not None else (4e-3 if activation != "relu" else 1e-3)
+    def resolve_batch_size(self, n_train: int) -> int:
+        """The batch size used for ``n_train`` training samples."""
+        if self.batch_size is not None:
+            return max(1, min(self.batch_size, n_train))
+        size = 2 ** int(math.floor(math.log2(max(n_train // 32, 1))))
+        return max(1, min(4096, max(64, size), n_train))
+
+    def resolved_lr(self) -> float:
+        """The learning rate: ``lr``, or 4e-3 (measured on the recovery benchmark, all activations)."""
+        return self.lr if self.lr is not None else 4e-3
 
 
 @dataclass

@@ -141,43 +141,56 @@ class SparseAutoencoder(nn.Module):
                 aux_coefficient: float = 0.0) -> ForwardOutput:
         """Training forward pass on normalised input ``x``; ``dead`` marks latents for the auxiliary loss."""
         zero = x.new_zeros(())
-        kind = self.config.activation
-        if kind != "topk":  # relu and batchtopk: dense codes
-            pre = torch.relu(self.pre_activations(x))
-            if kind == "batchtopk":
-                n = min(self.config.k * x.shape[0], pre.numel())
-                with torch.no_grad():
-                    kept = pre.detach().reshape(-1).topk(n, sorted=False)
-                    mask = torch.zeros(pre.numel(), dtype=torch.bool, device=pre.device)
-                    mask[kept.indices] = True
-                    self._update_threshold(kept.values[kept.values > 0])
-                acts = pre * mask.reshape(pre.shape)
-            else:
-                acts = pre
+        if self.config.activation == "relu":  # dense codes
+            acts = torch.relu(self.pre_activations(x))
             recon = self.decode(acts)
             mse = (recon - x).pow(2).mean()
             active = acts.detach() > 0
-            fired, l0 = active.any(dim=0), float(active.sum()) / x.shape[0]
-            penalty = self.config.l1_coefficient * acts.sum(dim=1).mean() if kind == "relu" else zero
-            aux = zero
-            if kind == "batchtopk" and dead is not None and aux_coefficient > 0 and bool(dead.any()):
-                aux = self._aux_loss(x, pre.detach(), recon.detach(), dead)
-            return ForwardOutput(recon, fired, l0, mse + penalty + aux_coefficient * aux, mse, aux)
+            penalty = self.config.l1_coefficient * acts.sum(dim=1).mean()
+            return ForwardOutput(recon, active.any(dim=0), float(active.sum()) / x.shape[0],
+                                 mse + penalty, mse, zero)
 
         with torch.no_grad():
             pre = self.pre_activations(x)
-            cols = pre.topk(self.config.k, dim=1, sorted=False).indices
+            cols, mask = self._select(pre)
         values = self.sparse_activations(x, cols)
+        if mask is not None:
+            values = values * mask
         recon = self.decode_sparse(cols, values) + self.b_dec
         mse = (recon - x).pow(2).mean()
         with torch.no_grad():
+            on = values > 0
             fired = torch.zeros(self.n_latents, dtype=torch.bool, device=x.device)
-            fired[cols[values > 0]] = True
-            l0 = float((values > 0).sum()) / x.shape[0]
+            fired[cols[on]] = True
+            l0 = float(on.sum()) / x.shape[0]
+            if self.config.activation == "batchtopk":
+                self._update_threshold(values[on])
         aux = zero
         if dead is not None and aux_coefficient > 0 and bool(dead.any()):
             aux = self._aux_loss(x, pre, recon.detach(), dead)
         return ForwardOutput(recon, fired, l0, mse + aux_coefficient * aux, mse, aux)
+
+    def _select(self, pre: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """Latents kept per sample as a (batch, j) index matrix, and a 0/1 mask for padded entries.
+
+        topk keeps exactly k per sample. batchtopk keeps the k x batch largest activations of the whole
+        batch, so rows hold different numbers; they are padded to the longest row.
+        """
+        k = self.config.k
+        if self.config.activation == "topk":
+            return pre.topk(k, dim=1, sorted=False).indices, None
+        batch = pre.shape[0]
+        flat = pre.reshape(-1).topk(min(k * batch, pre.numel()), sorted=False).indices.sort().values
+        rows, cols = flat // self.n_latents, flat % self.n_latents
+        counts = torch.bincount(rows, minlength=batch)
+        starts = torch.cumsum(counts, 0) - counts
+        position = torch.arange(flat.numel(), device=pre.device) - starts[rows]
+        width = max(int(counts.max()), 1)
+        padded = torch.zeros(batch, width, dtype=torch.long, device=pre.device)
+        mask = torch.zeros(batch, width, dtype=pre.dtype, device=pre.device)
+        padded[rows, position] = cols
+        mask[rows, position] = 1.0
+        return padded, mask
 
     def _aux_loss(self, x, pre, recon, dead) -> torch.Tensor:
         """AuxK: the best dead latents try to explain the residual (Gao et al. 2024)."""

@@ -146,7 +146,7 @@ def train_model(
     TrainResult
     """
     device = x_train.device
-    lr = cfg.default_lr(model.config.activation)
+    lr = cfg.resolved_lr()
     optimizer = torch.optim.Adam(model.parameters(), lr=lr)
     state = _State(model.n_latents)
     best_state = copy.deepcopy(model.state_dict())
@@ -164,7 +164,7 @@ def train_model(
             else copy.deepcopy(model.state_dict())
 
     n_train = x_train.shape[0]
-    batch_size = min(cfg.batch_size, n_train)
+    batch_size = cfg.resolve_batch_size(n_train)
     steps_per_epoch = max(1, n_train // batch_size)  # the incomplete last batch is dropped
     since_fired = state.since_fired.to(device)
     stopped_early = False

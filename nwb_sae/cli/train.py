@@ -27,7 +27,8 @@ def register(subparsers) -> None:
     add_flag(p, "sparsity_weight", type=float, default=m.l1_coefficient, help="L1 weight for relu")
     add_flag(p, "normalize", choices=NORMALIZATIONS, default=m.normalize, help="input normalisation")
     add_flag(p, "epochs", type=int, default=t.epochs, help="maximum epochs (early stopping ends sooner)")
-    add_flag(p, "batch_size", type=int, default=t.batch_size, help="samples per step")
+    add_flag(p, "batch_size", type=int, default=t.batch_size,
+             help="samples per step (default: up to 4096, at least 32 steps per epoch)")
     add_flag(p, "learning_rate", type=float, default=None, help="Adam learning rate (default: by activation)")
     add_flag(p, "val_fraction", type=float, default=t.val_fraction, help="presentations held out")
     add_flag(p, "patience", type=int, default=t.patience, help="epochs without improvement before stopping")
