@@ -96,6 +96,20 @@ def _json_coords(data: xr.DataArray) -> dict:
     return out
 
 
+def _json_attrs(attrs: dict) -> dict:
+    """The DataArray attrs that JSON can hold: scalars, and lists of scalars (e.g. the window)."""
+    out = {}
+    for key, value in attrs.items():
+        if hasattr(value, "tolist"):
+            value = value.tolist()
+        if isinstance(value, tuple):
+            value = list(value)
+        scalar = (str, int, float, bool)
+        if isinstance(value, scalar) or (isinstance(value, list) and all(isinstance(v, scalar) for v in value)):
+            out[str(key)] = value
+    return out
+
+
 class SAE:
     """Sparse autoencoder estimator: learns a dictionary of neuron ensembles.
 
@@ -186,7 +200,7 @@ class SAE:
 
         self.model_ = model
         self.neuron_coords = _json_coords(arr)
-        self.data_attrs = {k: v for k, v in arr.attrs.items() if isinstance(v, (str, int, float, bool))}
+        self.data_attrs = _json_attrs(arr.attrs)
         self.data_attrs.update(n_time=arr.sizes["time"], n_presentations=arr.sizes["presentations"],
                                train_presentations=len(train_idx), val_presentations=len(val_idx))
         epoch_callback = (lambda _m, row: callback(self, row)) if callback is not None else None

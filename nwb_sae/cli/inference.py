@@ -42,7 +42,13 @@ def run(args: argparse.Namespace) -> int:
     from nwb_sae.io import load_data
 
     sae = load(args.model_path)
-    data = load_data(args.data_path, **data_options(args))
+    opts = data_options(args)
+    if args.nwb_out or args.in_place:  # refuse before any work, not after the figures are written
+        from nwb_sae.io.write import check_output
+
+        check_output(args.data_path, args.nwb_out, module=args.module, in_place=args.in_place,
+                     overwrite=args.overwrite, activity=opts.get("activity"))
+    data = load_data(args.data_path, **opts)
     codes = sae.encode(data)  # checks the neuron count and NaNs before anything is written
     recon = sae.decode(codes).assign_coords(
         {n: c for n, c in data.coords.items() if c.dims == ("neurons",)})
@@ -65,9 +71,9 @@ def run(args: argparse.Namespace) -> int:
     if args.nwb_out or args.in_place:
         from nwb_sae.io.write import write_nwb
 
-        opts = data_options(args)
         nwb_path = write_nwb(sae, args.data_path, args.nwb_out, activity=opts.get("activity"),
-                             module=args.module, in_place=args.in_place, overwrite=args.overwrite)
+                             module=args.module, in_place=args.in_place, overwrite=args.overwrite,
+                             bin_size=opts.get("bin_size"))
         summary["nwb_out"] = str(nwb_path)
     write_json(out / "metrics.json", summary)
     write_inference_figures(data, recon, codes, out / "figures", args.num_samples)
