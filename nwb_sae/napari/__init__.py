@@ -1,0 +1,1 @@
+"""napari plugin of nwb-sae."""

@@ -1,0 +1,379 @@
+"""Plain functions behind the SAE code browser: statistics, sorting, selectivity, condition averages.
+
+Everything here works on numpy / pandas / xarray objects and imports neither Qt nor napari, so the
+tests call it directly and the widget only wires it to buttons and plots.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+MAX_LEVELS = 40
+"""A presentation column with more distinct values than this is not offered for grouping."""
+
+
+class SummaryStopped(Exception):
+    """The summary pass was stopped before the end (a newer one replaced it, or the widget closed)."""
+
+
+@dataclass
+class Summary:
+    """Per-presentation and per-condition summaries of the codes, from one pass over the file.
+
+    Attributes
+    ----------
+    presentation_means : numpy.ndarray
+        (presentations, latents): each latent's mean code within each presentation's window.
+    column : str or None
+        The presentation column the conditions come from (None: one condition, 'all').
+    levels : numpy.ndarray
+        The distinct values of that column (the conditions), sorted.
+    condition_means : numpy.ndarray
+        (conditions, latents, time): mean code time course per condition (NaN for an empty condition).
+    counts : numpy.ndarray
+        Presentations per condition.
+    """
+
+    presentation_means: np.ndarray
+    column: str | None
+    levels: np.ndarray
+    condition_means: np.ndarray
+    counts: np.ndarray
+
+
+def condition_labels(values) -> tuple[np.ndarray, np.ndarray]:
+    """Distinct values (levels) of a presentation column and each presentation's level index.
+
+    Missing values (NaN, None, empty string) get index -1 and belong to no condition.
+
+    Parameters
+    ----------
+    values : array-like
+        One value per presentation.
+
+    Returns
+    -------
+    levels : numpy.ndarray
+    index : numpy.ndarray of int
+
+    Examples
+    --------
+    >>> condition_labels(["b", "a", "b", None])
+    (array(['a', 'b'], dtype=object), array([ 1,  0,  1, -1]))
+    """
+    codes, levels = pd.factorize(pd.Series(list(values)).replace("", np.nan), sort=True)
+    return np.asarray(levels), np.asarray(codes, dtype=np.int64)
+
+
+def grouping_columns(table: pd.DataFrame | None, max_levels: int = MAX_LEVELS) -> list[str]:
+    """Columns of a presentation table that make sensible conditions (2 to ``max_levels`` distinct values).
+
+    Times (``start_time``, ``stop_time``, ...) and columns holding arrays are left out.
+
+    Examples
+    --------
+    >>> t = pd.DataFrame({"start_time": [0., 1., 2.], "condition": [1, 2, 1], "x": [1, 1, 1]})
+    >>> grouping_columns(t)
+    ['condition']
+    """
+    if table is None:
+        return []
+    names = []
+    for name in table.columns:
+        if name.endswith("_time") or name in ("id", "timeseries", "tags"):
+            continue
+        column = table[name]
+        try:
+            n = column.nunique(dropna=True)
+        except TypeError:  # arrays or lists in cells
+            continue
+        if 2 <= n <= max_levels:
+            names.append(str(name))
+    return names
+
+
+def summarize(codes, labels: np.ndarray | None = None, n_levels: int = 0, batch: int = 128,
+              progress: Callable[[float], bool | None] | None = None) -> tuple[np.ndarray, np.ndarray,
+                                                                                   np.ndarray]:
+    """One pass over all presentations: mean code per presentation, and summed time courses per condition.
+
+    Parameters
+    ----------
+    codes : AlignedArray or numpy.ndarray
+        (presentations, latents, time); read ``batch`` presentations at a time.
+    labels : numpy.ndarray, optional
+        Condition index of each presentation (-1: none), from :func:`condition_labels`.
+    n_levels : int
+        Number of conditions.
+    batch : int
+        Presentations read at once (memory: batch x latents x time floats).
+    progress : callable, optional
+        Called with the fraction done after each batch; returning True stops the pass early
+        (:class:`SummaryStopped` is raised so no partial result is mistaken for a full one).
+
+    Returns
+    -------
+    presentation_means : numpy.ndarray (presentations, latents)
+    condition_sums : numpy.ndarray (conditions, latents, time)
+    counts : numpy.ndarray (conditions,)
+    """
+    n_pres, n_latents, n_time = codes.shape
+    means = np.full((n_pres, n_latents), np.nan, dtype=np.float32)
+    sums = np.zeros((n_levels, n_latents, n_time), dtype=np.float64)
+    counts = np.zeros(n_levels, dtype=np.int64)
+    windows = getattr(codes, "read", None)  # AlignedArray.read: no shared cache, fine in a worker thread
+    for start in range(0, n_pres, batch):
+        idx = np.arange(start, min(start + batch, n_pres))
+        block = windows(idx) if windows else np.asarray(codes[start:idx[-1] + 1], dtype=np.float32)
+        with np.errstate(invalid="ignore"), _quiet_nanmean():
+            means[idx] = np.nanmean(block, axis=2)
+        if labels is not None and n_levels:
+            lab = labels[idx]
+            for level in np.unique(lab[lab >= 0]):  # (np.add.at is ~70x slower and holds the GIL)
+                chosen = block[lab == level]
+                sums[level] += np.nan_to_num(chosen, nan=0.0).sum(axis=0)
+                counts[level] += chosen.shape[0]
+        if progress is not None and progress(min(1.0, (start + batch) / n_pres)):
+            raise SummaryStopped("summary pass stopped")
+    return means, sums, counts
+
+
+class _quiet_nanmean:
+    """Silence numpy's 'Mean of empty slice' for windows entirely outside the recording."""
+
+    def __enter__(self):
+        import warnings
+
+        self._ctx = warnings.catch_warnings()
+        self._ctx.__enter__()
+        warnings.simplefilter("ignore", RuntimeWarning)
+
+    def __exit__(self, *exc):
+        return self._ctx.__exit__(*exc)
+
+
+def make_summary(codes, table: pd.DataFrame | None = None, column: str | None = None, batch: int = 128,
+                 progress: Callable[[float], bool | None] | None = None) -> Summary:
+    """Run :func:`summarize` for a presentation column and package the result as a :class:`Summary`.
+
+    Parameters
+    ----------
+    codes : AlignedArray or numpy.ndarray
+        (presentations, latents, time).
+    table : pandas.DataFrame, optional
+        The presentation table (one row per presentation).
+    column : str, optional
+        Column of ``table`` giving the conditions; without it all presentations form one condition 'all'.
+    batch, progress
+        See :func:`summarize`.
+
+    Returns
+    -------
+    Summary
+    """
+    if column is not None and table is not None and column in table:
+        levels, labels = condition_labels(table[column].to_numpy())
+    else:
+        column, levels = None, np.array(["all"], dtype=object)
+        labels = np.zeros(codes.shape[0], dtype=np.int64)
+    means, sums, counts = summarize(codes, labels, len(levels), batch=batch, progress=progress)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        cond = (sums / counts[:, None, None]).astype(np.float32)
+    return Summary(means, column, levels, cond, counts)
+
+
+def selectivity(presentation_means: np.ndarray, labels: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """How much of each latent's variance across presentations the condition explains (eta squared).
+
+    Parameters
+    ----------
+    presentation_means : numpy.ndarray
+        (presentations, latents) mean code per presentation.
+    labels : numpy.ndarray
+        Condition index per presentation (-1: excluded).
+
+    Returns
+    -------
+    eta2 : numpy.ndarray
+        (latents,) between-condition sum of squares over total sum of squares, in [0, 1]
+        (0 for a latent that never varies).
+    preferred : numpy.ndarray of int
+        (latents,) index of the condition with the largest mean (-1 when undefined).
+
+    Examples
+    --------
+    >>> m = np.array([[1., 0.], [1., 1.], [0., 0.], [0., 1.]])
+    >>> eta2, pref = selectivity(m, np.array([0, 0, 1, 1]))
+    >>> eta2.round(2).tolist(), pref.tolist()
+    ([1.0, 0.0], [0, 0])
+    """
+    x = np.asarray(presentation_means, dtype=np.float64)
+    labels = np.asarray(labels)
+    ok = (labels >= 0) & np.all(np.isfinite(x), axis=1)
+    x, lab = x[ok], labels[ok]
+    n_latents = x.shape[1]
+    if x.shape[0] == 0 or lab.max(initial=-1) < 0:
+        return np.zeros(n_latents), np.full(n_latents, -1)
+    n_levels = int(lab.max()) + 1
+    counts = np.bincount(lab, minlength=n_levels).astype(float)
+    onehot = np.zeros((n_levels, lab.size))
+    onehot[lab, np.arange(lab.size)] = 1.0
+    sums = onehot @ x
+    present = counts > 0
+    means = np.where(present[:, None], sums / np.maximum(counts, 1)[:, None], -np.inf)
+    grand = x.mean(axis=0)
+    between = (counts[present, None] * (means[present] - grand) ** 2).sum(axis=0)
+    total = ((x - grand) ** 2).sum(axis=0)
+    eta2 = np.divide(between, total, out=np.zeros(n_latents), where=total > 1e-12 * max(1.0, total.max()))
+    preferred = np.where(total > 0, np.argmax(means, axis=0), -1)
+    return np.clip(eta2, 0.0, 1.0), preferred
+
+
+def top_presentations(presentation_means: np.ndarray, latent: int, n: int = 10) -> np.ndarray:
+    """The ``n`` presentations where ``latent`` is most active (largest mean code), best first.
+
+    Examples
+    --------
+    >>> top_presentations(np.array([[0.], [3.], [np.nan], [1.]]), 0, n=2)
+    array([1, 3])
+    """
+    column = np.asarray(presentation_means)[:, latent].astype(float)
+    column = np.where(np.isfinite(column), column, -np.inf)
+    order = np.argsort(-column, kind="stable")
+    order = order[np.isfinite(column[order])]
+    return order[:n]
+
+
+def latent_table(latent_stats=None, n_latents: int | None = None, eta2: np.ndarray | None = None,
+                 preferred: np.ndarray | None = None, levels: np.ndarray | None = None) -> pd.DataFrame:
+    """The table listed in the widget: one row per latent with its statistics.
+
+    Parameters
+    ----------
+    latent_stats : xarray.Dataset or pandas.DataFrame, optional
+        Per-latent statistics written with the results (``activation_frequency``, ``mean_activation``, ...).
+    n_latents : int, optional
+        Number of latents, when ``latent_stats`` is missing.
+    eta2, preferred, levels : numpy.ndarray, optional
+        Selectivity to a presentation column (see :func:`selectivity`) and the column's levels.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Index ``latent``; columns ``activation_frequency``, ``mean_activation``, ``selectivity`` and
+        ``preferred`` (the last two when given) first, then the other 1-D numeric statistics.
+    """
+    if latent_stats is None:
+        table = pd.DataFrame(index=pd.RangeIndex(int(n_latents or 0), name="latent"))
+    elif isinstance(latent_stats, pd.DataFrame):
+        table = latent_stats.copy()
+    else:
+        one_d = [name for name, var in latent_stats.data_vars.items() if var.ndim == 1]
+        table = latent_stats[one_d].to_dataframe() if one_d else pd.DataFrame(
+            index=pd.RangeIndex(latent_stats.sizes.get("latents", n_latents or 0)))
+    table = table[[c for c in table.columns if pd.api.types.is_numeric_dtype(table[c])]]
+    table = table.reset_index(drop=True)
+    table.index.name = "latent"
+    if eta2 is not None:
+        table["selectivity"] = np.asarray(eta2, dtype=float)
+    if preferred is not None:
+        lv = np.asarray(levels if levels is not None else [], dtype=object)
+        table["preferred"] = [lv[p] if 0 <= p < lv.size else None for p in np.asarray(preferred)]
+    first = [c for c in ("activation_frequency", "mean_activation", "selectivity", "preferred") if c in table]
+    return table[first + [c for c in table.columns if c not in first]]
+
+
+def sort_latents(table: pd.DataFrame, by: str, descending: bool = True) -> np.ndarray:
+    """Latent indices ordered by a column of :func:`latent_table` (missing values last).
+
+    Examples
+    --------
+    >>> t = pd.DataFrame({"f": [0.1, np.nan, 0.5]})
+    >>> sort_latents(t, "f").tolist(), sort_latents(t, "f", descending=False).tolist()
+    ([2, 0, 1], [0, 2, 1])
+    """
+    order = table[by].sort_values(ascending=not descending, na_position="last", kind="stable")
+    return np.asarray(order.index, dtype=np.int64)
+
+
+def match_neurons(dictionary_ids, activity_ids) -> np.ndarray | None:
+    """Position in the activity of each neuron of the dictionary, or None when some are not there.
+
+    A dictionary learned on a subset of the neurons (e.g. only ROIs classified as cells) matches;
+    one naming neurons the activity does not have, or naming one twice, does not.
+
+    Examples
+    --------
+    >>> match_neurons([7, 3], [3, 5, 7]).tolist()
+    [2, 0]
+    >>> match_neurons([7, 9], [3, 5, 7]) is None
+    True
+    """
+    d = np.asarray(dictionary_ids).astype(str)
+    a = np.asarray(activity_ids).astype(str)
+    if len(np.unique(d)) != d.size or len(np.unique(a)) != a.size:
+        return None if not np.array_equal(d, a) else np.arange(a.size)
+    where = {v: i for i, v in enumerate(a.tolist())}
+    positions = [where.get(v, -1) for v in d.tolist()]
+    return None if -1 in positions else np.asarray(positions, dtype=np.int64)
+
+
+def neuron_set_problem(dictionary_ids, activity_ids, results_where: str, activity_where: str) -> str | None:
+    """Why a dictionary cannot be shown against an activity's neurons, or None when it can.
+
+    Parameters
+    ----------
+    dictionary_ids, activity_ids : array-like
+        Neuron ids along the dictionary's neuron axis and along the activity's neuron axis.
+    results_where, activity_where : str
+        Where they come from, for the message (``"file.nwb: processing/sae"``).
+
+    Returns
+    -------
+    str or None
+
+    Examples
+    --------
+    >>> neuron_set_problem([1, 2, 3], [1, 2, 3], "r", "a") is None
+    True
+    >>> print(neuron_set_problem([1, 2, 9], [1, 2, 3, 4], "r", "a"))
+    The results in r were computed on a different neuron set than a: 1 of their 3 neuron ids (e.g. 9) are not among its 4 neurons, so the dictionary atoms cannot be shown on this recording. Open the file the results were written for.
+    """
+    if match_neurons(dictionary_ids, activity_ids) is not None:
+        return None
+    d = np.asarray(dictionary_ids).astype(str)
+    a = np.asarray(activity_ids).astype(str)
+    missing = d[~np.isin(d, a)]
+    what = (f"{missing.size} of their {d.size} neuron ids (e.g. {', '.join(missing[:3].tolist())}) are not "
+            f"among its {a.size} neurons" if missing.size else "their neuron ids are repeated")
+    return (f"The results in {results_where} were computed on a different neuron set than {activity_where}: "
+            f"{what}, so the dictionary atoms cannot be shown on this recording. Open the file the "
+            "results were written for.")
+
+
+def robust_limits(values: np.ndarray, symmetric: bool = False, q: float = 99.5) -> tuple[float, float]:
+    """Contrast limits for an image: (low, high) percentiles ignoring NaN, never an empty range.
+
+    Examples
+    --------
+    >>> robust_limits(np.array([0., 1., 2.]), q=100)
+    (0.0, 2.0)
+    >>> robust_limits(np.array([-1., 0.5]), symmetric=True, q=100)
+    (-1.0, 1.0)
+    """
+    v = np.asarray(values, dtype=float)
+    v = v[np.isfinite(v)]
+    if v.size == 0:
+        return (0.0, 1.0)
+    if symmetric:
+        m = float(np.percentile(np.abs(v), q))
+        m = m if m > 0 else 1.0
+        return (-m, m)
+    lo, hi = float(np.percentile(v, 100 - q)), float(np.percentile(v, q))
+    if hi <= lo:
+        hi = lo + 1.0
+    return (lo, hi)
