@@ -63,8 +63,7 @@ def run_sklearn(data, truth, x_eval, seconds_limit: float, batch_size: int, seed
     x = population_vectors(data).astype(np.float64)
     rng = np.random.default_rng(seed)
     model = MiniBatchDictionaryLearning(n_components=truth.shape[0], alpha=0.1, batch_size=batch_size,
-                                        random_state=seed, transform_algorithm="lasso_lars",
-                                        transform_alpha=0.1, positive_code=True)
+                                        random_state=seed, transform_alpha=0.1)
     clock = Clock()
     seen = 0
     while clock.elapsed() < seconds_limit and clock.reached[0.98] is None:
