@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import time
+import warnings
 
 import numpy as np
 import torch
@@ -21,11 +22,13 @@ from nwb_sae import SAE, metrics
 from nwb_sae.estimator import population_vectors
 from nwb_sae.synthetic import make_recording
 
+TARGETS = (0.8, 0.9, 0.95, 0.98)
+
 
 class Clock:
     """Training wall time with probe time subtracted, and the first time each MMCS target was reached."""
 
-    def __init__(self, targets=(0.95, 0.98)):
+    def __init__(self, targets=TARGETS):
         self.start = time.perf_counter()
         self.excluded = 0.0
         self.reached = dict.fromkeys(targets)
@@ -53,7 +56,7 @@ def run_sae(name, data, truth, x_eval, **settings) -> dict:
     report = metrics.recovery_report(sae.dictionary, truth)
     return {"method": name, **report, "fvu": metrics.fvu(x_eval, sae.decode_samples(codes)),
             "l0": metrics.l0(codes), "t95": clock.reached[0.95], "t98": clock.reached[0.98],
-            "seconds": seconds, "epochs": len(sae.history_["epoch"]),
+            "seconds": seconds, "epochs": len(sae.history_["epoch"]), "reached": clock.reached,
             "samples_per_s": sae.samples_per_second_}
 
 
@@ -62,8 +65,10 @@ def run_sklearn(data, truth, x_eval, seconds_limit: float, batch_size: int, seed
 
     x = population_vectors(data).astype(np.float64)
     rng = np.random.default_rng(seed)
+    # coordinate descent: several times faster here than scikit-learn's default LARS
     model = MiniBatchDictionaryLearning(n_components=truth.shape[0], alpha=0.1, batch_size=batch_size,
-                                        random_state=seed, transform_alpha=0.1)
+                                        random_state=seed, fit_algorithm="cd", transform_algorithm="lasso_cd",
+                                        transform_alpha=0.1)
     clock = Clock()
     seen = 0
     while clock.elapsed() < seconds_limit and clock.reached[0.98] is None:
@@ -82,7 +87,7 @@ def run_sklearn(data, truth, x_eval, seconds_limit: float, batch_size: int, seed
     return {"method": "sklearn MiniBatchDictionaryLearning", **report,
             "fvu": metrics.fvu(subset, codes @ model.components_), "l0": metrics.l0(codes),
             "t95": clock.reached[0.95], "t98": clock.reached[0.98], "seconds": seconds,
-            "epochs": round(seen / x.shape[0], 2), "samples_per_s": seen / seconds}
+            "epochs": round(seen / x.shape[0], 2), "samples_per_s": seen / seconds, "reached": clock.reached}
 
 
 def dense_topk_step_rate(n_in=64, n_latents=1024, k=6, batch=4096, steps=20) -> float:
@@ -116,11 +121,12 @@ def fmt(value, spec):
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="small data for a smoke run")
-    parser.add_argument("--sklearn-seconds", type=float, default=600.0, help="time limit for scikit-learn")
+    parser.add_argument("--sklearn-seconds", type=float, default=900.0, help="time limit for scikit-learn")
     parser.add_argument("--skip-sklearn", action="store_true")
     parser.add_argument("--only", nargs="*", default=None, help="subset of rows: default topk batchtopk relu")
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args()
+    warnings.filterwarnings("ignore", message="Objective did not converge")
 
     if args.quick:
         rec = make_recording(n_neurons=32, n_atoms=64, n_time=50, n_presentations=400, seed=args.seed)
@@ -155,11 +161,16 @@ def main() -> None:
               f"{r['seconds']:8.1f} {r['epochs']!s:>6s} {r['samples_per_s']:10.0f}")
     sk = next((r for r in rows if r["method"].startswith("sklearn")), None)
     default = rows[0]
-    if sk and default["t98"] and sk["t98"]:
-        print(f"\nspeed-up to MMCS 0.98, nwb-sae default vs scikit-learn: {sk['t98'] / default['t98']:.1f}x")
-    elif sk and default["t98"]:
-        print(f"\nscikit-learn did not reach MMCS 0.98 in {sk['seconds']:.0f} s; nwb-sae default took "
-              f"{default['t98']:.1f} s (>= {sk['seconds'] / default['t98']:.1f}x faster)")
+    if sk:
+        for target in sorted(TARGETS, reverse=True):
+            ours, theirs = default["reached"][target], sk["reached"][target]
+            if ours is not None and theirs is not None:
+                print(f"\nwall time to MMCS {target}: nwb-sae default {ours:.1f} s, scikit-learn {theirs:.1f} s "
+                      f"-> {theirs / ours:.1f}x")
+                break
+        if default["t98"] and sk["t98"] is None:
+            print(f"scikit-learn did not reach MMCS 0.98 in {sk['seconds']:.0f} s (best {sk['mmcs']:.3f}); "
+                  f"nwb-sae default reached it in {default['t98']:.1f} s: >= {sk['seconds'] / default['t98']:.1f}x")
     dense = dense_topk_step_rate(n_in=rec.data.sizes["neurons"], n_latents=n_latents)
     print(f"naive dense TopK step, same shapes: {dense:.0f} samples/s "
           f"(nwb-sae sparse step: {default['samples_per_s']:.0f} samples/s)")
