@@ -81,7 +81,7 @@ def run_sklearn(data, truth, x_eval, seconds_limit: float, batch_size: int, seed
             if clock.elapsed() >= seconds_limit or clock.reached[0.98] is not None:
                 break
     seconds = clock.elapsed()
-    subset = x_eval[:20000]
+    subset = x_eval[:5000].astype(np.float64)
     codes = model.transform(subset)
     report = metrics.recovery_report(model.components_, truth)
     return {"method": "sklearn MiniBatchDictionaryLearning", **report,
@@ -118,6 +118,17 @@ def fmt(value, spec):
     return "-" if value is None else format(value, spec)
 
 
+HEADER = (f"{'method':38s} {'MMCS':>6s} {'rec>0.9':>7s} {'hung.':>6s} {'FVU':>6s} {'L0':>6s} "
+          f"{'t(0.95)':>8s} {'t(0.98)':>8s} {'total s':>8s} {'epochs':>6s} {'samples/s':>10s}")
+
+
+def row_text(r: dict) -> str:
+    """One line of the results table."""
+    return (f"{r['method']:38s} {r['mmcs']:6.3f} {r['recovered_0.9']:7.3f} {r['hungarian_mean_cosine']:6.3f} "
+            f"{r['fvu']:6.3f} {r['l0']:6.1f} {fmt(r['t95'], '8.1f')} {fmt(r['t98'], '8.1f')} "
+            f"{r['seconds']:8.1f} {r['epochs']!s:>6s} {r['samples_per_s']:10.0f}")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="small data for a smoke run")
@@ -147,18 +158,14 @@ def main() -> None:
     for key in args.only or list(runs):
         name, settings = runs[key]
         rows.append(run_sae(name, rec.data, truth, x_eval, seed=args.seed, **settings))
-        print(f"  done: {name} in {rows[-1]['seconds']:.1f} s", flush=True)
+        print("  " + row_text(rows[-1]), flush=True)
     if not args.skip_sklearn:
         rows.append(run_sklearn(rec.data, truth, x_eval, args.sklearn_seconds, 256, args.seed))
-        print(f"  done: scikit-learn in {rows[-1]['seconds']:.1f} s", flush=True)
+        print("  " + row_text(rows[-1]), flush=True)
 
-    header = f"{'method':38s} {'MMCS':>6s} {'rec>0.9':>7s} {'hung.':>6s} {'FVU':>6s} {'L0':>6s} " \
-             f"{'t(0.95)':>8s} {'t(0.98)':>8s} {'total s':>8s} {'epochs':>6s} {'samples/s':>10s}"
-    print("\n" + header + "\n" + "-" * len(header))
+    print("\n" + HEADER + "\n" + "-" * len(HEADER))
     for r in rows:
-        print(f"{r['method']:38s} {r['mmcs']:6.3f} {r['recovered_0.9']:7.3f} {r['hungarian_mean_cosine']:6.3f} "
-              f"{r['fvu']:6.3f} {r['l0']:6.1f} {fmt(r['t95'], '8.1f')} {fmt(r['t98'], '8.1f')} "
-              f"{r['seconds']:8.1f} {r['epochs']!s:>6s} {r['samples_per_s']:10.0f}")
+        print(row_text(r))
     sk = next((r for r in rows if r["method"].startswith("sklearn")), None)
     default = rows[0]
     if sk:
