@@ -117,3 +117,22 @@ def test_npz_and_netcdf_inputs(tmp_path, trained):
         assert main(["inference", "--data_path", str(tmp_path / name), "--model_path", model,
                      "--output_dir", str(out), "--num_samples", "1"]) == 0
         assert xr.open_dataarray(out / "codes.nc").shape == (32, 15, 40)
+
+
+def test_nwb_selection_flags_reach_the_reader(tmp_path):
+    """--neurons and --where select neurons and presentations of an NWB input."""
+    from nwb_sae.io.nwb import read_nwb
+    from nwb_sae.synthetic import write_nwb_recording
+
+    rec = make_recording(n_neurons=12, n_atoms=16, n_time=10, n_presentations=40, seed=3)
+    path = write_nwb_recording(tmp_path / "rec.nwb", rec)
+    window = f"{rec.data['time'].values[0]},{rec.data['time'].values[-1] + rec.data.attrs['bin_size']}"
+    out = tmp_path / "run"
+    assert main(["train", "--data_path", str(path), "--presentations", "trials", f"--window={window}",
+                 "--neurons", "0,2,4,6,8,10", "--where", "condition < 4", "--output_dir", str(out),
+                 "--no_figures", *SMALL]) == 0
+    sae = load(out / "checkpoints" / "best_model")
+    wanted = read_nwb(path, presentations="trials", window=tuple(float(v) for v in window.split(",")),
+                      neurons=[0, 2, 4, 6, 8, 10], where="condition < 4")
+    assert sae.n_neurons == 6 and sae.neuron_coords["id"] == wanted["neurons"].values.tolist()
+    assert sae.data_attrs["n_presentations"] == int((rec.data["condition"] < 4).sum())

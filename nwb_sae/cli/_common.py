@@ -24,6 +24,15 @@ def parse_window(text: str) -> tuple[float, float]:
     return start, stop
 
 
+def parse_neurons(text: str):
+    """``"3,7,12"`` -> [3, 7, 12]; anything else (a column name or a query) stays text."""
+    parts = [p.strip() for p in text.split(",")]
+    try:
+        return [int(p) for p in parts]
+    except ValueError:
+        return text
+
+
 def add_data_options(parser: argparse.ArgumentParser) -> None:
     """Options that say which activity and presentations to read from an NWB/HDF5 file."""
     group = parser.add_argument_group("NWB / HDF5 input")
@@ -39,10 +48,15 @@ def add_data_options(parser: argparse.ArgumentParser) -> None:
              help="window around each event in seconds, 'START,STOP', e.g. '-0.5,1.5'")
     add_flag(group, "bin_size", type=float, default=None,
              help="bin size in seconds for spike trains (Units)")
+    add_flag(group, "neurons", type=parse_neurons, default=None,
+             help="neurons to keep: a boolean column ('iscell'), a query on the neuron table "
+                  "(\"location == 'CA1'\") or comma-separated ids ('3,7,12')")
+    add_flag(group, "where", default=None,
+             help="presentations to keep: a query on the interval table, e.g. \"condition == 2\"")
     add_flag(group, "dataset", default=None, help="dataset path inside a plain HDF5 file")
 
 
 def data_options(args: argparse.Namespace) -> dict:
     """The reader options given on the command line (those left unset are omitted)."""
-    keys = ("activity", "presentations", "align_to", "window", "bin_size", "dataset")
+    keys = ("activity", "presentations", "align_to", "window", "bin_size", "neurons", "where", "dataset")
     return {k: getattr(args, k) for k in keys if getattr(args, k, None) is not None}
