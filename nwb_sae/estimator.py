@@ -214,13 +214,13 @@ class SAE:
             self.save(Path(checkpoint_dir) / "best_model")
         return self
 
-    def _validation_metrics(self, x: np.ndarray) -> dict:
+    def _sample_metrics(self, x: np.ndarray) -> dict:
         codes = self.encode_samples(x)
-        recon = self.decode_samples(codes)
-        return {"fvu": metrics.fvu(x, recon), "l0": metrics.l0(codes),
-                "dead_fraction": metrics.dead_fraction(codes),
-                "dense_fraction": metrics.dense_fraction(codes),
-                "best_epoch": self.best_epoch_, "samples_per_second": self.samples_per_second_}
+        return metrics.code_report(x, self.decode_samples(codes), codes)
+
+    def _validation_metrics(self, x: np.ndarray) -> dict:
+        return {**self._sample_metrics(x), "best_epoch": self.best_epoch_,
+                "samples_per_second": self.samples_per_second_}
 
     # -- encoding / decoding ----------------------------------------------------------------------
     def _check_fitted(self) -> SparseAutoencoder:
@@ -332,10 +332,7 @@ class SAE:
 
     def score(self, data) -> dict:
         """FVU, L0, dead and dense fractions of the codes of ``data``."""
-        x = population_vectors(self._checked_input(data))
-        codes = self.encode_samples(x)
-        return {"fvu": metrics.fvu(x, self.decode_samples(codes)), "l0": metrics.l0(codes),
-                "dead_fraction": metrics.dead_fraction(codes), "dense_fraction": metrics.dense_fraction(codes)}
+        return self._sample_metrics(population_vectors(self._checked_input(data)))
 
     @property
     def dictionary(self) -> np.ndarray:

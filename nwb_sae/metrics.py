@@ -57,6 +57,12 @@ def dense_fraction(codes: np.ndarray, threshold: float = 0.1) -> float:
     return float(np.mean(activation_frequency(codes) > threshold))
 
 
+def code_report(x: np.ndarray, x_hat: np.ndarray, codes: np.ndarray) -> dict:
+    """FVU of the reconstruction, L0, dead and dense fractions of the codes, as a dict of floats."""
+    return {"fvu": fvu(x, x_hat), "l0": l0(codes), "dead_fraction": dead_fraction(codes),
+            "dense_fraction": dense_fraction(codes)}
+
+
 def cosine_matrix(learned: np.ndarray, true: np.ndarray) -> np.ndarray:
     """Cosine similarity between every true atom (rows) and every learned atom (columns)."""
     a = np.asarray(true, dtype=np.float64)

@@ -54,13 +54,8 @@ def run(args: argparse.Namespace) -> int:
         {n: c for n, c in data.coords.items() if c.dims == ("neurons",)})
     x = population_vectors(data)
     flat_codes = codes.transpose("presentations", "time", "latents").values.reshape(x.shape[0], -1)
-    summary = {
-        "data_path": str(args.data_path), "model_path": str(args.model_path),
-        "fvu": metrics.fvu(x, population_vectors(recon)), "l0": metrics.l0(flat_codes),
-        "dead_fraction": metrics.dead_fraction(flat_codes),
-        "dense_fraction": metrics.dense_fraction(flat_codes),
-        "n_samples": int(x.shape[0]),
-    }
+    summary = {"data_path": str(args.data_path), "model_path": str(args.model_path),
+               **metrics.code_report(x, population_vectors(recon), flat_codes), "n_samples": int(x.shape[0])}
 
     out = Path(args.output_dir)
     out.mkdir(parents=True, exist_ok=True)
