@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -18,3 +20,14 @@ def corpus_dir() -> Path:
     if not path.is_dir():
         pytest.fail(f"NWB_SAE_CORPUS={value} is not a folder")
     return path
+
+
+@pytest.fixture(scope="session")
+def qt_can_start():
+    """Fail napari tests with the reason, instead of letting Qt abort the whole pytest process."""
+    done = subprocess.run([sys.executable, "-c", "from qtpy.QtWidgets import QApplication; QApplication([])"],
+                          capture_output=True, text=True, timeout=120)
+    if done.returncode != 0:
+        pytest.fail("Qt cannot start here (needs an X server: pytest-xvfb + Xvfb, and Qt's xcb libraries, "
+                    "e.g. apt-get install xvfb libxcb-cursor0 libxcb-icccm4 libxcb-keysyms1):\n"
+                    + done.stderr[-2000:], pytrace=False)

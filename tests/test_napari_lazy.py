@@ -22,16 +22,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-
-@pytest.fixture(autouse=True, scope="session")  # before pytest-qt's session-wide qapp
-def _qt_can_start():
-    """Fail these tests with the reason, instead of letting Qt abort the whole pytest process."""
-    done = subprocess.run([sys.executable, "-c", "from qtpy.QtWidgets import QApplication; QApplication([])"],
-                          capture_output=True, text=True, timeout=120)
-    if done.returncode != 0:
-        pytest.fail("Qt cannot start here (needs an X server: pytest-xvfb + Xvfb, and Qt's xcb libraries, "
-                    "e.g. apt-get install xvfb libxcb-cursor0 libxcb-icccm4 libxcb-keysyms1):\n"
-                    + done.stderr[-2000:], pytrace=False)
+pytestmark = pytest.mark.usefixtures("qt_can_start")  # before pytest-qt's session-wide qapp
 
 
 def _rss_mib() -> float:

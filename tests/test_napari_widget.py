@@ -6,8 +6,6 @@ Runs a real napari viewer (pytest-qt + napari's ``make_napari_viewer``) under Xv
 from __future__ import annotations
 
 import shutil
-import subprocess
-import sys
 
 import h5py
 import numpy as np
@@ -24,15 +22,7 @@ SMALL = SAMPLE_SIZE  # the files below are the plugin's own sample data
 WINDOW = (-0.2, 0.8)  # what make_sample_file trains on for n_time=20 (time from -0.2 s, 0.05 s bins)
 
 
-@pytest.fixture(autouse=True, scope="session")  # before pytest-qt's session-wide qapp
-def _qt_can_start():
-    """Fail these tests with the reason, instead of letting Qt abort the whole pytest process."""
-    done = subprocess.run([sys.executable, "-c", "from qtpy.QtWidgets import QApplication; QApplication([])"],
-                          capture_output=True, text=True, timeout=120)
-    if done.returncode != 0:
-        pytest.fail("Qt cannot start here (needs an X server: pytest-xvfb + Xvfb, and Qt's xcb libraries, "
-                    "e.g. apt-get install xvfb libxcb-cursor0 libxcb-icccm4 libxcb-keysyms1):\n"
-                    + done.stderr[-2000:], pytrace=False)
+pytestmark = pytest.mark.usefixtures("qt_can_start")  # before pytest-qt's session-wide qapp
 
 
 @pytest.fixture(scope="session")
