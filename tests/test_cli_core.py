@@ -134,5 +134,5 @@ def test_nwb_selection_flags_reach_the_reader(tmp_path):
     sae = load(out / "checkpoints" / "best_model")
     wanted = read_nwb(path, presentations="trials", window=tuple(float(v) for v in window.split(",")),
                       neurons=[0, 2, 4, 6, 8, 10], where="condition < 4")
-    assert sae.n_neurons == 6 and sae.neuron_coords["id"] == wanted["neurons"].values.tolist()
-    assert sae.data_attrs["n_presentations"] == int((rec.data["condition"] < 4).sum())
+    assert sae.n_neurons == 6 and sae.neuron_coords_["id"] == wanted["neurons"].values.tolist()
+    assert sae.data_attrs_["n_presentations"] == int((rec.data["condition"] < 4).sum())

@@ -262,7 +262,7 @@ def write_nwb(sae, source, out=None, *, activity: str | None = None, module: str
     named = activity is not None
     activity = activity if named else default_activity(sae)
     check_output(path, out, module=module, in_place=in_place, overwrite=overwrite, activity=activity)
-    trained_on = getattr(sae, "data_attrs", {}) or {}
+    trained_on = getattr(sae, "data_attrs_", {}) or {}
     if bin_size is None and trained_on.get("activity_kind") == "units":
         bin_size = trained_on.get("bin_size")  # spike trains: bin as in training
     with ExitStack() as stack:
