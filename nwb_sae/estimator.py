@@ -30,15 +30,15 @@ from nwb_sae import metrics
 from nwb_sae.checkpoint import load_checkpoint, save_checkpoint
 from nwb_sae.config import Settings
 from nwb_sae.errors import CheckpointError, InputDataError, NotFittedError
-from nwb_sae.io.arrays import ACTIVITY_DIMS, CODE_DIMS, to_dataarray
+from nwb_sae.io.arrays import ACTIVITY_DIMS, CODE_DIMS
 from nwb_sae.model import SparseAutoencoder
 from nwb_sae.samples import (
+    as_activity,
     check_finite,
     describe_attrs,
     describe_neurons,
     fit_normalization,
     population_vectors,
-    samples_as_activity,
     split_presentations,
 )
 from nwb_sae.train import as_tensor, resolve_device, train_model
@@ -147,7 +147,7 @@ class SAE(TransformerMixin, BaseEstimator):
         """
         settings = self.settings
         cfg_m, cfg_t = settings.model, settings.train
-        arr, _ = _as_activity(X)
+        arr, _ = as_activity(X)
         source = str(arr.attrs.get("source", "data"))
         check_finite(arr, source)
         train_idx, val_idx = split_presentations(arr.sizes["presentations"], cfg_t.val_fraction,
@@ -234,7 +234,7 @@ class SAE(TransformerMixin, BaseEstimator):
         return out
 
     def _checked_input(self, X) -> tuple[xr.DataArray, bool]:
-        arr, is_samples = _as_activity(X)
+        arr, is_samples = as_activity(X)
         source = arr.attrs.get("source", "data")
         if arr.sizes["neurons"] != self.n_neurons:
             raise InputDataError(
@@ -363,20 +363,19 @@ class SAE(TransformerMixin, BaseEstimator):
         """Load a fitted SAE saved by :meth:`save` or by ``nwb-sae train`` (on ``device``, default the saved one)."""
         tensors, meta = load_checkpoint(path)
         if "format" not in meta:
-            sae = _from_legacy(tensors, meta, path)
-        else:
-            try:
-                sae = cls(**meta["settings"])
-                model = SparseAutoencoder(int(meta["n_neurons"]), sae.settings.model)
-                model.load_state_dict(tensors)
-            except (KeyError, TypeError, ValueError, RuntimeError) as err:
-                raise CheckpointError(f"{path}: the weights do not match the saved settings ({err}).") from err
-            sae.model_ = model
-            sae.neuron_coords_ = meta.get("neuron_coords", {})
-            sae.data_attrs_ = meta.get("data_attrs", {})
-            sae.metrics_ = meta.get("metrics", {})
-            sae.history_ = meta.get("history", {})
-            sae.best_epoch_ = sae.metrics_.get("best_epoch")
+            tensors, meta = _legacy_checkpoint(tensors, path)
+        try:
+            sae = cls(**meta["settings"])
+            model = SparseAutoencoder(int(meta["n_neurons"]), sae.settings.model)
+            model.load_state_dict(tensors)
+        except (KeyError, TypeError, ValueError, RuntimeError) as err:
+            raise CheckpointError(f"{path}: the weights do not match the saved settings ({err}).") from err
+        sae.model_ = model
+        sae.neuron_coords_ = meta.get("neuron_coords", {})
+        sae.data_attrs_ = meta.get("data_attrs", {})
+        sae.metrics_ = meta.get("metrics", {})
+        sae.history_ = meta.get("history", {})
+        sae.best_epoch_ = sae.metrics_.get("best_epoch")
         if device is not None:
             sae.device = device
         sae.model_.to(resolve_device(sae.device))
@@ -384,15 +383,8 @@ class SAE(TransformerMixin, BaseEstimator):
         return sae
 
 
-def _as_activity(X) -> tuple[xr.DataArray, bool]:
-    """(activity DataArray, whether ``X`` was a 2-D array of samples)."""
-    if not isinstance(X, xr.DataArray) and np.ndim(X) == 2:
-        return samples_as_activity(X), True
-    return to_dataarray(X), False
-
-
-def _from_legacy(tensors: dict, meta: dict, path) -> SAE:
-    """A ``.pt`` state dict of the original design (nn.Linear encoder/decoder, ReLU + L1)."""
+def _legacy_checkpoint(tensors: dict, path) -> tuple[dict, dict]:
+    """A ``.pt`` state dict of the original design (nn.Linear encoder/decoder, ReLU + L1) as (weights, meta)."""
     try:
         w_enc, b_enc = tensors["encoder.weight"], tensors["encoder.bias"]
         w_dec, b_dec = tensors["decoder.weight"].T, tensors["decoder.bias"]
@@ -403,17 +395,12 @@ def _from_legacy(tensors: dict, meta: dict, path) -> SAE:
         ) from err
     # relu is positively homogeneous: folding the decoder norms into the encoder keeps the model exact
     norms = w_dec.norm(dim=1).clamp_min(1e-8)
-    sae = SAE(n_latents=w_enc.shape[0], activation="relu", normalize="none", device="cpu")
-    model = SparseAutoencoder(w_enc.shape[1], sae.settings.model)
-    with torch.no_grad():
-        model.W_enc.copy_(w_enc * norms[:, None])
-        model.b_enc.copy_(b_enc * norms + w_enc @ b_dec * norms)
-        model.W_dec.copy_(w_dec / norms[:, None])
-        model.b_dec.copy_(b_dec)
-    sae.model_ = model
-    sae.neuron_coords_, sae.data_attrs_ = {}, {"source": str(path)}
-    sae.history_, sae.metrics_, sae.best_epoch_ = {}, {}, None
-    return sae
+    n_latents, n_inputs = w_enc.shape
+    weights = {"W_enc": w_enc * norms[:, None], "b_enc": b_enc * norms + w_enc @ b_dec * norms,
+               "W_dec": w_dec / norms[:, None], "b_dec": b_dec, "input_mean": torch.zeros(n_inputs),
+               "input_scale": torch.ones(n_inputs), "threshold": torch.zeros(())}
+    settings = {"n_latents": n_latents, "activation": "relu", "normalize": "none", "device": "cpu"}
+    return weights, {"settings": settings, "n_neurons": n_inputs, "data_attrs": {"source": str(path)}}
 
 
 def load(path, device: str | None = None) -> SAE:

@@ -18,7 +18,7 @@ import numpy as np
 import xarray as xr
 
 from nwb_sae.errors import InputDataError
-from nwb_sae.io.arrays import ACTIVITY_DIMS
+from nwb_sae.io.arrays import ACTIVITY_DIMS, to_dataarray
 
 
 def population_vectors(data: xr.DataArray) -> np.ndarray:
@@ -41,6 +41,16 @@ def samples_as_activity(x, source: str = "array") -> xr.DataArray:
                         coords={d: np.arange(n) for d, n in zip(ACTIVITY_DIMS, (x.shape[1], 1, x.shape[0]),
                                                                  strict=True)},
                         attrs={"source": source})
+
+
+def as_activity(X) -> tuple[xr.DataArray, bool]:
+    """(activity with dims (neurons, time, presentations), whether ``X`` was a 2-D array of samples).
+
+    A DataArray or a 3-D array is activity; a 2-D numpy array is (samples, neurons), as in scikit-learn.
+    """
+    if not isinstance(X, xr.DataArray) and np.ndim(X) == 2:
+        return samples_as_activity(X), True
+    return to_dataarray(X), False
 
 
 def split_presentations(n_presentations: int, val_fraction: float, seed: int,

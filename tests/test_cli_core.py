@@ -48,10 +48,10 @@ def test_inference_writes_codes_metrics_and_figures(npy, trained, tmp_path):
     out = tmp_path / "inf"
     model = trained / "checkpoints" / "best_model.safetensors"
     assert main(["inference", "--data-path", str(npy), "--model-path", str(model),
-                 "--output-dir", str(out), "--num_samples", "2"]) == 0
+                 "--output-dir", str(out), "--num_samples", "2", "--batch-size", "7", "--device", "cpu"]) == 0
     codes = xr.open_dataarray(out / "codes.nc")
     assert codes.dims == ("latents", "time", "presentations") and codes.shape == (32, 15, 40)
-    expected = load(model).encode(np.load(npy))
+    expected = load(model).encode(np.load(npy))  # in one batch: the batch size changes nothing
     np.testing.assert_allclose(codes.values, expected.values)
     recon = xr.open_dataarray(out / "reconstructions.nc")
     assert recon.dims == ("neurons", "time", "presentations")
