@@ -209,7 +209,7 @@ def write_nwb(sae, source, out=None, *, activity: str | None = None, module: str
     Parameters
     ----------
     sae : nwb_sae.SAE
-        A fitted model (``encode_samples``, ``dictionary``, ``provenance()``, ``neuron_coords``).
+        A fitted model (``encode_samples``, ``dictionary``, ``provenance()``, ``neuron_coords_``).
     source : str, Path or ActivitySource
         The NWB file, or an activity source already opened with ``nwb_sae.io.nwb.open_activity``.
     out : str or Path, optional
