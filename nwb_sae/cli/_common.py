@@ -16,6 +16,12 @@ def add_flag(parser: argparse.ArgumentParser, name: str, **kwargs) -> None:
     parser.add_argument(*spellings(name), dest=name, **kwargs)
 
 
+def add_quiet_flag(parser: argparse.ArgumentParser) -> None:
+    """``--quiet``: the original design's name for ``--no-progress`` (sets ``progress`` to False)."""
+    parser.add_argument("--quiet", dest="progress", action="store_false", default=argparse.SUPPRESS,
+                        help="no progress bar (the same as --no-progress)")
+
+
 def parse_window(text: str) -> tuple[float, float]:
     """Parse ``"-0.5,1.5"`` (or ``"-0.5 1.5"``) into a (start, stop) tuple in seconds."""
     parts = text.replace(",", " ").split()

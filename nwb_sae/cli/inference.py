@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 import xarray as xr
 
-from nwb_sae.cli._common import add_data_options, add_flag, data_options
+from nwb_sae.cli._common import add_data_options, add_flag, add_quiet_flag, data_options
 from nwb_sae.cli._flags import add_config_flags
 from nwb_sae.config import TrainConfig
 
@@ -38,8 +38,7 @@ def register(subparsers) -> None:
     add_flag(group, "overwrite", action="store_true", help="replace an existing results module / output file")
     add_flag(group, "module", default="sae", help="name of the processing module (default: sae)")
     add_config_flags(p, TrainConfig, only=INFERENCE_SETTINGS)
-    p.add_argument("--quiet", dest="progress", action="store_false", default=argparse.SUPPRESS,
-                   help="no progress bar (the same as --no-progress)")
+    add_quiet_flag(p)
     add_data_options(p)
     p.set_defaults(func=run)
 

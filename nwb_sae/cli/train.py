@@ -6,7 +6,7 @@ import argparse
 import json
 from pathlib import Path
 
-from nwb_sae.cli._common import add_data_options, add_flag, data_options
+from nwb_sae.cli._common import add_data_options, add_flag, add_quiet_flag, data_options
 from nwb_sae.cli._flags import add_config_flags, settings_from_args
 from nwb_sae.config import ModelConfig, Settings, TrainConfig
 
@@ -26,8 +26,7 @@ def register(subparsers) -> None:
     add_flag(p, "resume", action="store_true", help="continue an interrupted run in OUTPUT_DIR")
     add_flag(p, "no_figures", action="store_true", help="skip the figures")
     add_config_flags(p, ModelConfig, TrainConfig, aliases=ALIASES)
-    p.add_argument("--quiet", dest="progress", action="store_false", default=argparse.SUPPRESS,
-                   help="no progress bar (the same as --no-progress)")
+    add_quiet_flag(p)
     add_data_options(p)
     p.set_defaults(func=run)
 
