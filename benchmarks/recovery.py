@@ -19,7 +19,7 @@ import numpy as np
 import torch
 
 from nwb_sae import SAE, metrics
-from nwb_sae.estimator import population_vectors
+from nwb_sae.samples import population_vectors
 from nwb_sae.synthetic import make_recording
 
 TARGETS = (0.8, 0.9, 0.95, 0.98)

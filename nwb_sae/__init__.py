@@ -8,52 +8,66 @@ browse them in napari.
 >>> rec = nwb_sae.synthetic.make_recording(n_neurons=16, n_atoms=32, n_time=10, n_presentations=40)
 >>> sae = nwb_sae.SAE(n_latents=64, k=4, epochs=2).fit(rec.data)   # doctest: +SKIP
 >>> codes = sae.encode(rec.data)                                    # doctest: +SKIP
+
+The public names are imported on first use (``lazy_loader``), so reading NWB files never imports
+torch, and training never imports pynwb.
 """
 
-from __future__ import annotations
+from importlib.metadata import PackageNotFoundError, version
 
-import importlib
+import lazy_loader
 
 from nwb_sae.errors import (
     CheckpointError,
     InputDataError,
+    NotFittedError,
     NwbSaeError,
     ObjectNotFoundError,
     OutputExistsError,
     UnsupportedFileError,
 )
 
-__version__ = "0.1.0"
+try:
+    __version__ = version("nwb-sae")
+except PackageNotFoundError:  # running from a source tree that was never installed
+    __version__ = "0+unknown"
 
-# Public names imported on first use, so that reading NWB files never imports torch and vice versa.
-_LAZY = {
-    "SAE": "nwb_sae.estimator",
-    "load": "nwb_sae.estimator",
-    "load_data": "nwb_sae.io",
-    "read_nwb": "nwb_sae.io.nwb",
-    "open_activity": "nwb_sae.io.nwb",
-    "describe_file": "nwb_sae.io.describe",
-    "read_hdf5": "nwb_sae.io.arrays",
-    "write_nwb": "nwb_sae.io.write",
-    "read_results": "nwb_sae.io.write",
-    "metrics": "nwb_sae.metrics",
-    "synthetic": "nwb_sae.synthetic",
-}
+__getattr__, _, _ = lazy_loader.attach(
+    __name__,
+    submodules=["metrics", "synthetic", "viz"],
+    submod_attrs={
+        "estimator": ["SAE", "load"],
+        "io": ["load_data"],
+        "io.nwb": ["read_nwb", "open_activity"],
+        "io.describe": ["describe_file"],
+        "io.arrays": ["read_hdf5"],
+        "io.write": ["write_nwb", "read_results"],
+    },
+)
 
 __all__ = [
     "CheckpointError",
     "InputDataError",
+    "NotFittedError",
     "NwbSaeError",
     "ObjectNotFoundError",
     "OutputExistsError",
+    "SAE",
     "UnsupportedFileError",
     "__version__",
-    *_LAZY,
+    "describe_file",
+    "load",
+    "load_data",
+    "metrics",
+    "open_activity",
+    "read_hdf5",
+    "read_nwb",
+    "read_results",
+    "synthetic",
+    "viz",
+    "write_nwb",
 ]
 
 
-def __getattr__(name: str):
-    if name not in _LAZY:
-        raise AttributeError(f"module 'nwb_sae' has no attribute {name!r}")
-    module = importlib.import_module(_LAZY[name])
-    return module if module.__name__.endswith(name) else getattr(module, name)
+def __dir__() -> list[str]:
+    return list(__all__)

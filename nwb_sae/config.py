@@ -8,9 +8,12 @@ from __future__ import annotations
 
 import math
 from dataclasses import asdict, dataclass, field, fields
+from typing import Literal, get_args
 
-ACTIVATIONS = ("topk", "batchtopk", "relu")
-NORMALIZATIONS = ("zscore", "scale", "none")
+Activation = Literal["topk", "batchtopk", "relu"]
+Normalization = Literal["zscore", "scale", "none"]
+ACTIVATIONS = get_args(Activation)
+NORMALIZATIONS = get_args(Normalization)
 
 
 @dataclass
@@ -19,7 +22,7 @@ class ModelConfig:
 
     n_latents: int = 1024
     """Number of dictionary atoms (the original design's ``embedding_dim``); overcomplete for >1x neurons."""
-    activation: str = "topk"
+    activation: Activation = "topk"
     """``topk`` (exactly k active per sample), ``batchtopk`` (k on average over a batch, a threshold at
     inference) or ``relu`` (ReLU with an L1 penalty, the original design)."""
     k: int = 6
@@ -27,7 +30,7 @@ class ModelConfig:
     l1_coefficient: float = 0.05
     """Weight of the L1 penalty for ``relu`` (the original design's ``sparsity_weight``): the loss is the
     mean squared error per element of normalised data plus this times the sum of the codes."""
-    normalize: str = "zscore"
+    normalize: Normalization = "zscore"
     """``zscore`` (per neuron mean and std of the training split), ``scale`` (one global factor so the
     mean squared norm of a sample is the number of neurons) or ``none``."""
 

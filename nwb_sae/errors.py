@@ -26,6 +26,10 @@ class ObjectNotFoundError(NwbSaeError, KeyError):
         return str(self.args[0]) if self.args else ""
 
 
+class NotFittedError(NwbSaeError, ValueError, AttributeError):
+    """A model was used before ``fit`` or ``load`` (an AttributeError too, as in scikit-learn)."""
+
+
 class CheckpointError(NwbSaeError):
     """A checkpoint is missing, corrupt, or was saved by an incompatible model."""
 

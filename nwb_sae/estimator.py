@@ -7,6 +7,14 @@
 ('latents', 'time', 'presentations')
 >>> sae.dictionary.shape
 (48, 16)
+
+Population vectors as a 2-D (samples, neurons) array work as in scikit-learn:
+
+>>> x = population_vectors(rec.data)
+>>> sae.transform(x).shape
+(1200, 48)
+>>> isinstance(sae.score(x), float)
+True
 """
 
 from __future__ import annotations
@@ -16,153 +24,115 @@ from pathlib import Path
 import numpy as np
 import torch
 import xarray as xr
+from sklearn.base import BaseEstimator, TransformerMixin
 
 from nwb_sae import metrics
 from nwb_sae.checkpoint import load_checkpoint, save_checkpoint
-from nwb_sae.config import ModelConfig, Settings
-from nwb_sae.errors import CheckpointError, InputDataError, NwbSaeError
-from nwb_sae.io.arrays import ACTIVITY_DIMS, CODE_DIMS, to_dataarray
+from nwb_sae.config import Settings
+from nwb_sae.errors import CheckpointError, InputDataError, NotFittedError
+from nwb_sae.io.arrays import ACTIVITY_DIMS, CODE_DIMS
 from nwb_sae.model import SparseAutoencoder
+from nwb_sae.samples import (
+    as_activity,
+    check_finite,
+    describe_attrs,
+    describe_neurons,
+    fit_normalization,
+    population_vectors,
+    split_presentations,
+)
 from nwb_sae.train import as_tensor, resolve_device, train_model
 
 CHECKPOINT_FORMAT = "nwb-sae/1"
 
 
-def population_vectors(data: xr.DataArray) -> np.ndarray:
-    """Samples (time x presentations, neurons): one row per time bin of each presentation.
-
-    Rows are grouped by presentation, so one presentation's bins are contiguous.
-    """
-    return data.transpose("presentations", "time", "neurons").values.reshape(-1, data.sizes["neurons"])
-
-
-def split_presentations(n_presentations: int, val_fraction: float, seed: int,
-                        source: str = "data") -> tuple[np.ndarray, np.ndarray]:
-    """Seeded split of presentation indices into (train, validation); never splits a presentation."""
-    if val_fraction <= 0:
-        return np.arange(n_presentations), np.arange(0)
-    n_val = max(1, int(round(val_fraction * n_presentations)))
-    if n_presentations - n_val < 1:
-        raise InputDataError(
-            f"{source}: {n_presentations} presentation(s) cannot be split into training and "
-            f"validation (val_fraction={val_fraction}). Provide more presentations (e.g. cut a long "
-            "recording into fixed windows with --window), or set val_fraction=0."
-        )
-    order = np.random.default_rng(seed).permutation(n_presentations)
-    return np.sort(order[n_val:]), np.sort(order[:n_val])
-
-
-def check_finite(data: xr.DataArray, source: str) -> None:
-    """Raise InputDataError naming the neurons that hold NaN or Inf."""
-    bad = ~np.isfinite(data.values)
-    if bad.any():
-        per_neuron = bad.any(axis=(1, 2))
-        ids = data["neurons"].values[per_neuron][:10].tolist()
-        raise InputDataError(
-            f"{source}: {int(bad.sum())} NaN/Inf value(s) in {int(per_neuron.sum())} neuron(s) "
-            f"(first ids: {ids}). Drop those neurons (data.drop_sel(neurons=[...])) or fill the gaps "
-            "(data.fillna(0) / interpolate_na) before training."
-        )
-
-
-def fit_normalization(x: np.ndarray, mode: str, neuron_ids, source: str) -> tuple[np.ndarray, np.ndarray]:
-    """Per-neuron (mean, scale) learned on the training samples ``x`` (samples, neurons)."""
-    n = x.shape[1]
-    if mode == "none":
-        return np.zeros(n, np.float32), np.ones(n, np.float32)
-    mean = x.mean(axis=0, dtype=np.float64)
-    std = x.std(axis=0, dtype=np.float64)
-    constant = std <= 1e-12 * np.maximum(1.0, np.abs(mean))
-    if mode == "zscore" and constant.any():
-        ids = np.asarray(neuron_ids)[constant][:10].tolist()
-        raise InputDataError(
-            f"{source}: {int(constant.sum())} neuron(s) are constant over the training presentations "
-            f"(first ids: {ids}), so they cannot be z-scored. Drop them "
-            "(data.drop_sel(neurons=[...])), or use normalize='scale'."
-        )
-    if mode == "zscore":
-        return mean.astype(np.float32), std.astype(np.float32)
-    scale = np.sqrt(np.mean(std**2))
-    return mean.astype(np.float32), np.full(n, max(scale, 1e-12), np.float32)
-
-
-def _json_coords(data: xr.DataArray) -> dict:
-    """Neuron coordinates as JSON-able lists (the neuron dim itself under ``id``)."""
-    out = {}
-    for name, coord in data.coords.items():
-        if coord.dims == ("neurons",):
-            key = "id" if name == "neurons" else str(name)
-            out[key] = [v.item() if hasattr(v, "item") else v for v in coord.values]
-    return out
-
-
-def _json_attrs(attrs: dict) -> dict:
-    """The DataArray attrs that JSON can hold: scalars, and lists of scalars (e.g. the window)."""
-    out = {}
-    for key, value in attrs.items():
-        if hasattr(value, "tolist"):
-            value = value.tolist()
-        if isinstance(value, tuple):
-            value = list(value)
-        scalar = (str, int, float, bool)
-        if isinstance(value, scalar) or (isinstance(value, list) and all(isinstance(v, scalar) for v in value)):
-            out[str(key)] = value
-    return out
-
-
-class SAE:
+class SAE(TransformerMixin, BaseEstimator):
     """Sparse autoencoder estimator: learns a dictionary of neuron ensembles.
+
+    A scikit-learn estimator: the parameters below are stored unchanged and checked by :meth:`fit`,
+    so ``get_params``/``set_params``, :func:`sklearn.base.clone` and ``GridSearchCV`` work.
 
     Parameters
     ----------
-    **settings
-        Any field of :class:`nwb_sae.config.ModelConfig` (``n_latents``, ``activation``, ``k``,
-        ``l1_coefficient``, ``normalize``) or :class:`nwb_sae.config.TrainConfig` (``epochs``,
-        ``batch_size``, ``lr``, ``seed``, ``device``, ``patience``, ...).
+    n_latents, activation, k, l1_coefficient, normalize
+        The model: see :class:`nwb_sae.config.ModelConfig` (the same names and defaults).
+    epochs, batch_size, lr, warmup_steps, val_fraction, patience, min_delta, seed, device,
+    aux_coefficient, dead_after, resample_every, threads, progress
+        The training: see :class:`nwb_sae.config.TrainConfig` (the same names and defaults).
 
     Attributes
     ----------
     model_ : SparseAutoencoder
         The fitted torch module (after :meth:`fit` or :func:`load`).
+    components_ : numpy.ndarray
+        The dictionary (latents, neurons), the same as :attr:`dictionary`.
+    n_features_in_ : int
+        Number of neurons seen by :meth:`fit`.
+    neuron_coords_ : dict
+        The training data's neuron coordinates (name -> list; the neuron ids under ``id``).
+    data_attrs_ : dict
+        The training data's description (source, window, sizes of the split, ...).
     history_ : dict
         Per-epoch training history.
     metrics_ : dict
         Validation metrics of the kept (best) weights.
+    best_epoch_ : int
+        The epoch whose weights were kept.
+
+    Notes
+    -----
+    ``fit``, ``transform`` (``encode``) and ``score`` take activity as a DataArray (or 3-D array)
+    with dims (neurons, time, presentations) and return labelled arrays, or, as in scikit-learn, a
+    2-D array of population vectors (samples, neurons) and then return 2-D numpy arrays. A 2-D
+    array's rows are its presentations, so the validation split holds out whole rows.
     """
 
-    def __init__(self, **settings):
-        self.settings = Settings.from_flat(**settings)
-        self.model_: SparseAutoencoder | None = None
-        self.history_: dict = {}
-        self.metrics_: dict = {}
-        self.neuron_coords: dict = {}
-        self.data_attrs: dict = {}
-        self.best_epoch_: int | None = None
-        self.samples_per_second_: float | None = None
+    def __init__(self, n_latents: int = 1024, activation: str = "topk", k: int = 6,
+                 l1_coefficient: float = 0.05, normalize: str = "zscore", epochs: int = 100,
+                 batch_size: int | None = None, lr: float | None = None, warmup_steps: int = 50,
+                 val_fraction: float = 0.2, patience: int = 5, min_delta: float = 1e-3, seed: int = 0,
+                 device: str = "auto", aux_coefficient: float = 1 / 32, dead_after: int = 100_000,
+                 resample_every: int = 2000, threads: int | None = None, progress: bool = True):
+        self.n_latents = n_latents
+        self.activation = activation
+        self.k = k
+        self.l1_coefficient = l1_coefficient
+        self.normalize = normalize
+        self.epochs = epochs
+        self.batch_size = batch_size
+        self.lr = lr
+        self.warmup_steps = warmup_steps
+        self.val_fraction = val_fraction
+        self.patience = patience
+        self.min_delta = min_delta
+        self.seed = seed
+        self.device = device
+        self.aux_coefficient = aux_coefficient
+        self.dead_after = dead_after
+        self.resample_every = resample_every
+        self.threads = threads
+        self.progress = progress
 
-    # -- scikit-learn protocol ------------------------------------------------------------------
-    def get_params(self, deep: bool = True) -> dict:
-        """All settings as a flat dict."""
-        return self.settings.to_flat()
-
-    def set_params(self, **params) -> SAE:
-        """Change settings (before fitting)."""
-        self.settings = Settings.from_flat(**{**self.settings.to_flat(), **params})
-        return self
+    # -- scikit-learn protocol (get_params, set_params, clone, tags: from BaseEstimator) ---------
+    @property
+    def settings(self) -> Settings:
+        """The parameters as model and training configs (raises ValueError for impossible ones)."""
+        return Settings.from_flat(**self.get_params())
 
     def __repr__(self) -> str:
-        m = self.settings.model
-        state = "fitted" if self.model_ is not None else "not fitted"
-        return f"SAE(n_latents={m.n_latents}, activation={m.activation!r}, k={m.k}, {state})"
+        state = "fitted" if getattr(self, "model_", None) is not None else "not fitted"
+        return f"SAE(n_latents={self.n_latents}, activation={self.activation!r}, k={self.k}, {state})"
 
     # -- fitting --------------------------------------------------------------------------------
-    def fit(self, data, *, checkpoint_dir=None, resume: bool = False, callback=None) -> SAE:
-        """Learn the dictionary from ``data``.
+    def fit(self, X, y=None, *, checkpoint_dir=None, resume: bool = False, callback=None) -> SAE:
+        """Learn the dictionary from ``X``.
 
         Parameters
         ----------
-        data : xarray.DataArray or numpy.ndarray
-            Activity with dims (neurons, time, presentations).
+        X : xarray.DataArray or numpy.ndarray
+            Activity with dims (neurons, time, presentations), or population vectors (samples, neurons).
+        y : None
+            Ignored (scikit-learn's unsupervised signature).
         checkpoint_dir : path, optional
             Save ``best_model`` and ``last`` checkpoints there after every epoch.
         resume : bool
@@ -175,8 +145,9 @@ class SAE:
         SAE
             ``self``, fitted.
         """
-        cfg_m, cfg_t = self.settings.model, self.settings.train
-        arr = to_dataarray(data)
+        settings = self.settings
+        cfg_m, cfg_t = settings.model, settings.train
+        arr, _ = as_activity(X)
         source = str(arr.attrs.get("source", "data"))
         check_finite(arr, source)
         train_idx, val_idx = split_presentations(arr.sizes["presentations"], cfg_t.val_fraction,
@@ -189,7 +160,7 @@ class SAE:
             torch.set_num_threads(cfg_t.threads)
         device = resolve_device(cfg_t.device)
         torch.manual_seed(cfg_t.seed)
-        model = SparseAutoencoder(arr.sizes["neurons"], ModelConfig(**vars(cfg_m)))
+        model = SparseAutoencoder(arr.sizes["neurons"], cfg_m)
         model.reset_parameters(torch.Generator().manual_seed(cfg_t.seed))
         model.input_mean.copy_(torch.from_numpy(mean))
         model.input_scale.copy_(torch.from_numpy(scale))
@@ -199,44 +170,39 @@ class SAE:
         model.init_from_data(xt)
 
         self.model_ = model
-        self.neuron_coords = _json_coords(arr)
-        self.data_attrs = _json_attrs(arr.attrs)
-        self.data_attrs.update(n_time=arr.sizes["time"], n_presentations=arr.sizes["presentations"],
-                               train_presentations=len(train_idx), val_presentations=len(val_idx))
+        self.n_features_in_ = arr.sizes["neurons"]
+        self.neuron_coords_ = describe_neurons(arr)
+        self.data_attrs_ = describe_attrs(arr.attrs)
+        self.data_attrs_.update(n_time=arr.sizes["time"], n_presentations=arr.sizes["presentations"],
+                                train_presentations=len(train_idx), val_presentations=len(val_idx))
+        self.history_, self.metrics_ = {}, {}
         epoch_callback = (lambda _m, row: callback(self, row)) if callback is not None else None
         result = train_model(model, xt, xv, cfg_t, checkpoint_dir=checkpoint_dir, resume=resume,
                              checkpoint_meta=self._meta, callback=epoch_callback)
         self.history_ = result.history
         self.best_epoch_ = result.best_epoch
         self.samples_per_second_ = result.samples_per_second
-        self.metrics_ = self._validation_metrics(x_val if len(x_val) else x_train)
+        self.metrics_ = {**self._sample_report(x_val if len(x_val) else x_train),
+                         "best_epoch": self.best_epoch_, "samples_per_second": self.samples_per_second_}
         if checkpoint_dir is not None:  # the best checkpoint gets the final metrics too
             self.save(Path(checkpoint_dir) / "best_model")
         return self
 
-    def _sample_metrics(self, x: np.ndarray) -> dict:
+    def _sample_report(self, x: np.ndarray) -> dict:
         codes = self.encode_samples(x)
         return metrics.code_report(x, self.decode_samples(codes), codes)
 
-    def _validation_metrics(self, x: np.ndarray) -> dict:
-        return {**self._sample_metrics(x), "best_epoch": self.best_epoch_,
-                "samples_per_second": self.samples_per_second_}
-
     # -- encoding / decoding ----------------------------------------------------------------------
     def _check_fitted(self) -> SparseAutoencoder:
-        if self.model_ is None:
-            raise NwbSaeError("This SAE is not fitted yet: call .fit(data) or nwb_sae.load(path) first.")
-        return self.model_
+        model = getattr(self, "model_", None)
+        if model is None:
+            raise NotFittedError("This SAE is not fitted yet: call .fit(data) or nwb_sae.load(path) first.")
+        return model
 
     @property
     def n_neurons(self) -> int:
         """Number of neurons the model was trained on."""
         return self._check_fitted().n_inputs
-
-    @property
-    def n_latents(self) -> int:
-        """Number of dictionary atoms."""
-        return self._check_fitted().n_latents
 
     def _device(self) -> torch.device:
         return self._check_fitted().W_dec.device
@@ -249,90 +215,109 @@ class SAE:
             raise InputDataError(
                 f"samples shaped {x.shape} do not match the model's {model.n_inputs} neurons."
             )
-        out = np.empty((x.shape[0], model.n_latents), dtype=np.float32)
-        with torch.no_grad():
-            for start in range(0, x.shape[0], batch_size):
-                xb = model.normalize(as_tensor(x[start:start + batch_size], self._device()))
-                out[start:start + batch_size] = model.encode(xb).cpu().numpy()
-        return out
+        return self._batched(lambda xb: model.encode(model.normalize(xb)), x, model.n_latents, batch_size)
 
     def decode_samples(self, codes: np.ndarray, batch_size: int = 16384) -> np.ndarray:
         """Reconstruction in input units (samples, neurons) of codes (samples, latents)."""
         model = self._check_fitted()
         codes = np.asarray(codes, dtype=np.float32)
-        out = np.empty((codes.shape[0], model.n_inputs), dtype=np.float32)
+        if codes.ndim != 2 or codes.shape[1] != model.n_latents:
+            raise InputDataError(f"codes shaped {codes.shape} do not match the model's {model.n_latents} latents.")
+        return self._batched(lambda cb: model.denormalize(model.decode(cb)), codes, model.n_inputs, batch_size)
+
+    def _batched(self, step, x: np.ndarray, n_out: int, batch_size: int) -> np.ndarray:
+        """``step`` applied to ``x`` in batches of ``batch_size`` rows, without gradients."""
+        out = np.empty((x.shape[0], n_out), dtype=np.float32)
         with torch.no_grad():
-            for start in range(0, codes.shape[0], batch_size):
-                cb = as_tensor(codes[start:start + batch_size], self._device())
-                out[start:start + batch_size] = model.denormalize(model.decode(cb)).cpu().numpy()
+            for start in range(0, x.shape[0], batch_size):
+                out[start:start + batch_size] = step(as_tensor(x[start:start + batch_size], self._device())).cpu().numpy()
         return out
 
-    def _checked_input(self, data) -> xr.DataArray:
-        arr = to_dataarray(data)
+    def _checked_input(self, X) -> tuple[xr.DataArray, bool]:
+        arr, is_samples = as_activity(X)
         source = arr.attrs.get("source", "data")
         if arr.sizes["neurons"] != self.n_neurons:
             raise InputDataError(
                 f"{source}: has {arr.sizes['neurons']} neurons, but the model was trained on "
-                f"{self.n_neurons} (from {self.data_attrs.get('source', 'its training data')}). "
+                f"{self.n_neurons} (from {self.data_attrs_.get('source', 'its training data')}). "
                 "Encode data from the same recording and neuron selection as the training data."
             )
         check_finite(arr, source)
-        return arr
+        return arr, is_samples
 
-    def encode(self, data) -> xr.DataArray:
-        """Codes of ``data``.
+    def encode(self, X, batch_size: int = 16384):
+        """Codes of ``X``.
 
         Parameters
         ----------
-        data : xarray.DataArray or numpy.ndarray
-            Activity with dims (neurons, time, presentations).
+        X : xarray.DataArray or numpy.ndarray
+            Activity with dims (neurons, time, presentations), or population vectors (samples, neurons).
+        batch_size : int
+            Samples encoded at once (bounds memory; the codes do not depend on it).
 
         Returns
         -------
-        xarray.DataArray
-            dims (latents, time, presentations), with the input's time and presentation coordinates.
+        xarray.DataArray or numpy.ndarray
+            dims (latents, time, presentations) with the input's time and presentation coordinates;
+            for 2-D input a (samples, latents) array.
         """
-        arr = self._checked_input(data)
-        codes = self.encode_samples(population_vectors(arr))
-        n_t, n_p = arr.sizes["time"], arr.sizes["presentations"]
-        values = codes.reshape(n_p, n_t, self.n_latents).transpose(2, 1, 0)
+        arr, is_samples = self._checked_input(X)
+        codes = self.encode_samples(population_vectors(arr), batch_size)
+        if is_samples:
+            return codes
+        n_t, n_p, n_latents = arr.sizes["time"], arr.sizes["presentations"], codes.shape[1]
+        values = codes.reshape(n_p, n_t, n_latents).transpose(2, 1, 0)
         coords = {name: c for name, c in arr.coords.items() if "neurons" not in c.dims}
-        coords["latents"] = np.arange(self.n_latents)
+        coords["latents"] = np.arange(n_latents)
         return xr.DataArray(values, dims=CODE_DIMS, coords=coords, name="codes",
                             attrs={**arr.attrs, "model": repr(self)})
 
     transform = encode
 
-    def decode(self, codes) -> xr.DataArray:
-        """Reconstruct activity (neurons, time, presentations) from codes (latents, time, presentations)."""
-        if isinstance(codes, xr.DataArray):
-            arr = codes.transpose(*CODE_DIMS)
-        else:
-            arr = xr.DataArray(np.asarray(codes), dims=CODE_DIMS)
-        if arr.sizes["latents"] != self.n_latents:
-            raise InputDataError(f"codes have {arr.sizes['latents']} latents; the model has {self.n_latents}.")
-        flat = arr.transpose("presentations", "time", "latents").values.reshape(-1, self.n_latents)
-        recon = self.decode_samples(flat)
+    def decode(self, codes, batch_size: int = 16384):
+        """Reconstruct activity (neurons, time, presentations) from codes (latents, time, presentations).
+
+        A 2-D numpy array of codes (samples, latents) gives a (samples, neurons) array.
+        """
+        model = self._check_fitted()
+        if not isinstance(codes, xr.DataArray) and np.ndim(codes) == 2:
+            return self.decode_samples(codes, batch_size)
+        arr = codes.transpose(*CODE_DIMS) if isinstance(codes, xr.DataArray) else \
+            xr.DataArray(np.asarray(codes), dims=CODE_DIMS)
+        if arr.sizes["latents"] != model.n_latents:
+            raise InputDataError(f"codes have {arr.sizes['latents']} latents; the model has {model.n_latents}.")
+        flat = arr.transpose("presentations", "time", "latents").values.reshape(-1, model.n_latents)
+        recon = self.decode_samples(flat, batch_size)
         n_t, n_p = arr.sizes["time"], arr.sizes["presentations"]
-        values = recon.reshape(n_p, n_t, self.n_neurons).transpose(2, 1, 0)
+        values = recon.reshape(n_p, n_t, model.n_inputs).transpose(2, 1, 0)
         coords = {name: c for name, c in arr.coords.items() if "latents" not in c.dims}
-        coords.update({k if k != "id" else "neurons": ("neurons", v)
-                       for k, v in self.neuron_coords.items()})
+        coords.update({k if k != "id" else "neurons": ("neurons", v) for k, v in self.neuron_coords_.items()})
         if "neurons" not in coords:
-            coords["neurons"] = np.arange(self.n_neurons)
+            coords["neurons"] = np.arange(model.n_inputs)
         return xr.DataArray(values, dims=ACTIVITY_DIMS, coords=coords, name="reconstruction")
 
     inverse_transform = decode
 
-    def reconstruct(self, data) -> xr.DataArray:
-        """``decode(encode(data))`` with the input's neuron coordinates."""
-        arr = self._checked_input(data)
+    def reconstruct(self, X):
+        """``decode(encode(X))``, with the input's neuron coordinates (2-D in, 2-D out)."""
+        arr, is_samples = self._checked_input(X)
+        if is_samples:
+            return self.decode_samples(self.encode_samples(population_vectors(arr)))
         recon = self.decode(self.encode(arr))
         return recon.assign_coords({n: c for n, c in arr.coords.items() if c.dims == ("neurons",)})
 
-    def score(self, data) -> dict:
-        """FVU, L0, dead and dense fractions of the codes of ``data``."""
-        return self._sample_metrics(population_vectors(self._checked_input(data)))
+    def score(self, X, y=None) -> float:
+        """Fraction of the variance of ``X`` the reconstruction explains: ``1 - FVU`` (higher is better).
+
+        ``y`` is ignored. This is what ``GridSearchCV`` maximises; :meth:`report` gives FVU, L0, dead
+        and dense fractions together.
+        """
+        return 1.0 - self.report(X)["fvu"]
+
+    def report(self, X) -> dict:
+        """FVU, L0, dead and dense fractions of the codes of ``X`` (see :func:`nwb_sae.metrics.code_report`)."""
+        arr, _ = self._checked_input(X)
+        return self._sample_report(population_vectors(arr))
 
     @property
     def dictionary(self) -> np.ndarray:
@@ -342,19 +327,24 @@ class SAE:
             atoms = (model.W_dec * model.input_scale).cpu().numpy().astype(np.float64)
         return atoms / np.maximum(np.linalg.norm(atoms, axis=1, keepdims=True), 1e-12)
 
+    @property
+    def components_(self) -> np.ndarray:
+        """The dictionary (latents, neurons), scikit-learn's name for it."""
+        return self.dictionary
+
     # -- persistence ----------------------------------------------------------------------------
     def _meta(self) -> dict:
         model = self._check_fitted()
         return {
             "format": CHECKPOINT_FORMAT,
             "nwb_sae_version": _version(),
-            "settings": self.settings.to_flat(),
+            "settings": self.get_params(),
             "n_neurons": model.n_inputs,
-            "normalization": {"mode": self.settings.model.normalize,
+            "normalization": {"mode": self.normalize,
                               "mean": model.input_mean.cpu().tolist(),
                               "scale": model.input_scale.cpu().tolist()},
-            "neuron_coords": self.neuron_coords,
-            "data_attrs": self.data_attrs,
+            "neuron_coords": self.neuron_coords_,
+            "data_attrs": self.data_attrs_,
             "metrics": self.metrics_,
             "history": self.history_,
         }
@@ -369,28 +359,32 @@ class SAE:
         return save_checkpoint(path, model.state_dict(), self._meta())
 
     @classmethod
-    def load(cls, path) -> SAE:
-        """Load a fitted SAE saved by :meth:`save` or by ``nwb-sae train``."""
+    def load(cls, path, device: str | None = None) -> SAE:
+        """Load a fitted SAE saved by :meth:`save` or by ``nwb-sae train`` (on ``device``, default the saved one)."""
         tensors, meta = load_checkpoint(path)
         if "format" not in meta:
-            return _from_legacy(tensors, meta, path)
+            tensors, meta = _legacy_checkpoint(tensors, path)
         try:
             sae = cls(**meta["settings"])
-            model = SparseAutoencoder(int(meta["n_neurons"]), ModelConfig(**vars(sae.settings.model)))
+            model = SparseAutoencoder(int(meta["n_neurons"]), sae.settings.model)
             model.load_state_dict(tensors)
         except (KeyError, TypeError, ValueError, RuntimeError) as err:
             raise CheckpointError(f"{path}: the weights do not match the saved settings ({err}).") from err
-        sae.model_ = model.to(resolve_device(sae.settings.train.device))
-        sae.neuron_coords = meta.get("neuron_coords", {})
-        sae.data_attrs = meta.get("data_attrs", {})
+        sae.model_ = model
+        sae.neuron_coords_ = meta.get("neuron_coords", {})
+        sae.data_attrs_ = meta.get("data_attrs", {})
         sae.metrics_ = meta.get("metrics", {})
         sae.history_ = meta.get("history", {})
         sae.best_epoch_ = sae.metrics_.get("best_epoch")
+        if device is not None:
+            sae.device = device
+        sae.model_.to(resolve_device(sae.device))
+        sae.n_features_in_ = sae.model_.n_inputs
         return sae
 
 
-def _from_legacy(tensors: dict, meta: dict, path) -> SAE:
-    """A ``.pt`` state dict of the original design (nn.Linear encoder/decoder, ReLU + L1)."""
+def _legacy_checkpoint(tensors: dict, path) -> tuple[dict, dict]:
+    """A ``.pt`` state dict of the original design (nn.Linear encoder/decoder, ReLU + L1) as (weights, meta)."""
     try:
         w_enc, b_enc = tensors["encoder.weight"], tensors["encoder.bias"]
         w_dec, b_dec = tensors["decoder.weight"].T, tensors["decoder.bias"]
@@ -401,31 +395,29 @@ def _from_legacy(tensors: dict, meta: dict, path) -> SAE:
         ) from err
     # relu is positively homogeneous: folding the decoder norms into the encoder keeps the model exact
     norms = w_dec.norm(dim=1).clamp_min(1e-8)
-    sae = SAE(n_latents=w_enc.shape[0], activation="relu", normalize="none", device="cpu")
-    model = SparseAutoencoder(w_enc.shape[1], ModelConfig(**vars(sae.settings.model)))
-    with torch.no_grad():
-        model.W_enc.copy_(w_enc * norms[:, None])
-        model.b_enc.copy_(b_enc * norms + w_enc @ b_dec * norms)
-        model.W_dec.copy_(w_dec / norms[:, None])
-        model.b_dec.copy_(b_dec)
-    sae.model_ = model
-    sae.data_attrs = {"source": str(path)}
-    return sae
+    n_latents, n_inputs = w_enc.shape
+    weights = {"W_enc": w_enc * norms[:, None], "b_enc": b_enc * norms + w_enc @ b_dec * norms,
+               "W_dec": w_dec / norms[:, None], "b_dec": b_dec, "input_mean": torch.zeros(n_inputs),
+               "input_scale": torch.ones(n_inputs), "threshold": torch.zeros(())}
+    settings = {"n_latents": n_latents, "activation": "relu", "normalize": "none", "device": "cpu"}
+    return weights, {"settings": settings, "n_neurons": n_inputs, "data_attrs": {"source": str(path)}}
 
 
-def load(path) -> SAE:
+def load(path, device: str | None = None) -> SAE:
     """Load a fitted :class:`SAE` from a checkpoint (``.safetensors`` + ``.json``, or a weights-only ``.pt``).
 
     Parameters
     ----------
     path : str or Path
         ``best_model.safetensors``, ``best_model.json`` or ``best_model`` all name the same checkpoint.
+    device : str, optional
+        Where to put the model (``auto``, ``cpu``, ``cuda``, ...); default the device it was saved with.
 
     Returns
     -------
     SAE
     """
-    return SAE.load(path)
+    return SAE.load(path, device)
 
 
 def _version() -> str:

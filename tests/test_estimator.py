@@ -9,7 +9,7 @@ import xarray as xr
 
 from nwb_sae import SAE, load, metrics
 from nwb_sae.errors import CheckpointError, InputDataError, NwbSaeError
-from nwb_sae.estimator import population_vectors, split_presentations
+from nwb_sae.samples import population_vectors, split_presentations
 from nwb_sae.synthetic import make_recording
 
 FAST = dict(n_latents=48, k=4, epochs=3, batch_size=256, progress=False, device="cpu")
@@ -66,7 +66,7 @@ def test_save_load_gives_identical_codes(fitted, small, tmp_path):
         again = load(tmp_path / name)
         xr.testing.assert_equal(again.encode(small.data), fitted.encode(small.data))
     assert again.get_params() == fitted.get_params()
-    assert again.neuron_coords == fitted.neuron_coords
+    assert again.neuron_coords_ == fitted.neuron_coords_
 
 
 def test_fit_is_deterministic_under_a_seed(small):
@@ -160,10 +160,12 @@ def test_encode_with_wrong_neuron_count(fitted):
 def test_unfitted_and_bad_settings():
     with pytest.raises(NwbSaeError, match="not fitted"):
         SAE().encode(np.zeros((4, 4, 4)))
-    with pytest.raises(TypeError, match="unknown setting"):
+    with pytest.raises(TypeError, match="embeding_dim"):
         SAE(embeding_dim=3)
-    with pytest.raises(ValueError, match="activation"):
-        SAE(activation="gelu")
+    with pytest.raises(ValueError, match="activation"):  # checked by fit, as in scikit-learn
+        SAE(activation="gelu").fit(np.ones((4, 4, 4)))
+    with pytest.raises(ValueError, match="Invalid parameter"):
+        SAE().set_params(embeding_dim=3)
 
 
 def test_missing_and_corrupt_checkpoints(fitted, tmp_path):
@@ -198,3 +200,63 @@ def test_legacy_pt_loads_weights_only(tmp_path):
     torch.save({"model": Evil()}, tmp_path / "evil.pt")
     with pytest.raises(CheckpointError, match="weights_only"):
         load(tmp_path / "evil.pt")
+
+
+# -- the scikit-learn contract -------------------------------------------------------------------
+
+@pytest.fixture(scope="module")
+def x2d(small):
+    """Population vectors (samples, neurons), scikit-learn's layout."""
+    return population_vectors(small.data)
+
+
+def test_init_signature_is_every_setting_with_the_config_defaults():
+    import dataclasses
+    import inspect
+
+    from nwb_sae.config import ModelConfig, TrainConfig
+
+    params = inspect.signature(SAE).parameters
+    fields = [f for cls in (ModelConfig, TrainConfig) for f in dataclasses.fields(cls)]
+    assert list(params) == [f.name for f in fields]
+    assert {n: p.default for n, p in params.items()} == {f.name: f.default for f in fields}
+
+
+def test_clone_copies_parameters_not_fitted_state(fitted):
+    from sklearn.base import clone
+
+    copy = clone(fitted)
+    assert copy.get_params() == fitted.get_params() and copy is not fitted
+    assert not hasattr(copy, "model_") and not hasattr(copy, "components_")
+    assert clone(SAE(k=2)).set_params(k=5).k == 5
+
+
+def test_two_d_samples_in_two_d_numpy_out(x2d):
+    sae = SAE(**FAST).fit(x2d)
+    assert sae.n_features_in_ == 16 and sae.components_.shape == (48, 16)
+    np.testing.assert_array_equal(sae.components_, sae.dictionary)
+    codes = sae.transform(x2d)
+    assert isinstance(codes, np.ndarray) and codes.shape == (x2d.shape[0], 48)
+    assert sae.inverse_transform(codes).shape == x2d.shape
+    score = sae.score(x2d)
+    assert isinstance(score, float)
+    assert score == pytest.approx(1 - metrics.fvu(x2d, sae.reconstruct(x2d)), abs=1e-6)
+    assert sae.report(x2d)["fvu"] == pytest.approx(1 - score)
+    assert sae.data_attrs_["n_presentations"] == x2d.shape[0]  # each row is its own presentation
+
+
+def test_score_is_higher_for_the_better_model(fitted, small):
+    """score = 1 - FVU: the fitted model beats one trained for a single step."""
+    barely = SAE(**dict(FAST, epochs=1, batch_size=4096, warmup_steps=1000)).fit(small.data)
+    assert fitted.score(small.data) > barely.score(small.data)
+    assert fitted.report(small.data).keys() == {"fvu", "l0", "dead_fraction", "dense_fraction"}
+
+
+def test_grid_search_selects_k(x2d):
+    from sklearn.model_selection import GridSearchCV
+
+    search = GridSearchCV(SAE(n_latents=16, epochs=2, progress=False, device="cpu"), {"k": [1, 3]}, cv=2)
+    search.fit(x2d)
+    assert search.best_params_["k"] in (1, 3)
+    assert np.isfinite(search.cv_results_["mean_test_score"]).all()
+    assert search.best_estimator_.components_.shape == (16, 16)

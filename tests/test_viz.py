@@ -292,3 +292,52 @@ def test_viz_never_imports_pyplot():
                      if isinstance(node, ast.ImportFrom) for alias in node.names]
     assert any("matplotlib" in name for name in imported)
     assert not [name for name in imported if "pyplot" in name]
+
+
+# --- ax=: every plot function draws into the caller's axes or (sub)figure
+
+
+def _one_call_per_plot_function(rec, recon, history):
+    """name -> (args, kwargs, panels it draws) for every public plot function."""
+    return {
+        "plot_history": ((history,), {}, 4),
+        "plot_reconstructions": ((rec.data, recon), {"n": 2}, 4),
+        "plot_dictionary": ((rec.dictionary,), {"true_dictionary": rec.dictionary}, 2),
+        "plot_code_statistics": ((rec.codes,), {}, 4),
+        "plot_codes": ((rec.codes, 0), {"data": rec.data}, 2),
+        "plot_tuning": ((rec.codes, "condition"), {"latents": [0, 1, 2]}, 3),
+    }
+
+
+def test_every_plot_function_draws_into_given_axes(rec, recon, history, tmp_path):
+    import inspect
+
+    calls = _one_call_per_plot_function(rec, recon, history)
+    plot_functions = {name for name in viz.__all__ if name.startswith("plot_")}
+    assert set(calls) == plot_functions  # a new plot function needs a case here
+    for name in sorted(plot_functions):
+        assert "ax" in inspect.signature(getattr(viz, name)).parameters, name
+        args, kwargs, panels = calls[name]
+        fig = Figure(figsize=(12, 8), layout="constrained")
+        axes = fig.subplots(1, panels + 1)  # one more than needed: the caller's own panel stays
+        path = tmp_path / f"{name}.png"
+        out = getattr(viz, name)(*args, **kwargs, ax=axes[:panels], path=path)
+        assert out is fig and all(ax.has_data() for ax in axes[:panels]), name
+        assert not axes[panels].has_data(), name
+        assert_png(path)
+
+
+def test_plot_into_a_single_axes_and_a_subfigure(rec, history):
+    fig = Figure()
+    ax = fig.subplots()
+    assert viz.plot_dictionary(rec.dictionary, ax=ax) is fig and ax.images
+    fig = Figure(layout="constrained")
+    left, right = fig.subfigures(1, 2)
+    assert viz.plot_history(history, ax=right) is fig
+    assert len(right.axes) == 4 and not left.axes
+
+
+def test_wrong_number_of_axes_is_explained(history):
+    fig = Figure()
+    with pytest.raises(InputDataError, match="plot_history draws 4 panel.*got 2"):
+        viz.plot_history(history, ax=fig.subplots(1, 2))

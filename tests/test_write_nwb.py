@@ -85,7 +85,7 @@ def test_read_back_gives_what_was_written(ophys, sae, written):
     np.testing.assert_allclose(res.codes["time"].values, times, rtol=0, atol=1e-9)
     assert res.dictionary.dims == ("latents", "neurons")
     np.testing.assert_array_equal(res.dictionary.values, sae.dictionary.astype(np.float32))
-    assert list(res.dictionary["neurons"].values) == list(sae.neuron_coords["id"])
+    assert list(res.dictionary["neurons"].values) == list(sae.neuron_coords_["id"])
     assert res.dictionary.attrs["neuron_table"] == "processing/ophys/ImageSegmentation/PlaneSegmentation"
     np.testing.assert_array_equal(res.dictionary["source_row"].values, np.arange(16))
     # provenance: exactly the model's, after a JSON round trip (tuples become lists)

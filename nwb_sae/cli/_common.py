@@ -5,12 +5,21 @@ from __future__ import annotations
 import argparse
 
 
+def spellings(name: str) -> list[str]:
+    """``some_flag`` -> ``['--some_flag', '--some-flag']``."""
+    hyphen = name.replace("_", "-")
+    return [f"--{name}"] + ([f"--{hyphen}"] if hyphen != name else [])
+
+
 def add_flag(parser: argparse.ArgumentParser, name: str, **kwargs) -> None:
     """Add ``--name`` accepting both ``--some_flag`` and ``--some-flag``."""
-    spellings = [f"--{name}"]
-    if "_" in name:
-        spellings.append(f"--{name.replace('_', '-')}")
-    parser.add_argument(*spellings, dest=name, **kwargs)
+    parser.add_argument(*spellings(name), dest=name, **kwargs)
+
+
+def add_quiet_flag(parser: argparse.ArgumentParser) -> None:
+    """``--quiet``: the original design's name for ``--no-progress`` (sets ``progress`` to False)."""
+    parser.add_argument("--quiet", dest="progress", action="store_false", default=argparse.SUPPRESS,
+                        help="no progress bar (the same as --no-progress)")
 
 
 def parse_window(text: str) -> tuple[float, float]:

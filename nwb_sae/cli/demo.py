@@ -31,7 +31,7 @@ def register(subparsers) -> None:
 def run(args: argparse.Namespace) -> int:
     """Simulate, write NWB, read, train, evaluate, write back."""
     from nwb_sae import metrics, viz
-    from nwb_sae.cli.train import write_json, write_training_figures
+    from nwb_sae.cli.train import write_json
     from nwb_sae.estimator import SAE
     from nwb_sae.io.nwb import read_nwb
     from nwb_sae.io.write import write_nwb
@@ -58,7 +58,7 @@ def run(args: argparse.Namespace) -> int:
     report = metrics.recovery_report(sae.dictionary, rec.dictionary)
     write_json(out / "history.json", sae.history_)
     write_json(out / "metrics.json", {**sae.metrics_, **report})
-    figures = write_training_figures(sae, data, out / "figures")
+    figures = viz.save_training_figures(sae, data, out / "figures")
     viz.plot_dictionary(sae.dictionary, true_dictionary=rec.dictionary,
                         order=metrics.match_dictionaries(sae.dictionary, rec.dictionary).learned_index,
                         path=out / "figures" / "recovery.png")

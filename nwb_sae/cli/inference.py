@@ -9,7 +9,12 @@ from pathlib import Path
 import numpy as np
 import xarray as xr
 
-from nwb_sae.cli._common import add_data_options, add_flag, data_options
+from nwb_sae.cli._common import add_data_options, add_flag, add_quiet_flag, data_options
+from nwb_sae.cli._flags import add_config_flags
+from nwb_sae.config import TrainConfig
+
+INFERENCE_SETTINGS = ("device", "threads", "progress")
+"""The training settings that also apply to encoding a recording with a trained model."""
 
 
 def register(subparsers) -> None:
@@ -22,7 +27,8 @@ def register(subparsers) -> None:
     add_flag(p, "data_path", required=True, help=".nwb, .h5, .npy, .npz or .nc")
     add_flag(p, "model_path", required=True, help="checkpoint written by `nwb-sae train` (.safetensors)")
     add_flag(p, "output_dir", default="./inference_results", help="folder for codes, metrics and figures")
-    add_flag(p, "batch_size", type=int, default=16384, help="samples encoded at once")
+    add_flag(p, "batch_size", type=int, default=16384,
+             help="population vectors encoded and decoded at once (bounds memory, not the result)")
     add_flag(p, "num_samples", type=int, default=5, help="presentations to draw in the figures")
     group = p.add_argument_group("NWB output")
     add_flag(group, "nwb_out", default=None,
@@ -31,17 +37,25 @@ def register(subparsers) -> None:
              help="add the results module to DATA_PATH itself (atomic: a copy is written, validated, then swapped in)")
     add_flag(group, "overwrite", action="store_true", help="replace an existing results module / output file")
     add_flag(group, "module", default="sae", help="name of the processing module (default: sae)")
+    add_config_flags(p, TrainConfig, only=INFERENCE_SETTINGS)
+    add_quiet_flag(p)
     add_data_options(p)
     p.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
     """Encode, then write the outputs (nothing is written before the inputs are checked)."""
-    from nwb_sae import metrics
-    from nwb_sae.estimator import load, population_vectors
-    from nwb_sae.io import load_data
+    import torch
 
-    sae = load(args.model_path)
+    from nwb_sae import metrics
+    from nwb_sae.estimator import load
+    from nwb_sae.io import load_data
+    from nwb_sae.samples import population_vectors
+    from nwb_sae.viz.report import save_inference_figures
+
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    sae = load(args.model_path, device=args.device)
     opts = data_options(args)
     if args.nwb_out or args.in_place:  # refuse before any work, not after the figures are written
         from nwb_sae.io.write import check_output
@@ -49,8 +63,8 @@ def run(args: argparse.Namespace) -> int:
         check_output(args.data_path, args.nwb_out, module=args.module, in_place=args.in_place,
                      overwrite=args.overwrite, activity=opts.get("activity"))
     data = load_data(args.data_path, **opts)
-    codes = sae.encode(data)  # checks the neuron count and NaNs before anything is written
-    recon = sae.decode(codes).assign_coords(
+    codes = sae.encode(data, batch_size=args.batch_size)  # checks neurons and NaNs before any writing
+    recon = sae.decode(codes, batch_size=args.batch_size).assign_coords(
         {n: c for n, c in data.coords.items() if c.dims == ("neurons",)})
     x = population_vectors(data)
     flat_codes = codes.transpose("presentations", "time", "latents").values.reshape(x.shape[0], -1)
@@ -68,10 +82,10 @@ def run(args: argparse.Namespace) -> int:
 
         nwb_path = write_nwb(sae, args.data_path, args.nwb_out, activity=opts.get("activity"),
                              module=args.module, in_place=args.in_place, overwrite=args.overwrite,
-                             bin_size=opts.get("bin_size"))
+                             bin_size=opts.get("bin_size"), progress=args.progress)
         summary["nwb_out"] = str(nwb_path)
     write_json(out / "metrics.json", summary)
-    write_inference_figures(data, recon, codes, out / "figures", args.num_samples)
+    save_inference_figures(data, recon, codes, out / "figures", args.num_samples)
     print(f"encoded {summary['n_samples']} samples: FVU {summary['fvu']:.3f}, L0 {summary['l0']:.1f}, "
           f"dead {summary['dead_fraction']:.1%}")
     print(f"codes: {out / 'codes.nc'}")
@@ -110,16 +124,3 @@ def write_netcdf(arr: xr.DataArray, path: Path) -> None:
     from nwb_sae.checkpoint import atomic_write
 
     atomic_write(path, lambda tmp: netcdf_safe(arr).to_netcdf(tmp))
-
-
-def write_inference_figures(data, recon, codes, folder: Path, num_samples: int) -> None:
-    """Reconstructions, codes of ``num_samples`` presentations, and code statistics."""
-    from nwb_sae import viz
-
-    folder.mkdir(parents=True, exist_ok=True)
-    n = min(num_samples, data.sizes["presentations"])
-    chosen = list(range(n))
-    viz.plot_reconstructions(data, recon, presentations=chosen, n=n, path=folder / "reconstructions.png")
-    for p in chosen:
-        viz.plot_codes(codes, p, data=data, path=folder / f"codes_presentation_{p}.png")
-    viz.plot_code_statistics(codes, path=folder / "code_statistics.png")

@@ -209,7 +209,7 @@ def write_nwb(sae, source, out=None, *, activity: str | None = None, module: str
     Parameters
     ----------
     sae : nwb_sae.SAE
-        A fitted model (``encode_samples``, ``dictionary``, ``provenance()``, ``neuron_coords``).
+        A fitted model (``encode_samples``, ``dictionary``, ``provenance()``, ``neuron_coords_``).
     source : str, Path or ActivitySource
         The NWB file, or an activity source already opened with ``nwb_sae.io.nwb.open_activity``.
     out : str or Path, optional
@@ -262,7 +262,7 @@ def write_nwb(sae, source, out=None, *, activity: str | None = None, module: str
     named = activity is not None
     activity = activity if named else default_activity(sae)
     check_output(path, out, module=module, in_place=in_place, overwrite=overwrite, activity=activity)
-    trained_on = getattr(sae, "data_attrs", {}) or {}
+    trained_on = getattr(sae, "data_attrs_", {}) or {}
     if bin_size is None and trained_on.get("activity_kind") == "units":
         bin_size = trained_on.get("bin_size")  # spike trains: bin as in training
     with ExitStack() as stack:

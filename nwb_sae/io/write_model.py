@@ -20,7 +20,7 @@ _ACTIVITY_ATTRS = ("activity", "object_path", "series_path", "series")
 
 def default_activity(sae) -> str | None:
     """The path of the activity the model was trained on, from its training data's attrs (or None)."""
-    attrs = getattr(sae, "data_attrs", {}) or {}
+    attrs = getattr(sae, "data_attrs_", {}) or {}
     for key in _ACTIVITY_ATTRS:
         value = attrs.get(key)
         if isinstance(value, str) and value:
@@ -31,7 +31,7 @@ def default_activity(sae) -> str | None:
 def _neuron_selection(sae, source, shown_as) -> np.ndarray | None:
     """Columns of the source's samples that are the model's neurons (None: all, in order)."""
     ids = np.asarray(source.neuron_coords.get("id", np.arange(source.n_neurons)))
-    model_ids = (getattr(sae, "neuron_coords", {}) or {}).get("id")
+    model_ids = (getattr(sae, "neuron_coords_", {}) or {}).get("id")
     if source.n_neurons == sae.n_neurons:
         if model_ids is not None and [str(v) for v in model_ids] != [str(v) for v in ids]:
             warnings.warn(f"{shown_as}: the neuron ids of {source.object_path} differ from those the model was "

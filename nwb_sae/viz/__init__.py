@@ -21,6 +21,7 @@ Examples
 from nwb_sae.viz._common import DPI, MAX_TICKS, MAX_TUNING_LATENTS, RECOVERY_THRESHOLD
 from nwb_sae.viz.codes import plot_code_statistics, plot_codes, plot_tuning
 from nwb_sae.viz.dictionary import plot_dictionary
+from nwb_sae.viz.report import save_inference_figures, save_training_figures
 from nwb_sae.viz.training import plot_history, plot_reconstructions
 
 __all__ = [
@@ -34,4 +35,6 @@ __all__ = [
     "plot_history",
     "plot_reconstructions",
     "plot_tuning",
+    "save_inference_figures",
+    "save_training_figures",
 ]

@@ -9,7 +9,7 @@ from os import PathLike
 import numpy as np
 import xarray as xr
 from matplotlib.axes import Axes
-from matplotlib.figure import Figure
+from matplotlib.figure import Figure, FigureBase
 
 from nwb_sae.errors import InputDataError
 
@@ -35,11 +35,34 @@ _HISTORY_PANELS = (
 # shared helpers
 
 
-def _save(fig: Figure, path: str | PathLike | None) -> Figure:
-    """Write ``fig`` as a PNG at :data:`DPI` when ``path`` is given; return it."""
+def _save(fig: FigureBase, path: str | PathLike | None) -> Figure:
+    """Write the figure holding ``fig`` (a Figure or SubFigure) as a PNG at :data:`DPI` when ``path``
+    is given; return that (root) Figure."""
+    while not isinstance(fig, Figure):  # a SubFigure: climb to the figure that can be saved
+        fig = fig.figure
     if path is not None:
         fig.savefig(path, dpi=DPI, format="png")
     return fig
+
+
+def _panels(ax, nrows: int, ncols: int, figsize: tuple[float, float], name: str,
+            **subplots) -> tuple[FigureBase, np.ndarray]:
+    """The (figure, axes shaped (nrows, ncols)) a plot draws its panels into.
+
+    ``ax`` is what the caller passed as ``ax=``: None (a new :class:`Figure` of ``figsize``), a Figure
+    or SubFigure (the panels are laid out inside it), or one Axes per panel (an Axes, or any sequence
+    or array of them, in row order). ``subplots`` (sharex, width_ratios, ...) apply to new panels only.
+    """
+    if ax is None:
+        ax = Figure(figsize=figsize, layout="constrained")
+    if isinstance(ax, FigureBase):
+        return ax, ax.subplots(nrows, ncols, squeeze=False, **subplots)
+    given = np.array([ax] if isinstance(ax, Axes) else list(np.ravel(np.asarray(ax, dtype=object))), dtype=object)
+    if given.size != nrows * ncols or not all(isinstance(a, Axes) for a in given):
+        raise InputDataError(
+            f"{name} draws {nrows * ncols} panel(s) here, so ax must be {nrows * ncols} matplotlib Axes "
+            f"(got {given.size} object(s)), a Figure or a SubFigure (e.g. fig.subfigures(1, 2)[0]).")
+    return given[0].get_figure(), given.reshape(nrows, ncols)
 
 
 def _as_dims(da: xr.DataArray, dims: tuple[str, ...], name: str) -> xr.DataArray:

@@ -11,7 +11,7 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 from matplotlib.axes import Axes
-from matplotlib.figure import Figure
+from matplotlib.figure import Figure, FigureBase
 
 from nwb_sae.errors import InputDataError
 from nwb_sae.io.arrays import ACTIVITY_DIMS, CODE_DIMS
@@ -24,6 +24,7 @@ from nwb_sae.viz._common import (
     _label_rows,
     _limits,
     _mark_onset,
+    _panels,
     _pick_presentations,
     _presentation_title,
     _save,
@@ -86,7 +87,7 @@ def _time_panel(ax: Axes, codes: xr.DataArray) -> None:
     ax.set_ylabel("mean active latents")
 
 
-def plot_code_statistics(codes: xr.DataArray, path: str | PathLike | None = None) -> Figure:
+def plot_code_statistics(codes: xr.DataArray, path: str | PathLike | None = None, ax=None) -> Figure:
     """Health of a sparse code: activation frequencies, L0, activation sizes and activity over time.
 
     Parameters
@@ -95,6 +96,8 @@ def plot_code_statistics(codes: xr.DataArray, path: str | PathLike | None = None
         Latent activations, dims (latents, time, presentations).
     path : str or path-like, optional
         Where to write the figure as a PNG.
+    ax : matplotlib Axes, sequence of Axes, Figure or SubFigure, optional
+        Where to draw: four Axes, or a Figure/SubFigure to lay the panels out in; default a new Figure.
 
     Returns
     -------
@@ -106,8 +109,7 @@ def plot_code_statistics(codes: xr.DataArray, path: str | PathLike | None = None
     codes = _as_dims(codes, CODE_DIMS, "codes")
     samples = _code_samples(codes)
     frequency = activation_frequency(samples)
-    fig = Figure(figsize=(9, 6.5), layout="constrained")
-    axes = fig.subplots(2, 2)
+    fig, axes = _panels(ax, 2, 2, (9, 6.5), "plot_code_statistics")
     _frequency_panel(axes[0, 0], frequency)
     _l0_panel(axes[0, 1], samples)
     _activation_panel(axes[1, 0], samples, frequency)
@@ -137,7 +139,7 @@ def _check_matching_data(data: xr.DataArray, codes: xr.DataArray) -> xr.DataArra
 
 
 def plot_codes(codes: xr.DataArray, presentation: int, data: xr.DataArray | None = None, top: int = 20,
-               path: str | PathLike | None = None) -> Figure:
+               path: str | PathLike | None = None, ax=None) -> Figure:
     """The most active latents of one presentation over time, optionally under its activity.
 
     Parameters
@@ -154,6 +156,8 @@ def plot_codes(codes: xr.DataArray, presentation: int, data: xr.DataArray | None
         presentation, most active at the top.
     path : str or path-like, optional
         Where to write the figure as a PNG.
+    ax : matplotlib Axes, sequence of Axes, Figure or SubFigure, optional
+        Where to draw: one Axes (two with ``data``: activity above codes), or a Figure/SubFigure to lay the panels out in; default a new Figure.
 
     Returns
     -------
@@ -167,8 +171,9 @@ def plot_codes(codes: xr.DataArray, presentation: int, data: xr.DataArray | None
     rows = _most_active(values, top)
     time = _time_axis(codes)
 
-    fig = Figure(figsize=(9, 7 if data is not None else 4), layout="constrained")
-    axes = fig.subplots(2 if data is not None else 1, 1, sharex=True, squeeze=False)[:, 0]
+    fig, axes = _panels(ax, 2 if data is not None else 1, 1, (9, 7 if data is not None else 4), "plot_codes",
+                        sharex=True)
+    axes = axes[:, 0]
     if data is not None:
         activity = np.asarray(data.isel(presentations=position).values, dtype=float)
         image = _heatmap(axes[0], activity, time, cmap="viridis", vmin=_limits(activity)[0],
@@ -239,7 +244,7 @@ def _condition_colours(n: int) -> list:
 
 
 def plot_tuning(codes: xr.DataArray, by: str, latents: Sequence[int] | None = None,
-                path: str | PathLike | None = None) -> Figure:
+                path: str | PathLike | None = None, ax=None) -> Figure:
     """Mean code time course per condition, for a few latents.
 
     Parameters
@@ -254,6 +259,8 @@ def plot_tuning(codes: xr.DataArray, by: str, latents: Sequence[int] | None = No
         (variance across conditions, averaged over time).
     path : str or path-like, optional
         Where to write the figure as a PNG.
+    ax : matplotlib Axes, sequence of Axes, Figure or SubFigure, optional
+        Where to draw: one Axes per latent (the legend then goes into the first), or a Figure/SubFigure to lay the panels out in; default a new Figure.
 
     Returns
     -------
@@ -274,23 +281,27 @@ def plot_tuning(codes: xr.DataArray, by: str, latents: Sequence[int] | None = No
     labels = _coord_values(codes, "latents")
     colours = _condition_colours(conditions.size)
 
-    ncols = min(3, chosen.size)
+    given_axes = ax is not None and not isinstance(ax, FigureBase)
+    ncols = 1 if given_axes else min(3, chosen.size)
     nrows = math.ceil(chosen.size / ncols)
-    fig = Figure(figsize=(3.6 * ncols + 1.5, 2.8 * nrows + 0.5), layout="constrained")
-    axes = fig.subplots(nrows, ncols, squeeze=False).ravel()
-    for ax in axes[chosen.size:]:
-        ax.remove()
-    for i, (ax, latent) in enumerate(zip(axes[: chosen.size], chosen, strict=True)):
+    fig, axes = _panels(ax, nrows, ncols, (3.6 * ncols + 1.5, 2.8 * nrows + 0.5), "plot_tuning")
+    axes = axes.ravel()
+    for panel in axes[chosen.size:]:
+        panel.remove()
+    for i, (panel, latent) in enumerate(zip(axes[: chosen.size], chosen, strict=True)):
         for j, condition in enumerate(conditions):
-            ax.plot(time, means[latent, :, j], color=colours[j], label=str(condition))
-        _mark_onset(ax, time)
-        ax.set_title(f"latent {labels[latent]}")
-        if i + ncols >= chosen.size:  # nothing drawn below this panel
-            ax.set_xlabel("time (s)")
-        if i % ncols == 0:
-            ax.set_ylabel("mean activation")
-    handles, names = axes[0].get_legend_handles_labels()
-    fig.legend(handles, names, title=by, loc="outside right upper", fontsize="small",
-               ncols=1 + conditions.size // 16)
+            panel.plot(time, means[latent, :, j], color=colours[j], label=str(condition))
+        _mark_onset(panel, time)
+        panel.set_title(f"latent {labels[latent]}")
+        if given_axes or i + ncols >= chosen.size:  # nothing of ours drawn below this panel
+            panel.set_xlabel("time (s)")
+        if given_axes or i % ncols == 0:
+            panel.set_ylabel("mean activation")
+    legend = dict(title=by, fontsize="small", ncols=1 + conditions.size // 16)
+    if given_axes:  # the caller's figure may hold other plots: keep the legend inside our panel
+        axes[0].legend(**legend)
+    else:
+        handles, names = axes[0].get_legend_handles_labels()
+        fig.legend(handles, names, loc="outside right upper", **legend)
     return _save(fig, path)
 

@@ -8,7 +8,7 @@ from os import PathLike
 import numpy as np
 import xarray as xr
 from matplotlib.axes import Axes
-from matplotlib.figure import Figure
+from matplotlib.figure import Figure, FigureBase
 
 from nwb_sae.errors import InputDataError
 from nwb_sae.metrics import cosine_matrix
@@ -16,6 +16,7 @@ from nwb_sae.viz._common import (
     RECOVERY_THRESHOLD,
     _format,
     _label_rows,
+    _panels,
     _save,
 )
 
@@ -38,7 +39,7 @@ def _atom_rows(order, n: int, n_atoms: int) -> np.ndarray:
     return rows[: int(n)]
 
 
-def _atom_heatmap(fig: Figure, ax: Axes, atoms: np.ndarray, rows: np.ndarray, neuron_labels) -> None:
+def _atom_heatmap(fig: FigureBase, ax: Axes, atoms: np.ndarray, rows: np.ndarray, neuron_labels) -> None:
     """Atoms (rows) over neurons (columns) on a diverging colour map centred at 0."""
     vmax = float(np.nanmax(np.abs(atoms))) or 1.0
     image = ax.imshow(atoms, aspect="auto", interpolation="nearest", cmap="RdBu_r", vmin=-vmax, vmax=vmax)
@@ -64,7 +65,7 @@ def _recovery_histogram(ax: Axes, dictionary: np.ndarray, true_dictionary: np.nd
 
 def plot_dictionary(dictionary: np.ndarray, order: Sequence[int] | None = None, n: int = 32,
                     neuron_labels: Sequence | None = None, true_dictionary: np.ndarray | None = None,
-                    path: str | PathLike | None = None) -> Figure:
+                    path: str | PathLike | None = None, ax=None) -> Figure:
     """Dictionary atoms over neurons and, given the planted dictionary, how well it is recovered.
 
     Parameters
@@ -83,6 +84,8 @@ def plot_dictionary(dictionary: np.ndarray, order: Sequence[int] | None = None, 
         with a line at 0.9 and the MMCS (over the whole dictionary, not only the drawn atoms) in its title.
     path : str or path-like, optional
         Where to write the figure as a PNG.
+    ax : matplotlib Axes, sequence of Axes, Figure or SubFigure, optional
+        Where to draw: one Axes (two with ``true_dictionary``: heatmap, histogram), or a Figure/SubFigure to lay the panels out in; default a new Figure.
 
     Returns
     -------
@@ -105,13 +108,14 @@ def plot_dictionary(dictionary: np.ndarray, order: Sequence[int] | None = None, 
     if truth is not None and truth.shape[1] != matrix.shape[1]:
         raise InputDataError(f"true_dictionary is over {truth.shape[1]} neurons, dictionary over {matrix.shape[1]}.")
 
-    fig = Figure(figsize=(11 if truth is not None else 8, 1.5 + 0.15 * rows.size + 1.5), layout="constrained")
+    figsize = (11 if truth is not None else 8, 1.5 + 0.15 * rows.size + 1.5)
     if truth is None:
-        _atom_heatmap(fig, fig.subplots(), matrix[rows], rows, labels)
+        fig, axes = _panels(ax, 1, 1, figsize, "plot_dictionary")
+        _atom_heatmap(fig, axes[0, 0], matrix[rows], rows, labels)
     else:
-        heat_ax, hist_ax = fig.subplots(1, 2, width_ratios=[3, 1])
-        _atom_heatmap(fig, heat_ax, matrix[rows], rows, labels)
-        _recovery_histogram(hist_ax, matrix, truth)
+        fig, axes = _panels(ax, 1, 2, figsize, "plot_dictionary", width_ratios=[3, 1])
+        _atom_heatmap(fig, axes[0, 0], matrix[rows], rows, labels)
+        _recovery_histogram(axes[0, 1], matrix, truth)
     return _save(fig, path)
 
 

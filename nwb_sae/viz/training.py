@@ -21,6 +21,7 @@ from nwb_sae.viz._common import (
     _heatmap,
     _label_rows,
     _limits,
+    _panels,
     _pick_presentations,
     _presentation_title,
     _save,
@@ -66,7 +67,7 @@ def _history_panel(ax: Axes, history: Mapping, title: str, keys: Sequence[str], 
         ax.set_yscale("log")
 
 
-def plot_history(history: Mapping, path: str | PathLike | None = None) -> Figure:
+def plot_history(history: Mapping, path: str | PathLike | None = None, ax=None) -> Figure:
     """Training curves: losses, validation FVU, validation L0 and dead fraction against epoch.
 
     Parameters
@@ -77,6 +78,8 @@ def plot_history(history: Mapping, path: str | PathLike | None = None) -> Figure
         ``None`` or NaN. Without an ``'epoch'`` list of the same length, epochs are counted from 0.
     path : str or path-like, optional
         Where to write the figure as a PNG.
+    ax : matplotlib Axes, sequence of Axes, Figure or SubFigure, optional
+        Where to draw: four Axes (loss, FVU, L0, dead fraction), or a Figure/SubFigure to lay the panels out in; default a new Figure.
 
     Returns
     -------
@@ -92,8 +95,8 @@ def plot_history(history: Mapping, path: str | PathLike | None = None) -> Figure
     """
     if not isinstance(history, Mapping):
         raise InputDataError(f"history must be a mapping of lists, got {type(history).__name__}.")
-    fig = Figure(figsize=(9, 6), layout="constrained")
-    axes = fig.subplots(2, 2, sharex=True).ravel()
+    fig, axes = _panels(ax, 2, 2, (9, 6), "plot_history", sharex=True)
+    axes = axes.ravel()
     best = _best_epoch(history)
     for ax, (title, keys, log) in zip(axes, _HISTORY_PANELS, strict=True):
         _history_panel(ax, history, title, keys, log)
@@ -113,7 +116,7 @@ def plot_history(history: Mapping, path: str | PathLike | None = None) -> Figure
 
 
 def plot_reconstructions(data: xr.DataArray, recon: xr.DataArray, presentations: Sequence[int] | None = None,
-                         n: int = 3, path: str | PathLike | None = None) -> Figure:
+                         n: int = 3, path: str | PathLike | None = None, ax=None) -> Figure:
     """Data next to its reconstruction, neurons x time, for a few presentations.
 
     Parameters
@@ -126,6 +129,8 @@ def plot_reconstructions(data: xr.DataArray, recon: xr.DataArray, presentations:
         How many presentations to show when ``presentations`` is not given.
     path : str or path-like, optional
         Where to write the figure as a PNG.
+    ax : matplotlib Axes, sequence of Axes, Figure or SubFigure, optional
+        Where to draw: two Axes (data, reconstruction) per presentation, or a Figure/SubFigure to lay the panels out in; default a new Figure.
 
     Returns
     -------
@@ -150,8 +155,8 @@ def plot_reconstructions(data: xr.DataArray, recon: xr.DataArray, presentations:
     time = _time_axis(data)
     neurons = _coord_values(data, "neurons")
 
-    fig = Figure(figsize=(10, 1.0 + 2.2 * index.size), layout="constrained")
-    axes = fig.subplots(index.size, 2, sharex=True, sharey=True, squeeze=False)
+    fig, axes = _panels(ax, index.size, 2, (10, 1.0 + 2.2 * index.size), "plot_reconstructions",
+                        sharex=True, sharey=True)
     for row, position in enumerate(index):
         left, right = axes[row]
         image = _heatmap(left, x[:, :, row], time, cmap="viridis", vmin=vmin, vmax=vmax)
