@@ -177,6 +177,40 @@ def test_condition_averages_and_top_presentations(make_napari_viewer, files, qtb
     assert widget.summary.column is None and len(widget.plots.condition_lines) == 1
 
 
+def test_a_newer_summary_pass_or_closing_quits_the_running_one(make_napari_viewer, files, qtbot):
+    import threading
+
+    from nwb_sae.napari._open import open_browser
+
+    browser = open_browser(files["ophys"])
+    gate = threading.Event()  # the passes' worker threads wait here until the test lets them go
+    read = browser.codes.read
+
+    def gated_read(presentations):
+        if threading.current_thread() is not threading.main_thread():
+            gate.wait(120)
+        return read(presentations)
+
+    browser.codes.read = gated_read
+    viewer = make_napari_viewer()
+    widget = _dock(viewer)
+    widget.set_browser(browser, add_layers=True)
+    first = widget._running["worker"]
+    returned = []
+    first.returned.connect(returned.append)
+    with qtbot.waitSignals([first.aborted, widget.summary_ready], timeout=120_000):
+        widget.group_combo.setCurrentText("(none)")  # replaces the pass grouped by condition
+        gate.set()
+    assert not returned and widget.summary.column is None
+    gate.clear()
+    widget.group_combo.setCurrentText("condition")
+    third = widget._running["worker"]
+    with qtbot.waitSignal(third.aborted, timeout=120_000):
+        widget.close()
+        gate.set()
+    assert widget.summary is None
+
+
 def test_clicking_a_row_of_the_codes_image_selects_that_latent(make_napari_viewer, files, qtbot):
     from qtpy.QtCore import QPoint, Qt
 
