@@ -148,3 +148,14 @@ def test_layout_keeps_layers_apart():
     codes_right_edge = 20 * lay.time_scale
     fov_left_edge = lay.fov_translate[1] - 0.5 * lay.fov_scale[1]
     assert fov_left_edge > codes_right_edge
+
+
+def test_pure_modules_import_neither_qt_nor_napari():
+    import subprocess
+    import sys
+
+    code = ("import sys, nwb_sae.napari._open, nwb_sae.napari._layers, nwb_sae.napari._reader, "
+            "nwb_sae.napari._sample_data; print(sorted({m.split('.')[0] for m in sys.modules} & "
+            "{'napari', 'qtpy', 'PyQt5', 'PyQt6', 'PySide2', 'PySide6'}))")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert done.stdout.strip() == "[]"

@@ -103,7 +103,10 @@ class Browser:
         if self.table is not None and p < len(self.table):
             row = self.table.iloc[p]
             if long:
-                cells = [f"{k}={_fmt(v)}" for k, v in row.items() if not str(k).endswith("_time")][:6]
+                shown = {k: v for k, v in row.items() if not str(k).endswith("_time")}
+                if str(shown.get("id")) == str(p):  # the id says something only when it is not the position
+                    shown.pop("id")
+                cells = [f"{k}={_fmt(v)}" for k, v in shown.items()][:6]
                 text = f"{text} of {self.n_presentations} ({self.presentations_from})" + (
                     ": " + ", ".join(cells) if cells else "")
             elif column:
