@@ -55,9 +55,7 @@ def measure(path, module: str = "sae") -> dict:
     import napari
     from qtpy.QtWidgets import QApplication
 
-    import nwb_sae  # (libraries loaded before timing: the numbers are the file's)
-
-    nwb_sae.read_nwb, nwb_sae.read_results  # noqa: B018
+    from nwb_sae import read_nwb, read_results  # noqa: F401  (loaded before timing: the numbers are the file's)
     from nwb_sae.napari._layers import ROLE
 
     with h5py.File(path, "r") as f:
