@@ -46,6 +46,17 @@ def _settle(seconds: float = 1.0) -> None:
         time.sleep(0.02)
 
 
+def _wait_for_summary(widget, timeout_ms: int = 300_000) -> None:
+    """Run Qt's event loop until the widget's averages over all presentations are shown."""
+    from qtpy.QtCore import QEventLoop, QTimer
+
+    if widget.summary is None:
+        loop = QEventLoop()
+        widget.summary_ready.connect(loop.quit)
+        QTimer.singleShot(timeout_ms, loop.quit)
+        loop.exec()
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("file", nargs="?", type=Path, help="NWB file with nwb-sae results (default: sample)")
@@ -83,7 +94,7 @@ def main(argv=None) -> int:
         widget = open_in_viewer(viewer, path, args.module)
         if widget.browser is None:
             sys.exit(f"cannot show {path}: {widget.message.text()}")
-        widget.wait_for_summary(300)
+        _wait_for_summary(widget)
         latent = args.latent
         if latent is None and widget.table is not None and len(widget.table):
             column = "selectivity" if "selectivity" in widget.table else widget.table.columns[0]

@@ -8,18 +8,9 @@ import pytest
 import xarray as xr
 
 from nwb_sae.napari import _logic
-from nwb_sae.napari._align import AlignedArray, consecutive_starts, read_windows, window_starts
 from nwb_sae.napari._layers import make_layout
 from nwb_sae.napari._masks import masks_from_images, masks_from_pixels, paint
-
-
-def test_window_starts_follow_the_window_rule():
-    times = 10.0 + np.arange(1000) * 0.01  # 100 Hz from t = 10 s
-    starts, n = window_starts(times, np.array([11.0, 12.004, 9.0]), (-0.5, 1.0))
-    assert n == 150
-    # first sample at event + start (within half a sample); windows before the recording extrapolate
-    assert starts.tolist() == [50, 150, -150]
-    assert consecutive_starts(10, 3).tolist() == [0, 3, 6]  # whole windows only, as read_nwb cuts them
+from nwb_sae.napari._windows import AlignedArray, contiguous_windows, read_windows
 
 
 def test_aligned_array_reads_only_what_is_indexed_and_pads_outside():
@@ -32,7 +23,7 @@ def test_aligned_array_reads_only_what_is_indexed_and_pads_outside():
         return source[a:b]
 
     starts = np.array([-3, 0, 100, 250, 495])
-    arr = AlignedArray(read, starts, 10, 500, 7)
+    arr = AlignedArray(contiguous_windows(read, starts, 10, 500, 7), (5, 7, 10))
     assert arr.shape == (5, 7, 10) and arr.ndim == 3 and arr.dtype == np.float32
     first = arr[2]
     assert arr.reads == 1 and len(calls) == 1
@@ -83,10 +74,15 @@ def test_summary_matches_a_direct_computation():
     assert whole.levels.tolist() == ["all"] and whole.condition_means.shape == (1, 5, 8)
 
 
-def test_summary_can_be_stopped():
+def test_summary_steps_report_progress_and_return_the_summary():
     codes, table = _codes()
-    with pytest.raises(_logic.SummaryStopped):
-        _logic.make_summary(codes, table, "condition", batch=10, progress=lambda f: f > 0.3)
+    steps = _logic.summary_steps(codes, table, "condition", batch=10)
+    fractions = []
+    with pytest.raises(StopIteration) as done:
+        while True:
+            fractions.append(next(steps))
+    assert fractions == [min(1.0, (i + 1) * 10 / 60) for i in range(6)]
+    np.testing.assert_allclose(done.value.value.presentation_means, codes.mean(axis=2), rtol=1e-5)
 
 
 def test_selectivity_finds_the_tuned_latent():
@@ -152,3 +148,14 @@ def test_layout_keeps_layers_apart():
     codes_right_edge = 20 * lay.time_scale
     fov_left_edge = lay.fov_translate[1] - 0.5 * lay.fov_scale[1]
     assert fov_left_edge > codes_right_edge
+
+
+def test_pure_modules_import_neither_qt_nor_napari():
+    import subprocess
+    import sys
+
+    code = ("import sys, nwb_sae.napari._open, nwb_sae.napari._layers, nwb_sae.napari._reader, "
+            "nwb_sae.napari._sample_data; print(sorted({m.split('.')[0] for m in sys.modules} & "
+            "{'napari', 'qtpy', 'PyQt5', 'PyQt6', 'PySide2', 'PySide6'}))")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert done.stdout.strip() == "[]"

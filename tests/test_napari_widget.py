@@ -55,6 +55,11 @@ def _dock(viewer):
     return widget
 
 
+def _summary_done(qtbot, widget):
+    """Wait until the widget's background pass has shown its summary (whenever it finishes)."""
+    qtbot.waitUntil(lambda: widget.summary is not None, timeout=120_000)
+
+
 def test_reader_gives_activity_codes_and_roi_layers(files):
     path = files["ophys"]
     assert napari_get_reader(str(path)) is read_nwb_layers
@@ -139,7 +144,7 @@ def test_condition_averages_and_top_presentations(make_napari_viewer, files, qtb
     widget = _dock(viewer)
     widget.load(path)
     assert widget.current_column() == "condition"
-    assert widget.wait_for_summary(60)
+    _summary_done(qtbot, widget)
     latent = 5
     widget.select_latent(latent)
     c = read_nwb(path, activity="processing/sae/codes", presentations="trials", window=WINDOW)
@@ -167,9 +172,43 @@ def test_condition_averages_and_top_presentations(make_napari_viewer, files, qtb
     world = [best, activity.translate[1] + 1, 4 * activity.scale[2]]
     assert np.isclose(activity.get_value(world, world=True), x.values[1, 4, best])
     # grouping by nothing: one curve over all presentations
-    widget.group_combo.setCurrentText("(none)")
-    assert widget.wait_for_summary(60)
-    assert len(widget.plots.condition_lines) == 1
+    with qtbot.waitSignal(widget.summary_ready, timeout=120_000):
+        widget.group_combo.setCurrentText("(none)")
+    assert widget.summary.column is None and len(widget.plots.condition_lines) == 1
+
+
+def test_a_newer_summary_pass_or_closing_quits_the_running_one(make_napari_viewer, files, qtbot):
+    import threading
+
+    from nwb_sae.napari._open import open_browser
+
+    browser = open_browser(files["ophys"])
+    gate = threading.Event()  # the passes' worker threads wait here until the test lets them go
+    read = browser.codes.read
+
+    def gated_read(presentations):
+        if threading.current_thread() is not threading.main_thread():
+            gate.wait(120)
+        return read(presentations)
+
+    browser.codes.read = gated_read
+    viewer = make_napari_viewer()
+    widget = _dock(viewer)
+    widget.set_browser(browser, add_layers=True)
+    first = widget._running["worker"]
+    returned = []
+    first.returned.connect(returned.append)
+    with qtbot.waitSignals([first.aborted, widget.summary_ready], timeout=120_000):
+        widget.group_combo.setCurrentText("(none)")  # replaces the pass grouped by condition
+        gate.set()
+    assert not returned and widget.summary.column is None
+    gate.clear()
+    widget.group_combo.setCurrentText("condition")
+    third = widget._running["worker"]
+    with qtbot.waitSignal(third.aborted, timeout=120_000):
+        widget.close()
+        gate.set()
+    assert widget.summary is None
 
 
 def test_clicking_a_row_of_the_codes_image_selects_that_latent(make_napari_viewer, files, qtbot):
@@ -178,7 +217,6 @@ def test_clicking_a_row_of_the_codes_image_selects_that_latent(make_napari_viewe
     viewer = make_napari_viewer(show=True)
     widget = _dock(viewer)
     widget.load(files["units"])
-    qtbot.wait(100)
     codes = widget.layer("codes")
     canvas = viewer.window._qt_viewer.canvas
     view = canvas.view
@@ -189,7 +227,6 @@ def test_clicking_a_row_of_the_codes_image_selects_that_latent(make_napari_viewe
         assert widget.latent == latent
         rows = widget.layer("selection").data[0][:, 0]
         assert rows.min() == latent - 0.5 and rows.max() == latent + 0.5  # the row is outlined
-    widget.wait_for_summary(60)
 
 
 def test_file_without_results_shows_a_message(make_napari_viewer, files):
@@ -230,11 +267,11 @@ def test_unreadable_file_shows_a_message(make_napari_viewer, tmp_path, content):
     assert "no such file" in widget.message.text()
 
 
-def test_screenshot_of_the_window_is_not_blank(make_napari_viewer, files):
+def test_screenshot_of_the_window_is_not_blank(make_napari_viewer, files, qtbot):
     viewer = make_napari_viewer(show=True)
     widget = _dock(viewer)
     widget.load(files["ophys"])
-    widget.wait_for_summary(60)
+    _summary_done(qtbot, widget)
     canvas = viewer.screenshot(canvas_only=True, flash=False)
     window = viewer.screenshot(canvas_only=False, flash=False)
     assert window.shape[0] > canvas.shape[0] and window.shape[1] > canvas.shape[1]
@@ -266,3 +303,13 @@ def test_sample_data_opens(make_napari_viewer, files, monkeypatch):
     assert roles == {"codes", "activity", "roi_weights"}
     widget = _dock(viewer)
     assert widget.browser is not None and widget.latent is not None
+
+
+def test_manifest_is_valid_and_its_commands_import():
+    from importlib.resources import files as package_files
+
+    from npe2 import PluginManifest
+
+    manifest = PluginManifest.from_file(package_files("nwb_sae.napari") / "napari.yaml")
+    manifest.validate_imports()  # raises when a python_name does not resolve
+    assert {c.python_name.split(":")[0] for c in manifest.contributions.commands} >= {"nwb_sae.napari._qt._widget"}

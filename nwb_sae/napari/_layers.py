@@ -66,7 +66,7 @@ def layer_data(browser, latent: int = 0) -> list[tuple]:
     Parameters
     ----------
     browser : Browser
-        An opened file (see :func:`nwb_sae.napari._data.open_browser`).
+        An opened file (see :func:`nwb_sae.napari._open.open_browser`).
     latent : int
         The latent whose atom paints the ROIs at first.
 

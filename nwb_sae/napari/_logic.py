@@ -6,7 +6,8 @@ tests call it directly and the widget only wires it to buttons and plots.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import warnings
+from collections.abc import Generator
 from dataclasses import dataclass
 
 import numpy as np
@@ -14,10 +15,6 @@ import pandas as pd
 
 MAX_LEVELS = 40
 """A presentation column with more distinct values than this is not offered for grouping."""
-
-
-class SummaryStopped(Exception):
-    """The summary pass was stopped before the end (a newer one replaced it, or the widget closed)."""
 
 
 @dataclass
@@ -96,69 +93,12 @@ def grouping_columns(table: pd.DataFrame | None, max_levels: int = MAX_LEVELS) -
     return names
 
 
-def summarize(codes, labels: np.ndarray | None = None, n_levels: int = 0, batch: int = 128,
-              progress: Callable[[float], bool | None] | None = None) -> tuple[np.ndarray, np.ndarray,
-                                                                                   np.ndarray]:
-    """One pass over all presentations: mean code per presentation, and summed time courses per condition.
+def summary_steps(codes, table: pd.DataFrame | None = None, column: str | None = None,
+                  batch: int = 128) -> Generator[float, None, Summary]:
+    """One pass over all presentations, as a generator: yields the fraction done, returns a :class:`Summary`.
 
-    Parameters
-    ----------
-    codes : AlignedArray or numpy.ndarray
-        (presentations, latents, time); read ``batch`` presentations at a time.
-    labels : numpy.ndarray, optional
-        Condition index of each presentation (-1: none), from :func:`condition_labels`.
-    n_levels : int
-        Number of conditions.
-    batch : int
-        Presentations read at once (memory: batch x latents x time floats).
-    progress : callable, optional
-        Called with the fraction done after each batch; returning True stops the pass early
-        (:class:`SummaryStopped` is raised so no partial result is mistaken for a full one).
-
-    Returns
-    -------
-    presentation_means : numpy.ndarray (presentations, latents)
-    condition_sums : numpy.ndarray (conditions, latents, time)
-    counts : numpy.ndarray (conditions,)
-    """
-    n_pres, n_latents, n_time = codes.shape
-    means = np.full((n_pres, n_latents), np.nan, dtype=np.float32)
-    sums = np.zeros((n_levels, n_latents, n_time), dtype=np.float64)
-    counts = np.zeros(n_levels, dtype=np.int64)
-    windows = getattr(codes, "read", None)  # AlignedArray.read: no shared cache, fine in a worker thread
-    for start in range(0, n_pres, batch):
-        idx = np.arange(start, min(start + batch, n_pres))
-        block = windows(idx) if windows else np.asarray(codes[start:idx[-1] + 1], dtype=np.float32)
-        with np.errstate(invalid="ignore"), _quiet_nanmean():
-            means[idx] = np.nanmean(block, axis=2)
-        if labels is not None and n_levels:
-            lab = labels[idx]
-            for level in np.unique(lab[lab >= 0]):  # (np.add.at is ~70x slower and holds the GIL)
-                chosen = block[lab == level]
-                sums[level] += np.nan_to_num(chosen, nan=0.0).sum(axis=0)
-                counts[level] += chosen.shape[0]
-        if progress is not None and progress(min(1.0, (start + batch) / n_pres)):
-            raise SummaryStopped("summary pass stopped")
-    return means, sums, counts
-
-
-class _quiet_nanmean:
-    """Silence numpy's 'Mean of empty slice' for windows entirely outside the recording."""
-
-    def __enter__(self):
-        import warnings
-
-        self._ctx = warnings.catch_warnings()
-        self._ctx.__enter__()
-        warnings.simplefilter("ignore", RuntimeWarning)
-
-    def __exit__(self, *exc):
-        return self._ctx.__exit__(*exc)
-
-
-def make_summary(codes, table: pd.DataFrame | None = None, column: str | None = None, batch: int = 128,
-                 progress: Callable[[float], bool | None] | None = None) -> Summary:
-    """Run :func:`summarize` for a presentation column and package the result as a :class:`Summary`.
+    Each step reads ``batch`` presentations; whoever drives the generator can stop between steps
+    (napari's ``thread_worker`` does on ``quit()``), so no partial result is ever returned.
 
     Parameters
     ----------
@@ -168,22 +108,57 @@ def make_summary(codes, table: pd.DataFrame | None = None, column: str | None = 
         The presentation table (one row per presentation).
     column : str, optional
         Column of ``table`` giving the conditions; without it all presentations form one condition 'all'.
-    batch, progress
-        See :func:`summarize`.
+    batch : int
+        Presentations read at once (memory: batch x latents x time floats).
 
-    Returns
-    -------
-    Summary
+    Examples
+    --------
+    >>> steps = summary_steps(np.ones((5, 2, 3)), batch=2)
+    >>> [round(f, 1) for f in steps]
+    [0.4, 0.8, 1.0]
     """
     if column is not None and table is not None and column in table:
         levels, labels = condition_labels(table[column].to_numpy())
     else:
         column, levels = None, np.array(["all"], dtype=object)
         labels = np.zeros(codes.shape[0], dtype=np.int64)
-    means, sums, counts = summarize(codes, labels, len(levels), batch=batch, progress=progress)
+    n_pres, n_latents, n_time = codes.shape
+    means = np.full((n_pres, n_latents), np.nan, dtype=np.float32)
+    sums = np.zeros((len(levels), n_latents, n_time), dtype=np.float64)
+    counts = np.zeros(len(levels), dtype=np.int64)
+    windows = getattr(codes, "read", None)  # AlignedArray.read: no shared cache, fine in a worker thread
+    for start in range(0, n_pres, batch):
+        idx = np.arange(start, min(start + batch, n_pres))
+        block = windows(idx) if windows else np.asarray(codes[start:idx[-1] + 1], dtype=np.float32)
+        with np.errstate(invalid="ignore"), warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)  # 'Mean of empty slice': a window of NaN only
+            means[idx] = np.nanmean(block, axis=2)
+        lab = labels[idx]
+        for level in np.unique(lab[lab >= 0]):  # (np.add.at is ~70x slower and holds the GIL)
+            chosen = block[lab == level]
+            sums[level] += np.nan_to_num(chosen, nan=0.0).sum(axis=0)
+            counts[level] += chosen.shape[0]
+        yield min(1.0, (start + batch) / n_pres)
     with np.errstate(invalid="ignore", divide="ignore"):
         cond = (sums / counts[:, None, None]).astype(np.float32)
     return Summary(means, column, levels, cond, counts)
+
+
+def make_summary(codes, table: pd.DataFrame | None = None, column: str | None = None,
+                 batch: int = 128) -> Summary:
+    """Run :func:`summary_steps` to the end (in the calling thread).
+
+    Examples
+    --------
+    >>> make_summary(np.ones((5, 2, 3)), batch=2).condition_means.shape
+    (1, 2, 3)
+    """
+    steps = summary_steps(codes, table, column, batch)
+    while True:
+        try:
+            next(steps)
+        except StopIteration as done:
+            return done.value
 
 
 def selectivity(presentation_means: np.ndarray, labels: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

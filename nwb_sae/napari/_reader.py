@@ -51,8 +51,8 @@ def read_nwb_layers(path, module: str = "sae") -> list[tuple]:
     NwbSaeError
         The file cannot be read, or holds no activity nwb-sae can show (napari shows the message).
     """
-    from nwb_sae.napari._data import open_browser
     from nwb_sae.napari._layers import layer_data
+    from nwb_sae.napari._open import open_browser
 
     if isinstance(path, (list, tuple)):
         path = path[0]

@@ -1,48 +1,34 @@
 """The "SAE code browser" dock widget: latents, their atoms, condition averages and top presentations.
 
-The widget only wires Qt to the plain functions of ``_logic``, ``_masks``, ``_layers`` and ``_data``:
-it opens a file (or adopts the layers the reader made), lists the latents with their statistics,
+The widget only wires the controls of ``_panel`` to the viewer and to the plain functions of ``_logic``,
+``_masks``, ``_layers`` and ``_open``: it opens a file (or adopts the layers the reader made), lists the latents with their statistics,
 and for the selected latent shows its atom over the neurons, its mean time course per condition, its
 top presentations (click to jump there) and the ROIs painted by its weights. Clicking a row of the
-codes image selects that latent.
+codes image selects that latent. The averages over all presentations are computed by a napari
+``thread_worker`` stepping through :func:`~nwb_sae.napari._logic.summary_steps`, quit when a newer pass
+replaces it or the widget goes away.
 """
 
 from __future__ import annotations
 
-import threading
+from functools import partial
 from typing import TYPE_CHECKING
 
 import numpy as np
-from qtpy.QtCore import Qt
-from qtpy.QtWidgets import (
-    QComboBox,
-    QFileDialog,
-    QFormLayout,
-    QHBoxLayout,
-    QLabel,
-    QLineEdit,
-    QListWidget,
-    QListWidgetItem,
-    QPushButton,
-    QSplitter,
-    QVBoxLayout,
-    QWidget,
-)
+from napari.qt.threading import thread_worker
+from qtpy.QtCore import Qt, Signal
+from qtpy.QtWidgets import QFileDialog, QListWidgetItem
 
 from nwb_sae.errors import NwbSaeError
 from nwb_sae.napari import _logic
 from nwb_sae.napari._layers import BROWSER, ROLE, layer_data, weight_limits
 from nwb_sae.napari._masks import paint
-from nwb_sae.napari._plots import PlotCanvas
-from nwb_sae.napari._table import LatentTable
+from nwb_sae.napari._qt._panel import NO_GROUPING, BrowserPanel
 
 if TYPE_CHECKING:
     import napari
 
-NO_GROUPING = "(none)"
 N_TOP = 12
-_RUNNING: set = set()
-"""Summary workers still running (kept referenced until they finish)."""
 
 
 def _alive(widget) -> bool:
@@ -54,7 +40,7 @@ def _alive(widget) -> bool:
     return True
 
 
-class SaeBrowserWidget(QWidget):
+class SaeBrowserWidget(BrowserPanel):
     """Browse the SAE codes and dictionary atoms written into an NWB file beside its recording.
 
     Parameters
@@ -70,7 +56,11 @@ class SaeBrowserWidget(QWidget):
         The selected latent.
     summary : Summary or None
         Per-presentation means and condition averages, once the background pass is done.
+    summary_ready : Signal
+        Emitted when a background pass is done and its summary is shown.
     """
+
+    summary_ready = Signal()
 
     def __init__(self, napari_viewer: napari.viewer.Viewer):
         super().__init__()
@@ -79,79 +69,23 @@ class SaeBrowserWidget(QWidget):
         self.latent: int | None = None
         self.summary: _logic.Summary | None = None
         self.table = None  # pandas.DataFrame listed in the latent table
-        self._worker = None
-        self._stop = threading.Event()
-        self._stopping = {"event": self._stop}  # what the teardown sets when the widget is deleted
-        self._build()
+        self.browse_button.clicked.connect(self._choose_file)
+        self.open_button.clicked.connect(lambda: self.load(self.path_edit.text(), self.module_combo.currentText()))
+        self.group_combo.currentTextChanged.connect(self._on_group_changed)
+        self.latent_table.latent_selected.connect(lambda latent: self.select_latent(latent, from_table=True))
+        self.top_list.itemClicked.connect(self._on_top_clicked)
+        self._running = {"worker": None}  # the summary pass; the teardown quits it when the widget is deleted
         connections = [(napari_viewer.layers.events.inserted, self._on_layer_inserted),
                        (napari_viewer.layers.events.removed, self._on_layer_removed),
                        (napari_viewer.dims.events.current_step, self._on_step)]
         for emitter, slot in connections:
             emitter.connect(slot)
         napari_viewer.mouse_drag_callbacks.append(self._on_click)
-        self.destroyed.connect(_teardown(napari_viewer, connections, self._on_click, self._stopping))
+        self.destroyed.connect(_teardown(napari_viewer, connections, self._on_click, self._running))
         for layer in list(napari_viewer.layers):  # a file opened before the widget was docked
             if layer.metadata.get(BROWSER) is not None:
                 self.set_browser(layer.metadata[BROWSER], add_layers=False)
                 break
-
-    # -- building the interface ----------------------------------------------------------------
-    def _build(self) -> None:
-        self.path_edit = QLineEdit(placeholderText="an NWB file written by nwb-sae")
-        browse = QPushButton("…")
-        browse.setToolTip("Choose an NWB file")
-        browse.clicked.connect(self._choose_file)
-        self.module_combo = QComboBox(editable=True)
-        self.module_combo.addItem("sae")
-        self.module_combo.setToolTip("processing module holding the results")
-        self.open_button = QPushButton("Open")
-        self.open_button.clicked.connect(lambda: self.load(self.path_edit.text(), self.module_combo.currentText()))
-        file_row = QHBoxLayout()
-        file_row.addWidget(self.path_edit, 1)
-        file_row.addWidget(browse)
-        file_row.addWidget(self.module_combo)
-        file_row.addWidget(self.open_button)
-
-        self.message = QLabel(wordWrap=True)
-        self.message.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
-        self.message.hide()
-        self.info = QLabel(wordWrap=True)
-        self.presentation_label = QLabel(wordWrap=True)
-
-        self.group_combo = QComboBox()
-        self.group_combo.addItem(NO_GROUPING)
-        self.group_combo.currentTextChanged.connect(self._on_group_changed)
-        form = QFormLayout()
-        form.addRow("condition column", self.group_combo)
-
-        self.latent_table = LatentTable(self)
-        self.latent_table.latent_selected.connect(lambda latent: self.select_latent(latent, from_table=True))
-
-        self.plots = PlotCanvas(self)
-        self.top_list = QListWidget()
-        self.top_list.setToolTip("presentations where the selected latent is most active; click to go there")
-        self.top_list.itemClicked.connect(self._on_top_clicked)
-        self.top_label = QLabel("top presentations")
-
-        lower = QWidget()
-        lower_layout = QVBoxLayout(lower)
-        lower_layout.setContentsMargins(0, 0, 0, 0)
-        lower_layout.addWidget(self.plots, 3)
-        lower_layout.addWidget(self.top_label)
-        lower_layout.addWidget(self.top_list, 1)
-        splitter = QSplitter(Qt.Orientation.Vertical)
-        splitter.addWidget(self.latent_table)
-        splitter.addWidget(lower)
-        splitter.setSizes([220, 480])
-
-        layout = QVBoxLayout(self)
-        layout.addLayout(file_row)
-        layout.addWidget(self.message)
-        layout.addWidget(self.info)
-        layout.addLayout(form)
-        layout.addWidget(self.presentation_label)
-        layout.addWidget(splitter, 1)
-        self.setMinimumWidth(360)
 
     # -- opening ----------------------------------------------------------------------------------
     def _choose_file(self) -> None:
@@ -169,7 +103,7 @@ class SaeBrowserWidget(QWidget):
         -------
         Browser or None
         """
-        from nwb_sae.napari._data import open_browser
+        from nwb_sae.napari._open import open_browser
 
         try:
             browser = open_browser(path, module=module or "sae")
@@ -180,23 +114,34 @@ class SaeBrowserWidget(QWidget):
         return browser
 
     def set_browser(self, browser, add_layers: bool = True) -> None:
-        """Show an opened file: add its layers (unless they exist) and fill the widget."""
-        self._stop_worker()
+        """Show an opened file: add its layers (unless they exist), fill the widget, start the summary pass."""
+        self._stop_summary()
         self.browser, self.summary, self.latent = browser, None, None
+        if add_layers and not self._layers_of(browser):
+            self._add_layers(browser)
+        dims = self.viewer.dims
+        if dims.ndim >= 3:
+            dims.axis_labels = (*dims.axis_labels[:-3], "presentation", "row", "time")
+            dims.set_current_step(dims.ndim - 3, browser.first_presentation)
+        self._fill_controls(browser)
+        if browser.codes is not None:
+            self.select_latent(int(self.table.index[0]) if len(self.table) else 0)
+            self._start_summary()
+        else:
+            self.plots.clear("no SAE codes in this file")
+
+    def _add_layers(self, browser) -> None:
+        for data, kwargs, kind in layer_data(browser):
+            getattr(self.viewer, f"add_{kind}")(data, **kwargs)
+        self.viewer.reset_view()
+
+    def _fill_controls(self, browser) -> None:
         self.path_edit.setText(str(browser.path))
         self.module_combo.blockSignals(True)
         self.module_combo.clear()
         self.module_combo.addItems(browser.modules or [browser.module])
         self.module_combo.setCurrentText(browser.module)
         self.module_combo.blockSignals(False)
-        if add_layers and not self._layers_of(browser):
-            for data, kwargs, kind in layer_data(browser):
-                getattr(self.viewer, f"add_{kind}")(data, **kwargs)
-            self.viewer.reset_view()
-        dims = self.viewer.dims
-        if dims.ndim >= 3:
-            dims.axis_labels = (*dims.axis_labels[:-3], "presentation", "row", "time")
-            dims.set_current_step(dims.ndim - 3, browser.first_presentation)
         if browser.message:
             self.show_message(browser.message)
         else:
@@ -211,17 +156,6 @@ class SaeBrowserWidget(QWidget):
         self.group_combo.blockSignals(False)
         self._fill_table()
         self._on_step()
-        if browser.codes is not None:
-            self.select_latent(int(self.table.index[0]) if len(self.table) else 0)
-            self._start_summary()
-        else:
-            self.plots.clear("no SAE codes in this file")
-
-    def show_message(self, text: str) -> None:
-        """Show a problem in the widget (in place of an exception)."""
-        self.message.setText(text)
-        self.message.setStyleSheet("color: #f0a040;")
-        self.message.show()
 
     # -- layers -----------------------------------------------------------------------------------
     def _layers_of(self, browser) -> dict:
@@ -262,11 +196,6 @@ class SaeBrowserWidget(QWidget):
         self.latent_table.show_table(self.table)
         if self.latent is not None:
             self.latent_table.highlight(self.latent)
-
-    def current_column(self) -> str | None:
-        """The presentation column chosen for condition averages and selectivity (None: no grouping)."""
-        text = self.group_combo.currentText()
-        return None if text in ("", NO_GROUPING) else text
 
     # -- selecting a latent ---------------------------------------------------------------------
     def select_latent(self, latent: int, from_table: bool = False) -> None:
@@ -361,64 +290,43 @@ class SaeBrowserWidget(QWidget):
             self._start_summary()
 
     def _start_summary(self) -> None:
-        from napari.qt.threading import create_worker
-
-        self._stop_worker()
-        stop = threading.Event()
-        b, column = self.browser, self.current_column()
-        worker = create_worker(_logic.make_summary, b.codes, b.table, column,
-                               progress=lambda fraction: stop.is_set(), _start_thread=False,
-                               _ignore_errors=True)  # a stopped pass is not an error to re-raise
-        worker.returned.connect(lambda summary, b=b: self._summary_ready(b, summary))
-        worker.errored.connect(lambda err: self._summary_failed(err))
-        _RUNNING.add(worker)  # a worker collected while it runs would crash emitting its result
-        worker.finished.connect(lambda: _RUNNING.discard(worker))
-        self._worker, self._stop = worker, stop
-        self._stopping["event"] = stop
+        """Average the codes over presentations in a napari worker thread (one step per batch)."""
+        self._stop_summary()
+        b = self.browser
+        worker = thread_worker(_logic.summary_steps, start_thread=False, ignore_errors=True)(
+            b.codes, b.table, self.current_column())
+        worker.returned.connect(partial(self._summary_ready, b))
+        worker.errored.connect(self._summary_failed)
+        self._running["worker"] = worker
         worker.start()
 
+    def _stop_summary(self) -> None:
+        worker, self._running["worker"] = self._running["worker"], None
+        if worker is not None:
+            worker.quit()  # stops at its next step; a quit worker returns nothing
+
     def _summary_failed(self, err) -> None:
-        if not isinstance(err, _logic.SummaryStopped) and _alive(self):
+        if _alive(self):
             self.show_message(f"Could not average the codes over presentations: {err}")
 
     def _summary_ready(self, browser, summary) -> None:
-        try:
-            if browser is not self.browser or summary.column != self.current_column():
-                return
-        except RuntimeError:  # the widget was deleted while the pass ran
+        if not _alive(self) or browser is not self.browser or summary.column != self.current_column():
             return
         self.summary = summary
         self._fill_table()
         self._show_summary_of_latent()
-
-    def _stop_worker(self, wait: bool = False) -> None:
-        worker, self._worker = self._worker, None
-        if worker is not None:
-            self._stop.set()
-            if wait:
-                worker.await_workers(msecs=10000)
-
-    def wait_for_summary(self, timeout: float = 60.0) -> bool:
-        """Block (processing Qt events) until the background summary is done; True when it is."""
-        import time
-
-        from qtpy.QtWidgets import QApplication
-
-        end = time.monotonic() + timeout
-        while self.summary is None and time.monotonic() < end:
-            QApplication.processEvents()
-            time.sleep(0.01)
-        return self.summary is not None
+        self.summary_ready.emit()
 
     def closeEvent(self, event) -> None:  # noqa: N802 (Qt name)
-        self._stop_worker(wait=True)
+        self._stop_summary()
         super().closeEvent(event)
 
 
-def _teardown(viewer, connections, on_click, stopping):
+def _teardown(viewer, connections, on_click, running):
     """What to undo when the widget is deleted (a closure: the widget's methods are gone by then)."""
     def teardown(*_):
-        stopping["event"].set()
+        if running["worker"] is not None:
+            running["worker"].quit()
         for emitter, slot in connections:
             emitter.disconnect(slot)
         callbacks = viewer.mouse_drag_callbacks

@@ -1,0 +1,95 @@
+"""The browser's controls and their layout, without behaviour (the widget wires them to the viewer).
+
+File row (path, module, open), a message line for problems, a summary of what is shown, the condition
+column, the sortable latent table, the atom and condition plots, and the top presentations.
+"""
+
+from __future__ import annotations
+
+from qtpy.QtCore import Qt
+from qtpy.QtWidgets import (
+    QComboBox,
+    QFormLayout,
+    QHBoxLayout,
+    QLabel,
+    QLineEdit,
+    QListWidget,
+    QPushButton,
+    QSplitter,
+    QVBoxLayout,
+    QWidget,
+)
+
+from nwb_sae.napari._qt._plots import PlotCanvas
+from nwb_sae.napari._qt._table import LatentTable
+
+NO_GROUPING = "(none)"
+"""The condition column entry meaning: all presentations form one condition."""
+
+
+class BrowserPanel(QWidget):
+    """The controls of the SAE code browser, laid out; see :class:`~nwb_sae.napari._qt._widget.SaeBrowserWidget`."""
+
+    def __init__(self):
+        super().__init__()
+        self.path_edit = QLineEdit(placeholderText="an NWB file written by nwb-sae")
+        self.browse_button = QPushButton("…")
+        self.browse_button.setToolTip("Choose an NWB file")
+        self.module_combo = QComboBox(editable=True)
+        self.module_combo.addItem("sae")
+        self.module_combo.setToolTip("processing module holding the results")
+        self.open_button = QPushButton("Open")
+        file_row = QHBoxLayout()
+        file_row.addWidget(self.path_edit, 1)
+        file_row.addWidget(self.browse_button)
+        file_row.addWidget(self.module_combo)
+        file_row.addWidget(self.open_button)
+
+        self.message = QLabel(wordWrap=True)
+        self.message.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.message.hide()
+        self.info = QLabel(wordWrap=True)
+        self.presentation_label = QLabel(wordWrap=True)
+
+        self.group_combo = QComboBox()
+        self.group_combo.addItem(NO_GROUPING)
+        form = QFormLayout()
+        form.addRow("condition column", self.group_combo)
+
+        self.latent_table = LatentTable(self)
+
+        self.plots = PlotCanvas(self)
+        self.top_list = QListWidget()
+        self.top_list.setToolTip("presentations where the selected latent is most active; click to go there")
+        self.top_label = QLabel("top presentations")
+
+        lower = QWidget()
+        lower_layout = QVBoxLayout(lower)
+        lower_layout.setContentsMargins(0, 0, 0, 0)
+        lower_layout.addWidget(self.plots, 3)
+        lower_layout.addWidget(self.top_label)
+        lower_layout.addWidget(self.top_list, 1)
+        splitter = QSplitter(Qt.Orientation.Vertical)
+        splitter.addWidget(self.latent_table)
+        splitter.addWidget(lower)
+        splitter.setSizes([220, 480])
+
+        layout = QVBoxLayout(self)
+        layout.addLayout(file_row)
+        layout.addWidget(self.message)
+        layout.addWidget(self.info)
+        layout.addLayout(form)
+        layout.addWidget(self.presentation_label)
+        layout.addWidget(splitter, 1)
+        self.setMinimumWidth(360)
+
+    def show_message(self, text: str) -> None:
+        """Show a problem in the widget (in place of an exception)."""
+        self.message.setText(text)
+        self.message.setStyleSheet("color: #f0a040;")
+        self.message.show()
+
+    def current_column(self) -> str | None:
+        """The presentation column chosen for condition averages and selectivity (None: no grouping)."""
+        text = self.group_combo.currentText()
+        return None if text in ("", NO_GROUPING) else text
