@@ -1,0 +1,130 @@
+"""
+Two-photon ROIs: ensembles painted on the field of view
+=======================================================
+
+Fit a sparse autoencoder on ROI fluorescence traces, then paint each ensemble (a dictionary atom: one
+weight per ROI) on the ROI image masks stored in the file's ``PlaneSegmentation``.
+
+The recording is suite2p's own NWB export from the test corpus when the environment variable
+``NWB_SAE_CORPUS`` points to it, otherwise a synthetic two-photon recording with planted ensembles
+written as a real NWB file by :func:`nwb_sae.synthetic.write_nwb_recording`.
+"""
+
+# %%
+# Find a recording
+# ----------------
+# ``NWB_SAE_EXAMPLE_QUICK=1`` shrinks the example (the tests and the documentation's CI build set it).
+import os
+import tempfile
+import warnings
+from pathlib import Path
+
+import matplotlib.pyplot as plt
+import numpy as np
+from pynwb import NWBHDF5IO
+
+import nwb_sae
+
+QUICK = os.environ.get("NWB_SAE_EXAMPLE_QUICK") == "1"
+CORPUS = os.environ.get("NWB_SAE_CORPUS")
+scratch = tempfile.TemporaryDirectory(prefix="nwb_sae_example_", ignore_cleanup_errors=True)
+workdir = Path(scratch.name)  # removed when the example ends
+
+if CORPUS:
+    path = Path(CORPUS) / "ophys" / "suite2p-export__2022_08_08.nwb"
+    # no trials in this file: cut the recording into consecutive 2 s windows
+    read_args = dict(window=2.0)
+else:
+    rec = nwb_sae.synthetic.make_recording(n_neurons=64, n_atoms=24, n_time=20,
+                                           n_presentations=60 if QUICK else 300, seed=0)
+    path = nwb_sae.synthetic.write_nwb_recording(workdir / "two_photon_demo.nwb", rec, kind="ophys")
+    t = rec.data["time"].values
+    read_args = dict(presentations="trials", window=(t[0], t[-1] + rec.data.attrs["bin_size"]))
+
+# %%
+# Read the ROI traces
+# -------------------
+# :func:`nwb_sae.read_nwb` finds the ROI fluorescence, handles files that store it transposed, and
+# returns a labelled ``(neurons, time, presentations)`` array. The ROI ids are the ``neurons``
+# coordinate; ``attrs["neuron_table"]`` names the ``PlaneSegmentation`` they are rows of.
+# (suite2p users would usually keep only the ROIs it classified as cells with ``neurons="iscell"``;
+# this short export has only 20 of them, so all ROIs are used here.)
+data = nwb_sae.read_nwb(path, **read_args)
+print(data.sizes, data.attrs["activity"], data.attrs["neuron_table"])
+
+# %%
+# ROIs whose trace never changes carry no information (and cannot be z-scored): drop them.
+data = data.isel(neurons=(data.std(("time", "presentations")) > 0).values)
+print(f"{data.sizes['neurons']} ROIs with a varying trace")
+
+# %%
+# Fit the sparse autoencoder
+# --------------------------
+# A small dictionary (48 latents) keeps the example fast; each population vector (the activity of all
+# ROIs in one time bin) is coded by ``k`` latents.
+sae = nwb_sae.SAE(n_latents=48, k=3, epochs=3 if QUICK else 30, seed=0, progress=False).fit(data)
+codes = sae.encode(data)
+print(sae, {k: round(float(v), 3) for k, v in sae.metrics_.items() if k in ("fvu", "l0")})
+
+# %%
+# Read the ROI masks from the PlaneSegmentation
+# ---------------------------------------------
+# ``image_mask`` holds one ``(x, y)`` image per ROI; suite2p writes ``pixel_mask`` (lists of
+# ``(x, y, weight)``) instead, turned into images here.
+with NWBHDF5IO(path, "r") as io, warnings.catch_warnings():
+    # pynwb warns that suite2p stores its traces transposed (nwb-sae's reader handles that)
+    warnings.filterwarnings("ignore", message=".*oriented incorrectly", category=UserWarning)
+    nwbfile = io.read()
+    _, module, *inner = data.attrs["neuron_table"].split("/")
+    segmentation = nwbfile.processing[module]
+    for name in inner:
+        segmentation = segmentation[name]
+    roi_ids = segmentation.id[:]
+    if "image_mask" in segmentation.colnames:
+        masks = np.asarray(segmentation["image_mask"][:], dtype=float)
+    else:
+        pixels = [np.asarray(p.tolist(), dtype=float).reshape(-1, 3) for p in segmentation["pixel_mask"][:]]
+        size_x, size_y = (int(max(p[:, axis].max() for p in pixels)) + 1 for axis in (0, 1))
+        masks = np.zeros((len(pixels), size_x, size_y))
+        for mask, p in zip(masks, pixels, strict=True):
+            mask[p[:, 0].astype(int), p[:, 1].astype(int)] = p[:, 2]
+
+# the rows of the dictionary follow data.neurons; the masks follow the PlaneSegmentation's ids
+rows = np.searchsorted(roi_ids, data["neurons"].values, sorter=np.argsort(roi_ids))
+masks = masks[np.argsort(roi_ids)[rows]]
+masks /= masks.max(axis=(1, 2), keepdims=True)
+print(masks.shape)
+
+# %%
+# Paint the most used ensembles on the field of view
+# --------------------------------------------------
+# Each panel colours every ROI by its weight in one atom (``sae.dictionary``, in the data's units).
+# Latents are ranked here by how often they are active; ranking by a significance test comes with
+# the ensemble statistics (see :doc:`/method`).
+usage = (codes > 0).mean(("time", "presentations")).values
+top = np.argsort(-usage)[:6]
+outline = masks.max(axis=0).T > 0
+fig, axes = plt.subplots(2, 3, figsize=(10, 6.5), constrained_layout=True)
+for ax, latent in zip(axes.flat, top, strict=True):
+    atom = sae.dictionary[latent]
+    image = np.tensordot(atom, masks, axes=1).T  # x to the right
+    limit = np.abs(atom).max()
+    ax.imshow(outline, cmap="Greys", alpha=0.25)
+    shown = ax.imshow(np.ma.masked_where(~outline, image), cmap="RdBu_r", vmin=-limit, vmax=limit)
+    ax.set_title(f"latent {latent}: active in {usage[latent]:.0%} of bins")
+    ax.set_axis_off()
+fig.colorbar(shown, ax=axes, shrink=0.6, label="weight (data units)")
+fig.suptitle(f"{path.name}: ensembles on the ROI masks")
+
+# %%
+# When the ensembles are active
+# -----------------------------
+# The codes keep the input's labels: average over presentations for the mean time course of each
+# ensemble around the window start (or the stimulus onset for the demo's trials).
+fig, ax = plt.subplots(figsize=(7, 3.5), constrained_layout=True)
+for latent in top:
+    codes.sel(latents=latent).mean("presentations").plot(ax=ax, label=f"latent {latent}")
+ax.set_xlabel("time in the window (s)")
+ax.set_ylabel("mean code")
+ax.legend(fontsize="small", ncols=2)
+plt.show()
