@@ -57,7 +57,7 @@ with nwb_sae.read_results(out) as results:
     print(results.codes)
     print(results.latent_stats.to_dataframe().head())
     print(sorted(results.provenance))
-    strongest = int(results.latent_stats["activation_frequency"].argmax())
+    strongest = int(results.latent_stats["activation_frequency"].argmax("latents"))
     print(f"neurons of latent {strongest}:")
     print(results.dictionary.sel(latents=strongest).to_series().abs().nlargest(5))
 
