@@ -20,7 +20,7 @@ import nwb_sae  # noqa: E402
 
 project = "nwb-sae"
 author = "nwb-sae contributors"
-copyright = "nwb-sae contributors"  # noqa: A001
+copyright = "nwb-sae contributors"
 version = release = nwb_sae.__version__
 
 extensions = [

@@ -41,14 +41,15 @@ def returned_class(func) -> type | None:
     return None
 
 
-def entry(public: str, obj) -> str:
+def entry(public: str, obj, documented: set) -> str:
     if isinstance(obj, types.ModuleType):
         return f".. automodule:: {obj.__name__}\n   :members:\n\n"
     if inspect.isclass(obj):
         return f".. autoclass:: nwb_sae.{public}\n   :members:\n\n"
     text = f".. autofunction:: nwb_sae.{public}\n\n"
     cls = returned_class(obj)
-    if cls is not None:
+    if cls is not None and id(cls) not in documented:  # a public class is documented under its own name
+        documented.add(id(cls))
         text += f".. autoclass:: {cls.__module__}.{cls.__qualname__}\n   :members:\n\n"
     return text
 
@@ -62,7 +63,8 @@ def api_page() -> str:
     groups = {title: [n for n in names if n in public] for title, names in GROUPS.items()}
     grouped = {n for names in groups.values() for n in names} | set(errors)
     groups["Other"] = [n for n in public if n not in grouped]
-    groups["Errors"] = errors
+    groups["Errors"] = sorted(errors, key=lambda n: (n != "NwbSaeError", n))  # the base class first
+    documented = {id(getattr(nwb_sae, n)) for n in public}
     text = heading("API reference")
     text += (".. This page is generated from nwb_sae.__all__ when the docs are built.\n\n"
              "Everything below is importable as ``nwb_sae.<name>``; other modules are internal.\n\n"
@@ -74,7 +76,7 @@ def api_page() -> str:
         if title in INTRO:
             text += INTRO[title] + "\n\n"
         for name in names:
-            text += entry(name, getattr(nwb_sae, name))
+            text += entry(name, getattr(nwb_sae, name), documented)
     return text
 
 
