@@ -42,7 +42,8 @@ def test_example_runs_on_demo_data(script, tmp_path, request):
     if script.name == "plot_napari.py":
         request.getfixturevalue("qt_can_start")
     _check(run_example(script, None, tmp_path), script, "built-in demo data")
-    assert not any(tmp_path.iterdir()), "the example left files behind in its temporary folder"
+    left = [p.name for p in tmp_path.glob("nwb_sae_example_*")]
+    assert not left, f"{script.name} left its scratch folder behind: {left}"
 
 
 @pytest.mark.slow

@@ -11,7 +11,7 @@ import inspect
 import sys
 import types
 
-from generated import heading, write_page
+from generated import generate_on_build, heading
 
 GROUPS = {
     "Reading recordings": ["read_nwb", "open_activity", "read_hdf5", "load_data", "describe_file",
@@ -80,10 +80,6 @@ def api_page() -> str:
     return text
 
 
-def write_api_page(app) -> None:
-    write_page(app.srcdir, "api", api_page())
-
-
 def setup(app):
-    app.connect("builder-inited", write_api_page)
+    generate_on_build(app, "api", api_page)
     return {"parallel_read_safe": True}

@@ -9,7 +9,7 @@ from __future__ import annotations
 import argparse
 import os
 
-from generated import heading, literal, write_page
+from generated import generate_on_build, heading, literal
 
 
 def verb_parsers(parser: argparse.ArgumentParser) -> dict[str, argparse.ArgumentParser]:
@@ -41,10 +41,6 @@ def cli_page() -> str:
     return text
 
 
-def write_cli_page(app) -> None:
-    write_page(app.srcdir, "cli", cli_page())
-
-
 def setup(app):
-    app.connect("builder-inited", write_cli_page)
+    generate_on_build(app, "cli", cli_page)
     return {"parallel_read_safe": True}

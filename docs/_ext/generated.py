@@ -14,6 +14,11 @@ def write_page(srcdir, name: str, text: str) -> Path:
     return path
 
 
+def generate_on_build(app, name: str, make_text) -> None:
+    """Have Sphinx write ``generated/<name>.rst`` from ``make_text()`` before it reads the sources."""
+    app.connect("builder-inited", lambda app: write_page(app.srcdir, name, make_text()))
+
+
 def heading(text: str, char: str = "=") -> str:
     """An rst section title."""
     return f"{text}\n{char * len(text)}\n\n"

@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from generated import heading, literal, write_page
+from generated import generate_on_build, heading, literal
 
 SECTIONS = ("Benchmarks", "Defaults that differ from the original design")
 """Titles of the README sections shown on the benchmarks page (any heading level, matched by prefix)."""
@@ -143,11 +143,7 @@ def benchmarks_page(readme_path: Path) -> str:
     return text
 
 
-def write_benchmarks_page(app) -> None:
-    readme = Path(app.srcdir).parent / "README.md"
-    write_page(app.srcdir, "benchmarks", benchmarks_page(readme))
-
-
 def setup(app):
-    app.connect("builder-inited", write_benchmarks_page)
+    readme = Path(app.srcdir).parent / "README.md"
+    generate_on_build(app, "benchmarks", lambda: benchmarks_page(readme))
     return {"parallel_read_safe": True}

@@ -11,7 +11,7 @@ import tempfile
 import warnings
 from pathlib import Path
 
-from generated import heading, literal, write_page
+from generated import generate_on_build, heading, literal
 
 N_NEURONS, N_LATENTS, N_TIME, N_PRESENTATIONS = 12, 8, 10, 20
 """Sizes of the example file; all different, so each dimension in a shape can be named."""
@@ -125,10 +125,6 @@ def schema_page() -> str:
     return text
 
 
-def write_schema_page(app) -> None:
-    write_page(app.srcdir, "schema", schema_page())
-
-
 def setup(app):
-    app.connect("builder-inited", write_schema_page)
+    generate_on_build(app, "schema", schema_page)
     return {"parallel_read_safe": True}
