@@ -24,7 +24,7 @@ def heading(text: str, char: str = "=") -> str:
     return f"{text}\n{char * len(text)}\n\n"
 
 
-def literal(text: str) -> str:
-    """``text`` as an rst literal block."""
+def literal(text: str, language: str = "text") -> str:
+    """``text`` as an rst code block (``text``: shown as it is, no highlighting)."""
     body = "\n".join(f"   {line}" if line.strip() else "" for line in text.rstrip().splitlines())
-    return f"::\n\n{body}\n\n"
+    return f".. code-block:: {language}\n\n{body}\n\n"

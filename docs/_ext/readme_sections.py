@@ -83,7 +83,7 @@ def markdown_to_rst(lines: list[str], level_chars: str = "-~^") -> str:
         if line.startswith("```"):
             flush()
             end = next((j for j in range(i + 1, len(lines)) if lines[j].startswith("```")), len(lines))
-            out.append(literal("\n".join(lines[i + 1:end])))
+            out.append(literal("\n".join(lines[i + 1:end]), line[3:].strip() or "text"))
             i = end + 1
             continue
         if line.lstrip().startswith("|"):

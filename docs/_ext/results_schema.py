@@ -120,7 +120,8 @@ def schema_page() -> str:
     text += literal('import nwb_sae\nres = nwb_sae.read_results("session_sae.nwb")   # see nwb_sae.read_results\n\n'
                     'from pynwb import NWBHDF5IO\nwith NWBHDF5IO("session_sae.nwb", "r") as io:\n'
                     '    codes = io.read().processing["sae"]["codes"]   # a TimeSeries\n\n'
-                    'import pynapple as nap\ncodes = nap.load_file("session_sae.nwb")["codes"]   # a TsdFrame')
+                    'import pynapple as nap\ncodes = nap.load_file("session_sae.nwb")["codes"]   # a TsdFrame',
+                    "python")
     text += "The gallery example :doc:`/auto_examples/plot_read_results` runs all three.\n"
     return text
 
