@@ -54,7 +54,7 @@ sphinx_gallery_conf = {
     "gallery_dirs": "auto_examples",
     "filename_pattern": r"/plot_(?!napari)",  # executed: every plot_ script but the napari one
     "ignore_pattern": r"make_screenshot\.py",  # a tool that remakes napari_widget.png, not an example
-    "within_subsection_order": "gallery_order.ExampleOrder",
+    "within_subsection_order": "gallery_order.example_order",
     "download_all_examples": False,
     "remove_config_comments": True,
     "abort_on_example_error": True,
