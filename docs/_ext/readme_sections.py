@@ -13,7 +13,8 @@ from pathlib import Path
 from generated import generate_on_build, heading, literal
 
 SECTIONS = ("Benchmarks", "Defaults that differ from the original design")
-"""Titles of the README sections shown on the benchmarks page (any heading level, matched by prefix)."""
+"""Titles of the README sections shown on the benchmarks page (any heading level, matched by prefix; shown in
+the README's order, so "below" and "above" in their text stay true)."""
 
 _CODE = re.compile(r"`([^`]+)`")
 _LINK = re.compile(r"\[([^\]]+)\]\(([^)]+)\)")
@@ -135,11 +136,8 @@ def benchmarks_page(readme_path: Path) -> str:
     text = heading("Benchmarks and measured defaults")
     text += (".. This page is generated from README.md when the docs are built; edit the README.\n\n"
              "The measured numbers, as the README states them (each table names the command that made it).\n\n")
-    found = sections(readme_path.read_text(encoding="utf-8"))
-    for wanted in SECTIONS:
-        for title, lines in found.items():
-            if title.startswith(wanted):
-                text += heading(inline(title), "-") + markdown_to_rst(lines, "~^\"")
+    for title, lines in sections(readme_path.read_text(encoding="utf-8")).items():  # in the README's order
+        text += heading(inline(title), "-") + markdown_to_rst(lines, "~^\"")
     return text
 
 
