@@ -134,12 +134,17 @@ fig.suptitle(f"{path.name}: ensembles on the ROI masks")
 # %%
 # When the ensembles are active
 # -----------------------------
-# The codes keep the input's labels: average over presentations for the mean time course of each
-# ensemble around the window start (or the stimulus onset for the demo's trials).
-fig, ax = plt.subplots(figsize=(7, 3.5), constrained_layout=True)
-for latent in top:
-    codes.sel(latents=latent).mean("presentations").plot(ax=ax, label=f"latent {latent}")
-ax.set_xlabel("time in the window (s)")
-ax.set_ylabel("mean code")
-ax.legend(fontsize="small", ncols=2)
+# The codes keep the input's labels (``latents``, ``time``, ``presentations``). Here: the codes of the
+# same latents through the first 20 windows (presentations), laid end to end, as the recording ran.
+shown = codes.sel(latents=top).isel(presentations=slice(0, 20))
+n_time = shown.sizes["time"]
+fig, ax = plt.subplots(figsize=(10, 2.8), constrained_layout=True)
+image = ax.imshow(shown.transpose("latents", "presentations", "time").values.reshape(len(top), -1),
+                  aspect="auto", cmap="viridis", interpolation="nearest")
+ax.set_yticks(range(len(top)), [f"latent {latent}" for latent in top])
+ax.set_xticks(np.arange(0, shown.sizes["presentations"] * n_time, 5 * n_time),
+              shown["presentations"].values[::5])
+ax.set_xlabel("presentation (window)")
+fig.colorbar(image, ax=ax, label="code")
+ax.set_title("codes of the most used latents, window after window")
 plt.show()
