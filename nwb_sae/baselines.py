@@ -29,10 +29,10 @@ def marchenko_pastur_bound(n_neurons: int, n_samples: int) -> float:
 
     Examples
     --------
-    >>> marchenko_pastur_bound(100, 10_000)
-    1.2100000000000002
+    >>> round(marchenko_pastur_bound(100, 10_000), 4)
+    1.21
     """
-    return (1.0 + np.sqrt(n_neurons / n_samples)) ** 2
+    return float((1.0 + np.sqrt(n_neurons / n_samples)) ** 2)
 
 
 def zscore(x: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
