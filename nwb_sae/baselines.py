@@ -20,6 +20,7 @@ import xarray as xr
 
 from nwb_sae.errors import InputDataError, NwbSaeError
 from nwb_sae.io.arrays import CODE_DIMS, to_dataarray
+from nwb_sae.metrics import orient
 
 NULLS = ("mp", "shift")
 
@@ -83,13 +84,6 @@ def assembly_count(z: np.ndarray, null: str = "mp", n_shifts: int = 20, percenti
             peaks.append(np.linalg.eigvalsh(shifted.T @ shifted / n_samples)[-1])
         bound = float(np.percentile(peaks, percentile))
     return int(np.sum(eig > bound)), eig, float(bound)
-
-
-def _orient(patterns: np.ndarray) -> np.ndarray:
-    """Unit-norm rows, each signed so that its largest-magnitude weight is positive."""
-    patterns = patterns / np.maximum(np.linalg.norm(patterns, axis=1, keepdims=True), 1e-12)
-    largest = patterns[np.arange(len(patterns)), np.argmax(np.abs(patterns), axis=1)]
-    return patterns * np.where(largest < 0, -1.0, 1.0)[:, None]
 
 
 class _Baseline:
@@ -268,7 +262,7 @@ class ICAAssemblies(_Baseline):
         ica = FastICA(n_components=n, whiten="unit-variance", max_iter=self.max_iter,
                       random_state=self.seed)
         ica.fit(z @ subspace)
-        self._finish(x, _orient((subspace @ ica.components_.T).T))
+        self._finish(x, orient((subspace @ ica.components_.T).T))
         return self
 
     @property

@@ -115,6 +115,25 @@ def recovery_report(learned: np.ndarray, true: np.ndarray) -> dict:
 # Assembly recovery: how many returned patterns are real, and how many planted ones were found.
 # Patterns of PCA/ICA-type methods have an arbitrary sign, so these scores use |cosine|.
 
+def _patterns(*arrays: np.ndarray) -> list[np.ndarray]:
+    """Each array as (patterns, neurons) float64; an empty one has no rows."""
+    return [np.atleast_2d(np.asarray(a, dtype=np.float64)).reshape(-1, np.shape(a)[-1]) for a in arrays]
+
+
+def orient(patterns: np.ndarray) -> np.ndarray:
+    """Unit-norm rows, each signed so that its largest-magnitude weight is positive.
+
+    Examples
+    --------
+    >>> orient(np.array([[0.0, -3.0, 4.0], [0.0, -4.0, 3.0]]))
+    array([[ 0. , -0.6,  0.8],
+           [-0. ,  0.8, -0.6]])
+    """
+    (p,) = _patterns(patterns)
+    p = p / np.maximum(np.linalg.norm(p, axis=1, keepdims=True), 1e-12)
+    largest = p[np.arange(len(p)), np.argmax(np.abs(p), axis=1)] if len(p) else np.zeros(0)
+    return p * np.where(largest < 0, -1.0, 1.0)[:, None]
+
 def precision(learned: np.ndarray, true: np.ndarray) -> float:
     """Mean over the returned patterns of the best |cosine| with any planted one.
 
@@ -139,10 +158,10 @@ def precision(learned: np.ndarray, true: np.ndarray) -> float:
     >>> precision(np.array([[1.0, 0, 0], [0, 0, -2.0], [1.0, 1.0, 0]]), true)  # 1, 1, 1/sqrt(2)
     0.9023689270621825
     """
-    learned, true = np.atleast_2d(learned), np.atleast_2d(true)
-    if learned.shape[0] == 0 or learned.size == 0:
+    learned, true = _patterns(learned, true)
+    if not len(learned):
         return float("nan")
-    if true.shape[0] == 0 or true.size == 0:
+    if not len(true):
         return 0.0
     return float(np.abs(cosine_matrix(true, learned)).max(axis=1).mean())
 
@@ -158,10 +177,10 @@ def fraction_found(learned: np.ndarray, true: np.ndarray, threshold: float = 0.9
     >>> fraction_found(np.array([[1.0, 0.1, 0]]), np.eye(3))
     0.3333333333333333
     """
-    learned, true = np.atleast_2d(learned), np.atleast_2d(true)
-    if true.shape[0] == 0 or true.size == 0:
+    learned, true = _patterns(learned, true)
+    if not len(true):
         return float("nan")
-    if learned.shape[0] == 0 or learned.size == 0:
+    if not len(learned):
         return 0.0
     return float(np.mean(np.abs(cosine_matrix(learned, true)).max(axis=1) > threshold))
 
@@ -169,8 +188,7 @@ def fraction_found(learned: np.ndarray, true: np.ndarray, threshold: float = 0.9
 def binarise(patterns: np.ndarray) -> np.ndarray:
     """Member sets of patterns: weights above half the pattern's largest weight.
 
-    Each pattern is first oriented so that its largest-magnitude weight is positive (the sign of a
-    PCA/ICA pattern is arbitrary); its members are the neurons whose weight exceeds half that weight.
+    Each pattern is first oriented by :func:`orient` (the sign of a PCA/ICA pattern is arbitrary); its members are the neurons whose weight exceeds half that weight.
     Half the maximum (rather than mean + 2 SD, which fails for small populations where a few equal
     member weights set the SD) keeps every member of an equal-weight planted assembly.
 
@@ -183,10 +201,8 @@ def binarise(patterns: np.ndarray) -> np.ndarray:
     -------
     numpy.ndarray of bool, (patterns, neurons)
     """
-    p = np.atleast_2d(np.asarray(patterns, dtype=np.float64))
-    largest = p[np.arange(p.shape[0]), np.argmax(np.abs(p), axis=1)] if p.shape[0] else np.zeros(0)
-    oriented = p * np.where(largest < 0, -1.0, 1.0)[:, None]
-    return oriented > 0.5 * np.abs(largest)[:, None]
+    oriented = orient(patterns)
+    return oriented > 0.5 * oriented.max(axis=1, keepdims=True, initial=0.0)
 
 
 def best_match(learned: np.ndarray, true: np.ndarray) -> float:
@@ -206,10 +222,10 @@ def best_match(learned: np.ndarray, true: np.ndarray) -> float:
     >>> best_match(np.array([[0.9, 1.0, 0.8, 0.1, 0, 0]]), true)  # first exact, second missed
     0.5
     """
-    learned, true = np.atleast_2d(learned), np.atleast_2d(true)
-    if true.shape[0] == 0 or true.size == 0:
+    learned, true = _patterns(learned, true)
+    if not len(true):
         return float("nan")
-    if learned.shape[0] == 0 or learned.size == 0:
+    if not len(learned):
         return 0.0
     a = binarise(true).astype(np.float64)
     b = binarise(learned).astype(np.float64)
@@ -220,12 +236,14 @@ def best_match(learned: np.ndarray, true: np.ndarray) -> float:
 
 def assembly_report(learned: np.ndarray, true: np.ndarray) -> dict:
     """Hungarian-matched mean cosine, fraction found above 0.9, precision, BestMatch and the count reported."""
-    learned, true = np.atleast_2d(learned), np.atleast_2d(true)
-    n_reported = learned.shape[0] if learned.size else 0
-    have_both = n_reported > 0 and true.size > 0
+    learned, true = _patterns(learned, true)
+    n_reported = len(learned)
+    if len(true) == 0:
+        matched = float("nan")
+    else:
+        matched = match_dictionaries(learned, true).mean_cosine if n_reported else 0.0
     return {
-        "hungarian_mean_cosine": match_dictionaries(learned, true).mean_cosine if have_both else
-        (0.0 if true.size else float("nan")),
+        "hungarian_mean_cosine": matched,
         "found_0.9": fraction_found(learned, true),
         "precision": precision(learned, true),
         "best_match": best_match(learned, true),
