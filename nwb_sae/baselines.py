@@ -14,6 +14,8 @@ Both fit on a DataArray (neurons, time, presentations) or on a 2-D array (sample
 
 from __future__ import annotations
 
+import inspect
+
 import numpy as np
 import pandas as pd
 import xarray as xr
@@ -96,8 +98,6 @@ class _Baseline:
 
     def get_params(self, deep: bool = True) -> dict:
         """The ``__init__`` settings as a dict (scikit-learn protocol; ``sklearn.base.clone`` works)."""
-        import inspect
-
         names = [p for p in inspect.signature(type(self).__init__).parameters if p != "self"]
         return {name: getattr(self, name) for name in names}
 
@@ -247,7 +247,21 @@ class ICAAssemblies(_Baseline):
         self.seed = seed
 
     def fit(self, data, y=None) -> ICAAssemblies:
-        """Find the assemblies of ``data`` (DataArray (neurons, time, presentations) or (samples, neurons))."""
+        """Find the assemblies of ``data``.
+
+        Parameters
+        ----------
+        data : xarray.DataArray or numpy.ndarray
+            Activity (neurons, time, presentations), or samples (samples, neurons) in time order, as
+            scikit-learn takes them (note: :class:`nwb_sae.SAE` reads a 2-D array as (neurons, time)).
+        y : ignored
+            For scikit-learn pipelines.
+
+        Returns
+        -------
+        ICAAssemblies
+            ``self``, fitted.
+        """
         from sklearn.decomposition import FastICA
 
         x, _ = self._samples(data)
@@ -323,7 +337,20 @@ class NMFEnsembles(_Baseline):
         return x / self.scale_
 
     def fit(self, data, y=None) -> NMFEnsembles:
-        """Factorise ``data`` (DataArray (neurons, time, presentations) or (samples, neurons))."""
+        """Factorise ``data``.
+
+        Parameters
+        ----------
+        data : xarray.DataArray or numpy.ndarray
+            Activity (neurons, time, presentations), or samples (samples, neurons).
+        y : ignored
+            For scikit-learn pipelines.
+
+        Returns
+        -------
+        NMFEnsembles
+            ``self``, fitted.
+        """
         from sklearn.decomposition import NMF
 
         x, _ = self._samples(data)
