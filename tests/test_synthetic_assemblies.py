@@ -99,3 +99,19 @@ def test_bad_settings_are_clear_errors():
         make_assemblies(kind="lfp")
     with pytest.raises(InputDataError, match="event per bin"):
         make_assemblies(activation_rate=50.0, selectivity=4.0)
+
+
+def test_written_as_nwb_units_and_read_back_exactly(tmp_path):
+    from nwb_sae.baselines import ICAAssemblies
+    from nwb_sae.io.nwb import read_nwb
+    from nwb_sae.metrics import fraction_found
+    from nwb_sae.synthetic import write_nwb_recording
+
+    rec = make_assemblies(n_neurons=20, n_assemblies=2, members=5, duration=60, n_presentations=10, seed=6)
+    path = write_nwb_recording(tmp_path / "assemblies.nwb", rec, kind="units")
+    n_time = rec.data.sizes["time"]
+    counts = read_nwb(path, presentations="trials", window=(0.0, n_time * 0.025), bin_size=0.025)
+    np.testing.assert_array_equal(counts.values, rec.data.values)  # the spike counts, exactly
+    assert counts.stimulus.values.tolist() == rec.data.stimulus.values.tolist()
+    ica = ICAAssemblies().fit(counts)
+    assert fraction_found(ica.components_, rec.assemblies) == 1.0
