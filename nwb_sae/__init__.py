@@ -34,9 +34,10 @@ except PackageNotFoundError:  # running from a source tree that was never instal
 
 __getattr__, _, _ = lazy_loader.attach(
     __name__,
-    submodules=["metrics", "synthetic", "viz"],
+    submodules=["baselines", "metrics", "synthetic", "viz"],
     submod_attrs={
         "estimator": ["SAE", "load"],
+        "baselines": ["ICAAssemblies", "NMFEnsembles"],
         "io": ["load_data"],
         "io.nwb": ["read_nwb", "open_activity"],
         "io.describe": ["describe_file"],
@@ -47,7 +48,9 @@ __getattr__, _, _ = lazy_loader.attach(
 
 __all__ = [
     "CheckpointError",
+    "ICAAssemblies",
     "InputDataError",
+    "NMFEnsembles",
     "NotFittedError",
     "NwbSaeError",
     "ObjectNotFoundError",
@@ -55,6 +58,7 @@ __all__ = [
     "SAE",
     "UnsupportedFileError",
     "__version__",
+    "baselines",
     "describe_file",
     "load",
     "load_data",

@@ -179,9 +179,12 @@ def _add_units(nwbfile, continuous: np.ndarray, bin_size: float, starting_time: 
                rng: np.random.Generator) -> None:
     from pynwb.misc import Units
 
-    positive = np.clip(continuous, 0.0, None)
-    rates = positive * (max_rate / max(float(positive.max()), 1e-12))
-    counts = rng.poisson(rates * bin_size)
+    if continuous.min() >= 0 and np.array_equal(continuous, np.round(continuous)):
+        counts = continuous.astype(np.int64)  # already spike counts (make_assemblies): keep them exactly
+    else:
+        positive = np.clip(continuous, 0.0, None)
+        rates = positive * (max_rate / max(float(positive.max()), 1e-12))
+        counts = rng.poisson(rates * bin_size)
     bin_starts = starting_time + np.arange(continuous.shape[0]) * bin_size
     # spike times are drawn as continuous floats: their precision is that of float64
     nwbfile.units = Units(name="units", description="simulated Poisson spike trains", resolution=1e-9)
@@ -207,12 +210,15 @@ def write_nwb_recording(path, recording: SyntheticRecording | None = None, kind:
     ----------
     path : str or Path
         The ``.nwb`` file to write.
-    recording : SyntheticRecording, optional
-        From :func:`make_recording` (default: ``make_recording()``).
+    recording : SyntheticRecording or AssemblyRecording, optional
+        From :func:`make_recording` or :func:`make_assemblies` (default: ``make_recording()``). Every
+        other per-presentation coordinate (e.g. ``stimulus``) becomes a trials column too.
     kind : {'ophys', 'units'}
         'ophys': a RoiResponseSeries in ``processing/ophys/DfOverF`` over a PlaneSegmentation with one
         disk-shaped image mask per neuron. 'units': a Units table whose spike times are Poisson with
-        rates proportional to the positive part of the activity (peak ``max_rate`` Hz).
+        rates proportional to the positive part of the activity (peak ``max_rate`` Hz), or, when the
+        activity already holds spike counts (non-negative integers, as from :func:`make_assemblies`),
+        exactly those counts, each spike at a uniform random time inside its bin.
     starting_time : float
         Time of the first sample in seconds.
     max_rate : float
@@ -272,12 +278,28 @@ def write_nwb_recording(path, recording: SyntheticRecording | None = None, kind:
         _add_units(nwbfile, continuous, bin_size, starting_time, max_rate, np.random.default_rng(seed))
     nwbfile.add_trial_column(name="condition", description="stimulus condition (planted tuning)")
     condition = data.coords["condition"].values if "condition" in data.coords else np.zeros(n_presentations, int)
+    labels = {name: c.values for name, c in data.coords.items()
+              if c.dims == ("presentations",) and name not in ("presentations", "condition")}
+    for name in labels:
+        nwbfile.add_trial_column(name=name, description=f"presentation label {name!r} (nwb_sae.synthetic)")
     for p in range(n_presentations):
         onset_time = starting_time + (p * n_time + onset) * bin_size
         nwbfile.add_trial(start_time=onset_time, stop_time=onset_time + (n_time - onset) * bin_size,
-                          condition=int(condition[p]))
+                          condition=int(condition[p]),
+                          **{name: values[p].item() for name, values in labels.items()})
     partial = path.with_name(f".{path.stem}.partial.nwb")
     with NWBHDF5IO(str(partial), mode="w") as io:
         io.write(nwbfile)
     os.replace(partial, path)
     return path
+
+
+# Spiking ground truth (planted cell assemblies) lives in its own module; this stays the entry point.
+from nwb_sae.synthetic_assemblies import (  # noqa: E402
+    AssemblyRecording,
+    lopes_dos_santos_toy,
+    make_assemblies,
+)
+
+__all__ = ["AssemblyRecording", "SyntheticRecording", "lopes_dos_santos_toy", "make_assemblies",
+           "make_ensembles", "make_recording", "write_nwb_recording"]
