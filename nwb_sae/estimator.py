@@ -21,7 +21,8 @@ from nwb_sae import metrics
 from nwb_sae.checkpoint import load_checkpoint, save_checkpoint
 from nwb_sae.config import ModelConfig, Settings
 from nwb_sae.errors import CheckpointError, InputDataError, NwbSaeError
-from nwb_sae.io.arrays import ACTIVITY_DIMS, CODE_DIMS, to_dataarray
+from nwb_sae.io.jsonable import is_simple, plain
+from nwb_sae.io.recording.arrays import ACTIVITY_DIMS, CODE_DIMS, to_dataarray
 from nwb_sae.model import SparseAutoencoder
 from nwb_sae.train import as_tensor, resolve_device, train_model
 
@@ -92,22 +93,13 @@ def _json_coords(data: xr.DataArray) -> dict:
     for name, coord in data.coords.items():
         if coord.dims == ("neurons",):
             key = "id" if name == "neurons" else str(name)
-            out[key] = [v.item() if hasattr(v, "item") else v for v in coord.values]
+            out[key] = plain(coord.values)
     return out
 
 
 def _json_attrs(attrs: dict) -> dict:
     """The DataArray attrs that JSON can hold: scalars, and lists of scalars (e.g. the window)."""
-    out = {}
-    for key, value in attrs.items():
-        if hasattr(value, "tolist"):
-            value = value.tolist()
-        if isinstance(value, tuple):
-            value = list(value)
-        scalar = (str, int, float, bool)
-        if isinstance(value, scalar) or (isinstance(value, list) and all(isinstance(v, scalar) for v in value)):
-            out[str(key)] = value
-    return out
+    return {key: value for key, value in plain(attrs).items() if is_simple(value)}
 
 
 class SAE:

@@ -8,9 +8,10 @@ import numpy as np
 import pytest
 
 from nwb_sae.cli import main
-from nwb_sae.io.write import ResultsToWrite, write_results
-from nwb_sae.io.write_codes import CodeStream
-from nwb_sae.io.write_tables import WRITER, time_base
+from nwb_sae.io.results.schema import WRITER
+from nwb_sae.io.results.write import ResultsToWrite, write_results
+from nwb_sae.io.results.write_codes import CodeStream
+from nwb_sae.io.results.write_tables import time_base
 
 pytestmark = pytest.mark.filterwarnings("ignore::UserWarning")
 

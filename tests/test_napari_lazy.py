@@ -43,8 +43,8 @@ def measure(path, module: str = "sae") -> dict:
     import napari
     from qtpy.QtWidgets import QApplication
 
-    import nwb_sae.io.nwb  # noqa: F401  (libraries loaded before timing: the numbers are the file's)
-    import nwb_sae.io.results  # noqa: F401
+    import nwb_sae.io.recording.nwb  # noqa: F401  (libraries loaded before timing: the numbers are the file's)
+    import nwb_sae.io.results.read  # noqa: F401
     from nwb_sae.napari._layers import ROLE
 
     with h5py.File(path, "r") as f:

@@ -21,7 +21,7 @@ from pynwb.ophys import DfOverF, ImageSegmentation, OpticalChannel, RoiResponseS
 
 from nwb_sae.errors import InputDataError, NwbSaeError, ObjectNotFoundError, UnsupportedFileError
 from nwb_sae.io import load_data
-from nwb_sae.io.nwb import open_activity, read_nwb
+from nwb_sae.io.recording.nwb import open_activity, read_nwb
 from nwb_sae.synthetic import make_recording, write_nwb_recording
 
 

@@ -8,9 +8,11 @@ import numpy as np
 import pytest
 
 from nwb_sae.errors import InputDataError, UnsupportedFileError
-from nwb_sae.io.write import ResultsToWrite, read_results, write_results
-from nwb_sae.io.write_codes import CodeStream, LatentStats, default_chunk_rows
-from nwb_sae.io.write_tables import WRITER, TimeBase, flatten, time_base, unflatten
+from nwb_sae.io.results.read import read_results
+from nwb_sae.io.results.schema import WRITER, flatten, unflatten
+from nwb_sae.io.results.write import ResultsToWrite, write_results
+from nwb_sae.io.results.write_codes import CodeStream, LatentStats, default_chunk_rows
+from nwb_sae.io.results.write_tables import TimeBase, time_base
 
 pytestmark = pytest.mark.filterwarnings("ignore::UserWarning")
 

@@ -31,7 +31,7 @@ def _results_module(path: Path, module: str | None) -> str | None:
     import h5py
 
     from nwb_sae.errors import UnsupportedFileError
-    from nwb_sae.io.results import nwb_sae_modules
+    from nwb_sae.io.results.read import nwb_sae_modules
 
     if not path.is_file():
         raise UnsupportedFileError(f"{path}: no such file.")
@@ -47,7 +47,7 @@ def _results_module(path: Path, module: str | None) -> str | None:
 
 def run(args: argparse.Namespace) -> int:
     """Validate ``args.file`` and print the report; returns the exit status."""
-    from nwb_sae.io.validation import format_report, validate_file
+    from nwb_sae.io.results.validation import format_report, validate_file
 
     module = _results_module(args.file, args.module)
     report = validate_file(args.file, inspector=not args.no_inspector, config=args.config)

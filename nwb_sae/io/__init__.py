@@ -6,7 +6,7 @@ from pathlib import Path
 
 import xarray as xr
 
-from nwb_sae.io.arrays import read_array_file, to_dataarray
+from nwb_sae.io.recording.arrays import read_array_file, to_dataarray
 
 __all__ = ["load_data", "to_dataarray", "read_array_file"]
 
@@ -32,7 +32,7 @@ def load_data(path, **options) -> xr.DataArray:
     options = {k: v for k, v in options.items() if v is not None}
     suffix = path.suffix.lower()
     if suffix in (".nwb", ".h5", ".hdf5"):
-        from nwb_sae.io import nwb as nwb_reader
+        from nwb_sae.io.recording import nwb as nwb_reader
 
         return nwb_reader.load_hdf5_or_nwb(path, **options)
     if options:

@@ -1,7 +1,7 @@
 """Opening an NWB file for the browser: results, activity and presentations, all read lazily.
 
 Only what nwb-sae's writer wrote is used (through :func:`nwb_sae.read_results`) and the recording it
-points to (through :func:`nwb_sae.io.nwb.open_activity`), so any file that went through the writer opens,
+points to (through :func:`nwb_sae.io.recording.nwb.open_activity`), so any file that went through the writer opens,
 wherever it was made. Codes and activity become :class:`~nwb_sae.napari._align.AlignedArray` views
 (presentations, channels, time): nothing is read before a presentation is shown.
 """
@@ -147,7 +147,7 @@ def result_modules(path) -> list[str]:
     """Processing modules of ``path`` that hold nwb-sae results (empty when it cannot be opened)."""
     import h5py
 
-    from nwb_sae.io.results import nwb_sae_modules
+    from nwb_sae.io.results.read import nwb_sae_modules
 
     try:
         with h5py.File(path, "r") as f:
@@ -195,9 +195,9 @@ def read_presentations(path, name: str | None = None) -> tuple[pd.DataFrame | No
     where : str
         The table's path in the file ('' when there is none).
     """
-    from nwb_sae.io.nwb_file import open_nwb
-    from nwb_sae.io.nwb_find import choose_table, interval_tables
-    from nwb_sae.io.nwb_tables import table_columns
+    from nwb_sae.io.recording.nwb_file import open_nwb
+    from nwb_sae.io.recording.nwb_find import choose_table, interval_tables
+    from nwb_sae.io.recording.nwb_tables import table_columns
 
     with open_nwb(path) as (io, nwbfile, _):
         tables = interval_tables(io, nwbfile)
@@ -237,7 +237,7 @@ def open_browser(path, module: str = "sae") -> Browser:
         The file cannot be read, or holds neither results nor activity.
     """
     from nwb_sae import read_results
-    from nwb_sae.io.nwb import open_activity
+    from nwb_sae.io.recording.nwb import open_activity
 
     path = Path(path)
     if not path.is_file():

@@ -15,6 +15,7 @@ from pathlib import Path
 import h5py
 
 from nwb_sae.errors import NwbSaeError, UnsupportedFileError
+from nwb_sae.io.text import first_str
 
 CONVERT_HINT = (
     "Re-export it as NWB 2.x with a current writer (pynwb, MatNWB, NeuroConv; for Allen Brain "
@@ -41,19 +42,6 @@ def reading(path, what: str, hint: str = "") -> Iterator[None]:
     except Exception as err:  # a malformed file can make pynwb/h5py raise nearly anything
         message = f"{path}: could not read {what} ({type(err).__name__}: {err})."
         raise UnsupportedFileError(f"{message} {hint}".strip()) from err
-
-
-def _text(value) -> str | None:
-    """An HDF5 attribute that may be str, bytes or a 1-element array of either, as str."""
-    if value is None:
-        return None
-    if hasattr(value, "shape") and getattr(value, "shape", ()) != ():
-        value = value.ravel()[0] if value.size else None
-        if value is None:
-            return None
-    if isinstance(value, bytes):
-        return value.decode("utf-8", "replace")
-    return str(value)
 
 
 def open_h5(path) -> h5py.File:
@@ -92,15 +80,15 @@ def open_h5(path) -> h5py.File:
 
 def nwb_version(h5: h5py.File) -> str | None:
     """The NWB schema version written in the file ('2.5.0', '2.0b', 'NWB-1.0.5') or None."""
-    version = _text(h5.attrs.get("nwb_version"))
+    version = first_str(h5.attrs.get("nwb_version"))
     if version is None and isinstance(h5.get("nwb_version"), h5py.Dataset):
-        version = _text(h5["nwb_version"][()])
+        version = first_str(h5["nwb_version"][()])
     return version
 
 
 def is_nwb(h5: h5py.File) -> bool:
     """Whether an open HDF5 file carries NWB markers (any schema version)."""
-    return nwb_version(h5) is not None or _text(h5.attrs.get("neurodata_type")) == "NWBFile"
+    return nwb_version(h5) is not None or first_str(h5.attrs.get("neurodata_type")) == "NWBFile"
 
 
 def check_nwb_version(path, version: str | None) -> None:
