@@ -168,6 +168,6 @@ def test_bad_module_names_and_stream_errors(small_nwb, tmp_path):
 def test_unreadable_source_is_reported(tmp_path):
     fake = tmp_path / "fake.nwb"
     fake.write_bytes(b"\x89HDF\r\n" + b"\0" * 64)
-    with pytest.raises(UnsupportedFileError, match="cannot be opened"):
+    with pytest.raises(UnsupportedFileError, match="not an HDF5 file"):
         write_results(fake, generated_results(100), tmp_path / "out.nwb")
     assert [p.name for p in tmp_path.iterdir()] == ["fake.nwb"]

@@ -28,18 +28,11 @@ def register(subparsers) -> None:
 
 
 def _results_module(path: Path, module: str | None) -> str | None:
-    import h5py
-
-    from nwb_sae.errors import UnsupportedFileError
+    from nwb_sae.io.h5 import open_h5
     from nwb_sae.io.results.read import nwb_sae_modules
 
-    if not path.is_file():
-        raise UnsupportedFileError(f"{path}: no such file.")
-    try:
-        with h5py.File(path, "r") as h5:
-            found = nwb_sae_modules(h5)
-    except OSError as err:
-        raise UnsupportedFileError(f"{path}: cannot be opened as HDF5/NWB ({err}).") from err
+    with open_h5(path) as h5:
+        found = nwb_sae_modules(h5)
     if module is not None:
         return module
     return found[0] if len(found) == 1 else None

@@ -195,7 +195,7 @@ def read_hdf5(path, dataset=None, dims=None) -> xr.DataArray:
     >>> read_hdf5(tmp_path / "rec.h5", "dff", dims=("time", "neurons")).shape   # doctest: +SKIP
     (12, 1000, 1)
     """
-    from nwb_sae.io.recording.nwb_file import open_h5, reading
+    from nwb_sae.io.h5 import open_h5, reading
 
     path = Path(path)
     with open_h5(path) as h5, reading(path, f"dataset {dataset!r}"):

@@ -18,8 +18,9 @@ import xarray as xr
 
 from nwb_sae.errors import InputDataError, ObjectNotFoundError
 from nwb_sae.io import align
+from nwb_sae.io.h5 import open_h5, reading
 from nwb_sae.io.recording.arrays import ACTIVITY_DIMS, read_hdf5
-from nwb_sae.io.recording.nwb_file import is_nwb, open_h5, open_nwb, reading
+from nwb_sae.io.recording.nwb_file import is_nwb, open_nwb
 from nwb_sae.io.recording.nwb_find import activity_candidates, choose_activity, choose_table, interval_tables
 from nwb_sae.io.recording.nwb_source import DEFAULT_BIN_SIZE, ActivitySource, build_source
 from nwb_sae.io.recording.nwb_tables import select_rows

@@ -18,7 +18,8 @@ import numpy as np
 
 from nwb_sae.errors import InputDataError
 from nwb_sae.io import align
-from nwb_sae.io.recording.nwb_file import object_path, reading
+from nwb_sae.io.h5 import reading
+from nwb_sae.io.recording.nwb_file import object_path
 from nwb_sae.io.recording.nwb_find import ActivityCandidate
 from nwb_sae.io.recording.nwb_tables import table_columns
 from nwb_sae.io.recording.units import SpikeReader, read_spike_trains

@@ -11,7 +11,7 @@ import numpy as np
 
 from nwb_sae.errors import InputDataError, ObjectNotFoundError
 from nwb_sae.io import align
-from nwb_sae.io.recording.nwb_file import reading
+from nwb_sae.io.h5 import reading
 from nwb_sae.io.recording.nwb_source import ActivitySource
 from nwb_sae.io.recording.nwb_tables import table_columns
 

@@ -14,6 +14,7 @@ import numpy as np
 import xarray as xr
 
 from nwb_sae.errors import ObjectNotFoundError, UnsupportedFileError
+from nwb_sae.io.h5 import open_h5
 from nwb_sae.io.results.schema import (
     CODES,
     DICTIONARY,
@@ -223,12 +224,7 @@ def read_results(path, module: str = "sae", *, lazy: bool = True) -> SaeResults:
     >>> res.dictionary.sel(latents=3).to_series().nlargest(5)        # doctest: +SKIP
     """
     path = Path(path)
-    if not path.is_file():
-        raise UnsupportedFileError(f"{path}: no such file.")
-    try:
-        h5 = h5py.File(path, "r")
-    except OSError as err:
-        raise UnsupportedFileError(f"{path}: cannot be opened as HDF5/NWB ({err}).") from err
+    h5 = open_h5(path)
     try:
         results = results_from_h5(h5, module, lazy=lazy, shown_as=path)
     except BaseException:

@@ -21,6 +21,7 @@ from nwb_sae.errors import (
     OutputExistsError,
     UnsupportedFileError,
 )
+from nwb_sae.io.h5 import open_h5
 from nwb_sae.io.results.read import module_provenance
 from nwb_sae.io.results.schema import CODES, DICTIONARY, NEURONS, WEIGHTS
 from nwb_sae.io.results.write_codes import CodeStream
@@ -56,11 +57,7 @@ class ResultsToWrite(NamedTuple):
 
 def existing_modules(path) -> dict[str, bool]:
     """Processing modules of the file: name -> whether nwb-sae wrote it."""
-    try:
-        h5 = h5py.File(path, "r")
-    except OSError as err:
-        raise UnsupportedFileError(f"{path}: cannot be opened as HDF5/NWB ({err}).") from err
-    with h5:
+    with open_h5(path) as h5:
         processing = h5.get("processing")
         if not isinstance(processing, h5py.Group):
             return {}
