@@ -1,18 +1,19 @@
 """One activity source of an NWB file as a sliceable (time, neurons) matrix: :class:`ActivitySource`.
 
 Continuous series (RoiResponseSeries, ElectricalSeries, any TimeSeries) are read straight from the
-HDF5 dataset, one slice at a time; spike trains (Units) are binned on demand. Both answer the same
-two questions: ``read(start, stop)`` for a run of consecutive samples, and ``read_windows`` for
-windows around events (the rule is in :mod:`nwb_sae.io.align`).
+HDF5 dataset by a :class:`~nwb_sae.io.recording.series.SeriesReader`; spike trains (Units) are binned
+on demand by a :class:`~nwb_sae.io.recording.units.SpikeReader`. Both answer the same calls --
+``read(start, stop)`` for a run of consecutive samples, ``windows_inside(events, window)`` and
+``read_windows(events, window)`` for windows around events (the rule is in :mod:`nwb_sae.io.align`) --
+so :class:`ActivitySource` hands them on without asking which one it holds. This module builds the
+source for a chosen candidate, with the neurons' ids and labels.
 """
 
 from __future__ import annotations
 
 import os
 import warnings
-from collections.abc import Iterator
-from contextlib import contextmanager
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -22,119 +23,12 @@ from nwb_sae.io.h5 import reading
 from nwb_sae.io.recording.nwb_file import object_path
 from nwb_sae.io.recording.nwb_find import ActivityCandidate
 from nwb_sae.io.recording.nwb_tables import table_columns
+from nwb_sae.io.recording.series import SeriesReader
 from nwb_sae.io.recording.units import SpikeReader, read_spike_trains
 from nwb_sae.io.text import as_str
 
 DEFAULT_BIN_SIZE = 0.05
 """Seconds per bin for spike trains when no ``bin_size`` is given."""
-
-
-@dataclass
-class SeriesReader:
-    """Reads samples of a continuous series from its HDF5 dataset, scaled to the series' unit.
-
-    Everything but the dataset handle is plain data, so a copy (:meth:`detached`) can be sent to
-    another process or a dask task, which reopens the file (:meth:`opened`).
-    """
-
-    filename: str
-    dataset: str
-    transposed: bool
-    n_raw: int
-    n_channels: int
-    columns: np.ndarray | None = None
-    """Channel positions to keep (None: all)."""
-    conversion: float = 1.0
-    offset: float = 0.0
-    channel_conversion: np.ndarray | None = None
-    per_bin: int = 1
-    """Raw samples averaged into one output sample."""
-    raw_dt: float = 1.0
-    """Seconds between raw samples (the typical interval for timestamped series)."""
-    starting_time: float = 0.0
-    """Time of raw sample 0 in seconds."""
-    raw_timestamps: np.ndarray | None = field(default=None, repr=False)
-    """Times of the raw samples, for series stored with timestamps."""
-    h5dataset: object = field(default=None, repr=False)
-
-    def detached(self) -> SeriesReader:
-        """A copy without the open dataset: plain data, picklable."""
-        return replace(self, h5dataset=None)
-
-    @contextmanager
-    def opened(self) -> Iterator[SeriesReader]:
-        """This reader with its dataset open (the file is reopened read-only when detached)."""
-        if self.h5dataset is not None:
-            yield self
-            return
-        import h5py
-
-        with h5py.File(self.filename, "r") as h5:
-            yield replace(self, h5dataset=h5[self.dataset])
-
-    def raw(self, start: int, stop: int) -> np.ndarray:
-        """Raw samples ``start:stop`` as float32 (stop - start, channels), scaled."""
-        dset = self.h5dataset
-        if dset.ndim == 1:
-            block = dset[start:stop][:, None]
-        elif self.transposed:
-            block = dset[:, start:stop].T
-        else:
-            block = dset[start:stop]
-        if self.columns is not None:
-            block = block[:, self.columns]
-        block = np.asarray(block, dtype=np.float32)
-        if self.channel_conversion is not None:
-            factors = self.channel_conversion if self.columns is None else self.channel_conversion[self.columns]
-            block = block * factors[None, :]
-        if self.conversion != 1.0 or self.offset != 0.0:
-            block = block * np.float32(self.conversion) + np.float32(self.offset)
-        return block
-
-    def read(self, start: int, stop: int) -> np.ndarray:
-        """Output samples ``start:stop`` (averaged over ``per_bin`` raw samples when binned)."""
-        m = self.per_bin
-        block = self.raw(start * m, stop * m)
-        return block if m == 1 else block.reshape(stop - start, m, -1).mean(axis=1, dtype=np.float32)
-
-    def _window_starts(self, events, window) -> tuple[np.ndarray, np.ndarray]:
-        """Raw sample where each window starts, and whether the window is usable (see nwb_sae.io.align)."""
-        events = np.asarray(events, dtype=float)
-        span = align.n_window_samples(window, self.raw_dt * self.per_bin) * self.per_bin
-        if self.raw_timestamps is not None:
-            raw_window = (window[0], window[0] + span * self.raw_dt)
-            return align.timestamp_starts(events, raw_window, self.raw_timestamps, self.raw_dt)
-        starts = align.regular_starts(events, window[0], 1.0 / self.raw_dt, self.starting_time)
-        return starts, align.inside(starts, span, self.n_raw)
-
-    def windows_inside(self, events, window) -> np.ndarray:
-        """Which windows around ``events`` lie inside the recording (and, with timestamps, have no gap)."""
-        return self._window_starts(events, window)[1]
-
-    def read_windows(self, events, window) -> np.ndarray:
-        """The windows around ``events`` (all inside the recording): float32 (neurons, time, events)."""
-        m = self.per_bin
-        n = align.n_window_samples(window, self.raw_dt * m)
-        starts, ok = self._window_starts(events, window)
-        if not ok.all():
-            raise ValueError(f"{int((~ok).sum())} window(s) do not lie inside {self.dataset}; "
-                             "read only those windows_inside() accepts")
-        out = np.empty((self.n_out_channels, n, len(starts)), dtype=np.float32)
-        for p, s in enumerate(starts):
-            block = self.raw(int(s), int(s) + n * m)
-            if m > 1:
-                block = block.reshape(n, m, -1).mean(axis=1, dtype=np.float32)
-            out[:, :, p] = block.T
-        return out
-
-    def subset(self, positions) -> SeriesReader:
-        """A reader over the channels at ``positions`` (of the channels this reader gives)."""
-        base = np.arange(self.n_channels) if self.columns is None else self.columns
-        return replace(self, columns=base[np.asarray(positions, dtype=np.int64)])
-
-    @property
-    def n_out_channels(self) -> int:
-        return self.n_channels if self.columns is None else len(self.columns)
 
 
 @dataclass(repr=False, kw_only=True)
