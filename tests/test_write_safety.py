@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import hashlib
+import json
 import logging
 import os
 import select
@@ -302,3 +303,27 @@ def test_sigkill_of_a_real_inference_process(long_recording, tmp_path, fifo):
     assert len(temps(tmp_path)) == 1
     write_nwb(sae, path, in_place=True)  # the next write cleans up and succeeds
     assert temps(tmp_path) == [] and read_results(path, lazy=False).codes.shape == (40000, 32)
+
+
+def test_a_paused_writer_goes_on_when_continued(tmp_path, fifo):
+    """The hook only pauses: continued (SIGCONT) at 'renaming', the write completes; before, nothing changed."""
+    target = tmp_path / "metrics.json"
+    target.write_text("old")
+    script = textwrap.dedent(f"""
+        from nwb_sae.io.jsonable import write_json
+        write_json({str(target)!r}, {{"fvu": 0.25}})
+        print("DONE", flush=True)
+    """)
+    env = {**os.environ, PAUSE_AT: "renaming", PAUSE_FIFO: str(fifo[0])}
+    proc = subprocess.Popen([sys.executable, "-u", "-c", script], stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                            env=env)
+    lines: list[str] = []
+    try:
+        assert wait_for_pause(fifo[1], proc.stdout.fileno(), lines) == "renaming", lines
+        assert target.read_text() == "old" and len(temps(tmp_path)) == 1
+        proc.send_signal(signal.SIGCONT)
+        assert proc.wait(timeout=GUARD_S) == 0
+    finally:
+        proc.kill()
+        proc.wait()
+    assert json.loads(target.read_text()) == {"fvu": 0.25} and temps(tmp_path) == []
