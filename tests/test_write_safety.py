@@ -188,6 +188,12 @@ def wait_for_pause(fifo_fd: int, log_fd: int, lines: list) -> str | None:
                 return None
 
 
+def wait_stopped(pid: int) -> None:
+    """Return once the paused writer has stopped itself (its SIGSTOP follows the announcement)."""
+    _, status = os.waitpid(pid, os.WUNTRACED)
+    assert os.WIFSTOPPED(status), f"the writer ended instead of pausing (status {status})"
+
+
 def fork_write(write, fifo=None, stage: str | None = None) -> tuple[list[str], str | None]:
     """Run ``write`` in a forked process; with ``stage``, SIGKILL it while it is paused at that stage.
 
@@ -202,7 +208,9 @@ def fork_write(write, fifo=None, stage: str | None = None) -> tuple[list[str], s
     lines: list[str] = []
     try:
         paused = wait_for_pause(fifo[1], r, lines) if stage is not None else None
-        if paused is None:
+        if paused is not None:
+            wait_stopped(pid)
+        else:
             while chunk := os.read(r, 65536):  # drain the log until the child closes it
                 lines += chunk.decode().splitlines()
     finally:
@@ -294,6 +302,7 @@ def test_sigkill_of_a_real_inference_process(long_recording, tmp_path, fifo):
     lines: list[str] = []
     try:
         paused = wait_for_pause(fifo[1], proc.stdout.fileno(), lines)
+        wait_stopped(proc.pid)
     finally:
         proc.kill()
         proc.wait()
@@ -320,6 +329,7 @@ def test_a_paused_writer_goes_on_when_continued(tmp_path, fifo):
     lines: list[str] = []
     try:
         assert wait_for_pause(fifo[1], proc.stdout.fileno(), lines) == "renaming", lines
+        wait_stopped(proc.pid)  # a SIGCONT sent before the writer has stopped itself would be lost
         assert target.read_text() == "old" and len(temps(tmp_path)) == 1
         proc.send_signal(signal.SIGCONT)
         assert proc.wait(timeout=GUARD_S) == 0

@@ -1,4 +1,12 @@
-"""Readers and writers: every file format in, one labelled DataArray out (and results back)."""
+"""Readers and writers, cut by artefact: every file format in, one labelled DataArray out, results back.
+
+- :mod:`nwb_sae.io.align`: the one window rule every reader (and the napari plugin) cuts windows by.
+- :mod:`nwb_sae.io.recording`: recordings in (NWB, plain HDF5, ``.npy`` / ``.npz`` / ``.nc``).
+- :mod:`nwb_sae.io.results`: the results module's schema, its writer and its reader.
+- :mod:`nwb_sae.io.safe_write`: the one atomic-write mechanism; :mod:`nwb_sae.io.h5` opens HDF5 files;
+  :mod:`nwb_sae.io.text`, :mod:`nwb_sae.io.jsonable` and :mod:`nwb_sae.io.netcdf` turn values into
+  text, JSON and netCDF the same way everywhere.
+"""
 
 from __future__ import annotations
 

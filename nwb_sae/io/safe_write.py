@@ -21,7 +21,8 @@ A write passes named stages (:data:`STAGES`); :func:`stage` logs each one. So th
 writer at an exact stage (and SIGKILL it there) without timing anything, a process started with the
 environment variables ``NWB_SAE_PAUSE_AT=<stage>`` and ``NWB_SAE_PAUSE_FIFO=<path of a FIFO>`` writes
 the stage's name and a newline into the FIFO when it reaches that stage, then stops itself (SIGSTOP)
-until it is continued (SIGCONT) or killed. Nothing happens when the variables are unset.
+until it is killed or continued (SIGCONT; send it once the process has stopped, e.g. after
+``os.waitpid(pid, os.WUNTRACED)``, or it is lost). Nothing happens when the variables are unset.
 """
 
 from __future__ import annotations
