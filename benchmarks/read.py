@@ -67,13 +67,13 @@ def raw_h5py(path: Path) -> np.ndarray:
 
 
 def with_read_nwb(path: Path) -> np.ndarray:
-    from nwb_sae.io.nwb import read_nwb
+    from nwb_sae.io.recording.nwb import read_nwb
 
     return read_nwb(path, presentations="trials", window=WINDOW).values
 
 
 def with_read_nwb_lazy(path: Path) -> np.ndarray:
-    from nwb_sae.io.nwb import read_nwb
+    from nwb_sae.io.recording.nwb import read_nwb
 
     return read_nwb(path, presentations="trials", window=WINDOW, lazy=True).compute().values
 
@@ -103,7 +103,7 @@ def peak_memory_child(way: str, path: str) -> None:
     import pynwb  # noqa: F401
     import xarray  # noqa: F401
 
-    import nwb_sae.io.nwb  # noqa: F401
+    import nwb_sae.io.recording.nwb  # noqa: F401
 
     before = _status_mb("VmRSS")
     try:  # Linux: reset the high-water mark so that VmHWM is the peak of the read alone

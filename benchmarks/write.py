@@ -67,7 +67,7 @@ def make_source(path: Path, n_samples: int, n_neurons: int) -> None:
     from pynwb.file import Subject
     from pynwb.ophys import Fluorescence, ImageSegmentation, OpticalChannel, RoiResponseSeries
 
-    from nwb_sae.io.write_codes import CodeStream
+    from nwb_sae.io.results.write_codes import CodeStream
 
     atoms = np.abs(np.random.default_rng(1).normal(size=(48, n_neurons))).astype(np.float32)
     nwbfile = NWBFile(session_description="write benchmark", identifier="write-benchmark",
@@ -98,7 +98,7 @@ def make_source(path: Path, n_samples: int, n_neurons: int) -> None:
 
 def fit_model(source: Path, model: Path, n_latents: int) -> None:
     import nwb_sae
-    from nwb_sae.io.nwb import open_activity
+    from nwb_sae.io.recording.nwb import open_activity
 
     with open_activity(source) as act:
         x = act.read(0, min(act.n_samples, 40000) // 100 * 100)
@@ -119,8 +119,8 @@ def encoded_blocks(sae, act):
 def run_h5py(sae, source: Path, out: Path, compressed: bool) -> None:
     import h5py
 
-    from nwb_sae.io.nwb import open_activity
-    from nwb_sae.io.write_codes import default_chunk_rows
+    from nwb_sae.io.recording.nwb import open_activity
+    from nwb_sae.io.results.write_codes import default_chunk_rows
 
     with open_activity(source) as act, h5py.File(out, "w") as h5:
         shape = (act.n_samples, sae.n_latents)
@@ -132,7 +132,7 @@ def run_h5py(sae, source: Path, out: Path, compressed: bool) -> None:
 
 
 def run_encode_only(sae, source: Path) -> None:
-    from nwb_sae.io.nwb import open_activity
+    from nwb_sae.io.recording.nwb import open_activity
 
     total = 0.0
     with open_activity(source) as act:
@@ -143,8 +143,8 @@ def run_encode_only(sae, source: Path) -> None:
 def run_variant(variant: str, source: Path, model: Path, out: Path) -> dict:
     warnings.simplefilter("ignore")
     import nwb_sae
-    from nwb_sae.io.nwb import open_activity
-    from nwb_sae.io.write import write_nwb
+    from nwb_sae.io.recording.nwb import open_activity
+    from nwb_sae.io.results.write import write_nwb
 
     sae = nwb_sae.load(model)
     with open_activity(source) as act:  # warm the imports and the file's metadata

@@ -39,10 +39,11 @@ __getattr__, _, _ = lazy_loader.attach(
         "estimator": ["SAE", "load"],
         "baselines": ["ICAAssemblies", "NMFEnsembles"],
         "io": ["load_data"],
-        "io.nwb": ["read_nwb", "open_activity"],
-        "io.describe": ["describe_file"],
-        "io.arrays": ["read_hdf5"],
-        "io.write": ["write_nwb", "read_results"],
+        "io.recording.nwb": ["read_nwb", "open_activity"],
+        "io.recording.describe": ["describe_file"],
+        "io.recording.arrays": ["read_hdf5"],
+        "io.results.write": ["write_nwb"],
+        "io.results.read": ["read_results"],
     },
 )
 

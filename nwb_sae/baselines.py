@@ -21,7 +21,7 @@ import pandas as pd
 import xarray as xr
 
 from nwb_sae.errors import InputDataError, NwbSaeError
-from nwb_sae.io.arrays import CODE_DIMS, to_dataarray
+from nwb_sae.io.recording.arrays import CODE_DIMS, to_dataarray
 from nwb_sae.metrics import orient
 
 NULLS = ("mp", "shift")

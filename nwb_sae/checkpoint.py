@@ -8,8 +8,6 @@ ever unpickles a file: ``safetensors`` holds only tensors, and a legacy ``.pt`` 
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 from pathlib import Path
 
 import torch
@@ -17,6 +15,8 @@ from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 
 from nwb_sae.errors import CheckpointError
+from nwb_sae.io.jsonable import write_json
+from nwb_sae.io.safe_write import atomic_write
 
 WEIGHTS_SUFFIX = ".safetensors"
 META_SUFFIX = ".json"
@@ -28,23 +28,6 @@ def checkpoint_paths(path) -> tuple[Path, Path]:
     if path.suffix in (WEIGHTS_SUFFIX, META_SUFFIX):
         path = path.with_suffix("")
     return path.with_name(path.name + WEIGHTS_SUFFIX), path.with_name(path.name + META_SUFFIX)
-
-
-def atomic_write(target, write) -> None:
-    """Call ``write(tmp_path)`` on a temporary file in the target's folder, then rename it to ``target``.
-
-    The target is never half-written: it is either the old file or the complete new one.
-    """
-    target = Path(target)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
-    os.close(fd)
-    try:
-        write(tmp)
-        os.replace(tmp, target)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
 
 
 def save_checkpoint(path, tensors: dict[str, torch.Tensor], meta: dict) -> Path:
@@ -62,8 +45,7 @@ def save_checkpoint(path, tensors: dict[str, torch.Tensor], meta: dict) -> Path:
     weights, meta_path = checkpoint_paths(path)
     cpu = {k: v.detach().to("cpu").contiguous() for k, v in tensors.items()}
     atomic_write(weights, lambda tmp: save_file(cpu, tmp))
-    text = json.dumps(meta, indent=2, default=_json_default)
-    atomic_write(meta_path, lambda tmp: Path(tmp).write_text(text))
+    write_json(meta_path, meta)
     return weights
 
 
@@ -122,10 +104,3 @@ def _load_legacy(path: Path) -> tuple[dict[str, torch.Tensor], dict]:
         raise CheckpointError(f"{path}: does not hold a state dict of tensors.")
     return dict(obj), meta
 
-
-def _json_default(value):
-    if hasattr(value, "tolist"):
-        return value.tolist()
-    if isinstance(value, Path):
-        return str(value)
-    raise TypeError(f"cannot store {type(value).__name__} in a checkpoint's JSON")

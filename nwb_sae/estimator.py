@@ -30,7 +30,7 @@ from nwb_sae import metrics
 from nwb_sae.checkpoint import load_checkpoint, save_checkpoint
 from nwb_sae.config import Settings
 from nwb_sae.errors import CheckpointError, InputDataError, NotFittedError
-from nwb_sae.io.arrays import ACTIVITY_DIMS, CODE_DIMS
+from nwb_sae.io.recording.arrays import ACTIVITY_DIMS, CODE_DIMS
 from nwb_sae.model import SparseAutoencoder
 from nwb_sae.samples import (
     as_activity,

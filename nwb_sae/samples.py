@@ -18,7 +18,8 @@ import numpy as np
 import xarray as xr
 
 from nwb_sae.errors import InputDataError
-from nwb_sae.io.arrays import ACTIVITY_DIMS, to_dataarray
+from nwb_sae.io.jsonable import is_simple, plain
+from nwb_sae.io.recording.arrays import ACTIVITY_DIMS, to_dataarray
 
 
 def population_vectors(data: xr.DataArray) -> np.ndarray:
@@ -105,23 +106,10 @@ def fit_normalization(x: np.ndarray, mode: str, neuron_ids, source: str) -> tupl
 
 def describe_neurons(data: xr.DataArray) -> dict:
     """Neuron coordinates as JSON-able lists (the neuron dim itself under ``id``)."""
-    out = {}
-    for name, coord in data.coords.items():
-        if coord.dims == ("neurons",):
-            key = "id" if name == "neurons" else str(name)
-            out[key] = [v.item() if hasattr(v, "item") else v for v in coord.values]
-    return out
+    return {("id" if name == "neurons" else str(name)): plain(coord.values)
+            for name, coord in data.coords.items() if coord.dims == ("neurons",)}
 
 
 def describe_attrs(attrs: dict) -> dict:
     """The DataArray attrs that JSON can hold: scalars, and lists of scalars (e.g. the window)."""
-    out = {}
-    for key, value in attrs.items():
-        if hasattr(value, "tolist"):
-            value = value.tolist()
-        if isinstance(value, tuple):
-            value = list(value)
-        scalar = (str, int, float, bool)
-        if isinstance(value, scalar) or (isinstance(value, list) and all(isinstance(v, scalar) for v in value)):
-            out[str(key)] = value
-    return out
+    return {key: value for key, value in plain(attrs).items() if is_simple(value)}

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 import numpy as np
 import xarray as xr
 
-from nwb_sae.io.arrays import ACTIVITY_DIMS
+from nwb_sae.io.recording.arrays import ACTIVITY_DIMS
 
 
 @dataclass
@@ -238,13 +238,13 @@ def write_nwb_recording(path, recording: SyntheticRecording | None = None, kind:
     >>> path = write_nwb_recording(tmp_path / "rec.nwb", rec)   # doctest: +SKIP
     """
     import datetime
-    import os
     from pathlib import Path
 
     from pynwb import NWBHDF5IO, NWBFile
     from pynwb.file import Subject
 
     from nwb_sae.errors import InputDataError, OutputExistsError
+    from nwb_sae.io.safe_write import atomic_write
 
     path = Path(path)
     if kind not in ("ophys", "units"):
@@ -287,11 +287,12 @@ def write_nwb_recording(path, recording: SyntheticRecording | None = None, kind:
         nwbfile.add_trial(start_time=onset_time, stop_time=onset_time + (n_time - onset) * bin_size,
                           condition=int(condition[p]),
                           **{name: values[p].item() for name, values in labels.items()})
-    partial = path.with_name(f".{path.stem}.partial.nwb")
-    with NWBHDF5IO(str(partial), mode="w") as io:
-        io.write(nwbfile)
-    os.replace(partial, path)
-    return path
+
+    def write(tmp: str) -> None:
+        with NWBHDF5IO(tmp, mode="w") as io:
+            io.write(nwbfile)
+
+    return atomic_write(path, write)
 
 
 # Spiking ground truth (planted cell assemblies) lives in its own module; this stays the entry point.

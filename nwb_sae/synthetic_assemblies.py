@@ -22,7 +22,7 @@ import xarray as xr
 from scipy.signal import lfilter
 
 from nwb_sae.errors import InputDataError
-from nwb_sae.io.arrays import ACTIVITY_DIMS
+from nwb_sae.io.recording.arrays import ACTIVITY_DIMS
 
 
 @dataclass

@@ -121,7 +121,7 @@ def test_npz_and_netcdf_inputs(tmp_path, trained):
 
 def test_nwb_selection_flags_reach_the_reader(tmp_path):
     """--neurons and --where select neurons and presentations of an NWB input."""
-    from nwb_sae.io.nwb import read_nwb
+    from nwb_sae.io.recording.nwb import read_nwb
     from nwb_sae.synthetic import write_nwb_recording
 
     rec = make_recording(n_neurons=12, n_atoms=16, n_time=10, n_presentations=40, seed=3)

@@ -8,9 +8,10 @@ import numpy as np
 import pytest
 
 from nwb_sae.cli import main
-from nwb_sae.io.write import ResultsToWrite, write_results
-from nwb_sae.io.write_codes import CodeStream
-from nwb_sae.io.write_tables import WRITER, time_base
+from nwb_sae.io.results.schema import WRITER
+from nwb_sae.io.results.write import ResultsToWrite, write_results
+from nwb_sae.io.results.write_codes import CodeStream
+from nwb_sae.io.results.write_tables import time_base
 
 pytestmark = pytest.mark.filterwarnings("ignore::UserWarning")
 
@@ -85,7 +86,7 @@ def test_unreadable_files_get_a_clear_error(tmp_path, capsys):
     text.write_text("not an NWB file")
     assert main(["validate", str(text)]) == 2
     err = capsys.readouterr().err
-    assert "cannot be opened" in err and "Traceback" not in err
+    assert "not an HDF5 file" in err and "Traceback" not in err
 
 
 def test_file_without_results(files, tmp_path, capsys):

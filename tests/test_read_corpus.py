@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from nwb_sae.errors import InputDataError, ObjectNotFoundError, UnsupportedFileError
-from nwb_sae.io.nwb import read_nwb
+from nwb_sae.io.recording.nwb import read_nwb
 
 pytestmark = pytest.mark.corpus
 

@@ -6,7 +6,7 @@ import pytest
 
 from nwb_sae.errors import InputDataError, ObjectNotFoundError, UnsupportedFileError
 from nwb_sae.io import load_data
-from nwb_sae.io.arrays import read_hdf5
+from nwb_sae.io.recording.arrays import read_hdf5
 
 
 def coded(shape) -> np.ndarray:

@@ -21,7 +21,7 @@ from pynwb.ophys import DfOverF, ImageSegmentation, OpticalChannel, RoiResponseS
 
 from nwb_sae.errors import InputDataError, NwbSaeError, ObjectNotFoundError, UnsupportedFileError
 from nwb_sae.io import load_data
-from nwb_sae.io.nwb import open_activity, read_nwb
+from nwb_sae.io.recording.nwb import open_activity, read_nwb
 from nwb_sae.synthetic import make_recording, write_nwb_recording
 
 
@@ -186,6 +186,9 @@ def test_explicit_timestamps_and_gaps(tmp_path):
     assert da.attrs["sampling"].startswith("timestamps")
     with open_activity(path, activity="acquisition/traces") as src:
         assert src.rate is None and src.timestamps[100] == ts[100]
+    with pytest.warns(UserWarning, match="dropped 1 of 3"):
+        lazy = read_nwb(path, activity="traces", presentations="trials", window=(-0.1, 0.3), lazy=True)
+    np.testing.assert_array_equal(lazy.values, da.values)
 
 
 def test_transposed_storage_is_detected(tmp_path):
@@ -256,6 +259,24 @@ def test_open_activity_units_grid(units_file):
         assert block.sum() == len(trains[5]) + len(trains[9])
         np.testing.assert_allclose(src.timestamps[:3], [0.0, 0.1, 0.2])
         assert src.neuron_table_path == "units" and src.neuron_table_rows.tolist() == [0, 1]
+
+
+def test_every_reader_answers_read_windows_of_events(ophys_file, units_file):
+    """Continuous series and spike trains take the same read_windows(events, window); lazy reads agree."""
+    window = (-0.2, 0.3)
+    for path, options in ((ophys_file, {}), (units_file[0], {"bin_size": 0.05})):
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # windows outside the recording are dropped: not the point here
+            eager = read_nwb(path, presentations="trials", window=window, **options)
+            lazy = read_nwb(path, presentations="trials", window=window, lazy=True, **options)
+        np.testing.assert_array_equal(lazy.values, eager.values)
+        events = eager.start_time.values
+        with open_activity(path, **options) as src:
+            assert src.windows_inside(events, window).all()
+            np.testing.assert_array_equal(src.read_windows(events, window), eager.values)
+            two = src.subset([1, 0])
+            assert two.path == src.path and two.reader is not src.reader
+            np.testing.assert_array_equal(two.read_windows(events, window), eager.values[[1, 0]])
 
 
 def test_electrical_series_ids_and_conversion(tmp_path):

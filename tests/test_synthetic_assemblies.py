@@ -103,7 +103,7 @@ def test_bad_settings_are_clear_errors():
 
 def test_written_as_nwb_units_and_read_back_exactly(tmp_path):
     from nwb_sae.baselines import ICAAssemblies
-    from nwb_sae.io.nwb import read_nwb
+    from nwb_sae.io.recording.nwb import read_nwb
     from nwb_sae.metrics import fraction_found
     from nwb_sae.synthetic import write_nwb_recording
 

@@ -8,9 +8,11 @@ import numpy as np
 import pytest
 
 from nwb_sae.errors import InputDataError, UnsupportedFileError
-from nwb_sae.io.write import ResultsToWrite, read_results, write_results
-from nwb_sae.io.write_codes import CodeStream, LatentStats, default_chunk_rows
-from nwb_sae.io.write_tables import WRITER, TimeBase, flatten, time_base, unflatten
+from nwb_sae.io.results.read import read_results
+from nwb_sae.io.results.schema import WRITER, flatten, unflatten
+from nwb_sae.io.results.write import ResultsToWrite, write_results
+from nwb_sae.io.results.write_codes import CodeStream, LatentStats, default_chunk_rows
+from nwb_sae.io.results.write_tables import TimeBase, time_base
 
 pytestmark = pytest.mark.filterwarnings("ignore::UserWarning")
 
@@ -166,6 +168,6 @@ def test_bad_module_names_and_stream_errors(small_nwb, tmp_path):
 def test_unreadable_source_is_reported(tmp_path):
     fake = tmp_path / "fake.nwb"
     fake.write_bytes(b"\x89HDF\r\n" + b"\0" * 64)
-    with pytest.raises(UnsupportedFileError, match="cannot be opened"):
+    with pytest.raises(UnsupportedFileError, match="not an HDF5 file"):
         write_results(fake, generated_results(100), tmp_path / "out.nwb")
     assert [p.name for p in tmp_path.iterdir()] == ["fake.nwb"]

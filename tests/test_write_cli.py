@@ -11,7 +11,7 @@ import pytest
 import nwb_sae
 from nwb_sae import synthetic
 from nwb_sae.cli import main
-from nwb_sae.io.write import read_results
+from nwb_sae.io.results.read import read_results
 
 pytestmark = pytest.mark.filterwarnings("ignore::UserWarning")
 

@@ -9,9 +9,10 @@ import numpy as np
 import pytest
 
 import nwb_sae
-from nwb_sae.io.nwb import open_activity
-from nwb_sae.io.validation import SERIOUS, validate_file
-from nwb_sae.io.write import read_results, write_nwb
+from nwb_sae.io.recording.nwb import open_activity
+from nwb_sae.io.results.read import read_results
+from nwb_sae.io.results.validation import SERIOUS, validate_file
+from nwb_sae.io.results.write import write_nwb
 
 pytestmark = [pytest.mark.corpus, pytest.mark.filterwarnings("ignore::UserWarning")]
 

@@ -20,9 +20,10 @@ from nwb_sae.errors import (
     OutputExistsError,
     UnsupportedFileError,
 )
-from nwb_sae.io.nwb import open_activity
-from nwb_sae.io.validation import SERIOUS, validate_file
-from nwb_sae.io.write import default_output, read_results, write_nwb
+from nwb_sae.io.recording.nwb import open_activity
+from nwb_sae.io.results.read import read_results
+from nwb_sae.io.results.validation import SERIOUS, validate_file
+from nwb_sae.io.results.write import default_output, write_nwb
 
 pytestmark = pytest.mark.filterwarnings("ignore::UserWarning")
 
@@ -303,7 +304,7 @@ def test_top_level_names():
     assert nwb_sae.read_results is read_results
     with warnings.catch_warnings():
         warnings.simplefilter("error")
-        from nwb_sae.io.write import SaeResults
+        from nwb_sae.io.results.read import SaeResults
 
     assert SaeResults._fields == ("codes", "dictionary", "latent_stats", "provenance", "source", "write_info",
                                   "file")

@@ -1,8 +1,10 @@
-"""In-place writes are atomic: killed (SIGKILL) or failing at any moment, the original stays byte-identical."""
+"""In-place writes are atomic: killed (SIGKILL) at any stage or failing, the original stays byte-identical
+(or, once renamed, the new file is complete)."""
 
 from __future__ import annotations
 
 import hashlib
+import json
 import logging
 import os
 import select
@@ -14,14 +16,16 @@ import sys
 import textwrap
 import time
 
+import numpy as np
 import pytest
 
 import nwb_sae
 from nwb_sae import synthetic
 from nwb_sae.errors import NwbSaeError
-from nwb_sae.io.nwb import open_activity
-from nwb_sae.io.safe_write import remove_stale_temps, staged_file
-from nwb_sae.io.write import read_results, results_from_model, write_nwb, write_results
+from nwb_sae.io.recording.nwb import open_activity
+from nwb_sae.io.results.read import read_results
+from nwb_sae.io.results.write import results_from_model, write_nwb, write_results
+from nwb_sae.io.safe_write import PAUSE_AT, PAUSE_FIFO, STAGES, remove_stale_temps, staged_file
 
 pytestmark = pytest.mark.filterwarnings("ignore::UserWarning")
 
@@ -34,7 +38,7 @@ def sha256(path) -> str:
 
 
 def temps(folder) -> list:
-    return sorted(p.name for p in folder.iterdir() if p.name.endswith(".tmp"))
+    return sorted(p.name for p in folder.iterdir() if ".nwb-sae-" in p.name)
 
 
 @pytest.fixture(scope="module")
@@ -127,16 +131,34 @@ def test_stale_temporaries_are_cleaned(tmp_path):
 
 
 # -- SIGKILL ----------------------------------------------------------------------------------------
+# The writer announces each named stage (nwb_sae.io.safe_write.stage); with NWB_SAE_PAUSE_AT=<stage> and
+# NWB_SAE_PAUSE_FIFO=<fifo> it writes the stage's name into the FIFO and stops itself there, so the test
+# kills it exactly at that stage. Nothing here waits a fixed time: the only clock is a failure guard.
 
-def _child(write, pipe_w: int) -> None:
-    """In the forked child: log every step of the write to the pipe, then write."""
+GUARD_S = 600.0
+"""Give up (and fail) when a writer neither pauses nor finishes within this many seconds."""
+
+
+@pytest.fixture()
+def fifo(tmp_path):
+    """A FIFO for the stage announcements, held open read-write so that reads block until one arrives."""
+    path = tmp_path / "stages.fifo"
+    os.mkfifo(path)
+    fd = os.open(path, os.O_RDWR | os.O_NONBLOCK)
+    yield path, fd
+    os.close(fd)
+
+
+def _child(write, pipe_w: int, env: dict) -> None:
+    """In the forked child: log every stage of the write to the pipe, then write; report the end."""
+    os.environ.update(env)
     stream = os.fdopen(pipe_w, "w", buffering=1)
     try:
         handler = logging.StreamHandler(stream)
         handler.setFormatter(logging.Formatter("%(message)s"))
         logger = logging.getLogger("nwb_sae")
         logger.handlers, logger.propagate = [handler], False
-        logger.setLevel(logging.DEBUG)
+        logger.setLevel(logging.INFO)
         write()
         stream.write("DONE\n")
     except BaseException as err:  # noqa: BLE001 -- report anything to the parent
@@ -145,48 +167,60 @@ def _child(write, pipe_w: int) -> None:
     os._exit(0)
 
 
-def fork_write(write, marker: str | None = None, delay: float = 0.0, after: float | None = None,
-               timeout: float = 60.0) -> tuple[list[str], bool]:
-    """Run ``write`` in a forked process and SIGKILL it when a log line contains ``marker`` (plus
-    ``delay`` seconds) or ``after`` seconds from the start. Returns the log lines and whether it was killed."""
+def wait_for_pause(fifo_fd: int, log_fd: int, lines: list) -> str | None:
+    """The stage the writer paused at, or None when it ended first (its log lines are added to ``lines``)."""
+    announced, buffer = b"", b""
+    deadline = time.monotonic() + GUARD_S
+    while True:
+        ready, _, _ = select.select([fifo_fd, log_fd], [], [], max(0.0, deadline - time.monotonic()))
+        if not ready:
+            pytest.fail(f"the writer neither paused nor finished within {GUARD_S:g} s: {lines[-3:]}")
+        if fifo_fd in ready:
+            announced += os.read(fifo_fd, 4096)
+            if announced.endswith(b"\n"):
+                return announced.decode().strip()
+        if log_fd in ready:
+            chunk = os.read(log_fd, 65536)
+            buffer += chunk
+            *complete, buffer = buffer.split(b"\n")
+            lines += [c.decode() for c in complete]
+            if not chunk or any(line == "DONE" or line.startswith("ERROR") for line in lines):
+                return None
+
+
+def wait_stopped(pid: int) -> None:
+    """Return once the paused writer has stopped itself (its SIGSTOP follows the announcement)."""
+    _, status = os.waitpid(pid, os.WUNTRACED)
+    assert os.WIFSTOPPED(status), f"the writer ended instead of pausing (status {status})"
+
+
+def fork_write(write, fifo=None, stage: str | None = None) -> tuple[list[str], str | None]:
+    """Run ``write`` in a forked process; with ``stage``, SIGKILL it while it is paused at that stage.
+
+    Returns the log lines and the stage it was killed at (None: it ran to its end)."""
+    env = {} if stage is None else {PAUSE_AT: stage, PAUSE_FIFO: str(fifo[0])}
     r, w = os.pipe()
     pid = os.fork()
     if pid == 0:  # pragma: no cover -- the child
         os.close(r)
-        _child(write, w)
+        _child(write, w, env)
     os.close(w)
-    lines, buffer, killed = [], b"", False
-    start = time.monotonic()
-    deadline = start + timeout
+    lines: list[str] = []
     try:
-        while time.monotonic() < deadline:
-            wait = 0.5 if after is None else max(0.0, start + after - time.monotonic())
-            ready, _, _ = select.select([r], [], [], wait)
-            if after is not None and time.monotonic() >= start + after:
-                os.kill(pid, signal.SIGKILL)
-                killed = True
-                break
-            if not ready:
-                continue
-            chunk = os.read(r, 65536)
-            if not chunk:
-                break
-            buffer += chunk
-            *complete, buffer = buffer.split(b"\n")
-            lines += [c.decode() for c in complete]
-            if marker is not None and any(marker in line for line in lines):
-                time.sleep(delay)
-                os.kill(pid, signal.SIGKILL)
-                killed = True
-                break
+        paused = wait_for_pause(fifo[1], r, lines) if stage is not None else None
+        if paused is not None:
+            wait_stopped(pid)
+        else:
+            while chunk := os.read(r, 65536):  # drain the log until the child closes it
+                lines += chunk.decode().splitlines()
     finally:
-        os.close(r)
-        if not killed and time.monotonic() >= deadline:
-            os.kill(pid, signal.SIGKILL)
+        os.kill(pid, signal.SIGKILL)  # paused (stopped), or already gone
         _, status = os.waitpid(pid, 0)
-    if killed:
-        assert os.WIFSIGNALED(status) or os.WIFEXITED(status)
-    return lines, killed
+        os.close(r)
+    if paused is not None:
+        assert paused == stage
+        assert os.WIFSIGNALED(status) and os.WTERMSIG(status) == signal.SIGKILL
+    return lines, paused
 
 
 @pytest.fixture(scope="module")
@@ -197,56 +231,59 @@ def precomputed(long_recording):
         return sae.encode_samples(source.read(0, source.n_samples))
 
 
-def writer_for(path, sae, codes):
+def writer_for(path, sae, codes, overwrite: bool = False):
     """The in-place write a forked child runs: write_nwb's machinery, with codes encoded in the parent."""
 
     def write():
         with open_activity(path) as source:
             results = results_from_model(sae, source, block_rows=BLOCK)
             results.codes.read, results.codes.encode = (lambda a, b: codes[a:b]), None
-            write_results(path, results, in_place=True, activity_path=source.object_path)
+            write_results(path, results, in_place=True, overwrite=overwrite, activity_path=source.object_path)
     return write
 
 
-MARKERS = [
-    ("copying", 0.0),                      # before / during the byte copy
-    ("copied; writing into", 0.0),         # staged copy complete
-    ("writing codes", 0.05),               # pynwb append started
-    ("encoded samples 16384:", 0.0),       # in the middle of the codes
-    ("writing dictionary", 0.0),           # codes done, tables being written
-    ("validating", 0.3),                   # reading back / pynwb.validate
-    ("flushing", 0.0),                     # just before the rename
-]
+def stages_of(lines: list[str]) -> list[str]:
+    return [line[len("stage: "):] for line in lines if line.startswith("stage: ")]
 
 
-def test_sigkill_at_every_step_leaves_original_byte_identical(long_recording, precomputed, tmp_path):
+def test_sigkill_at_every_stage_leaves_original_or_complete_new_file(long_recording, precomputed, tmp_path, fifo):
     pristine, sae = long_recording
     path = tmp_path / "session.nwb"
     shutil.copyfile(pristine, path)
     before = sha256(path)
-    for marker, delay in MARKERS:
-        lines, killed = fork_write(writer_for(path, sae, precomputed), marker, delay)
-        assert killed, f"never reached {marker!r}: {lines[-3:]}"
-        assert sha256(path) == before, f"original changed after SIGKILL at {marker!r}"
-        assert [p.name for p in tmp_path.iterdir() if not p.name.startswith(".")] == ["session.nwb"]
-    assert len(temps(tmp_path)) >= 1  # the killed runs left their hidden temporaries...
-    remove_stale_temps(path)
-    assert temps(tmp_path) == []  # ...which the next write to that file removes
-    # an uninterrupted run completes, then kills at fractions of its duration
-    start = time.monotonic()
-    lines, killed = fork_write(writer_for(path, sae, precomputed))
-    duration = time.monotonic() - start
-    assert not killed and lines[-1] == "DONE", lines[-3:]
-    assert read_results(path, lazy=False).codes.shape == (40000, 32)
-    for fraction in (0.3, 0.7):
+    # an uninterrupted run says which stages a write passes
+    lines, paused = fork_write(writer_for(path, sae, precomputed))
+    assert paused is None and lines[-1] == "DONE", lines[-3:]
+    stages = stages_of(lines)
+    n_blocks = sum(s.startswith("encoded block") for s in stages)
+    assert n_blocks >= 3  # several blocks, so some kills fall between two of them
+    assert stages == ["copying", "copied", "writing codes", *[f"encoded block {i}" for i in range(n_blocks)],
+                      "writing tables", "validating", "flushing", "renaming", "replaced"]
+    assert [s for s in STAGES if "<" not in s and s != "removing old module"] == [
+        s for s in stages if not s.startswith("encoded block")]
+    complete = read_results(path, lazy=False).codes.values
+    assert complete.shape == (40000, 32)
+    # killed at each stage: up to the rename the original is byte-identical, from it on the new file is complete
+    for stage in stages:
         shutil.copyfile(pristine, path)
-        lines, killed = fork_write(writer_for(path, sae, precomputed), after=fraction * duration)
-        if sha256(path) != before:  # killed after the rename: then the new file is complete
-            assert "replaced" in " ".join(lines) or "replacing" in " ".join(lines)
-            assert read_results(path, lazy=False).codes.shape == (40000, 32)
+        lines, paused = fork_write(writer_for(path, sae, precomputed), fifo, stage)
+        assert paused == stage, f"never paused at {stage!r}: {lines[-3:]}"
+        if stages.index(stage) < stages.index("replaced"):
+            assert sha256(path) == before, f"original changed after SIGKILL at {stage!r}"
+            # at most its own hidden temporary is left: each write first removes those of dead writers
+            assert len(temps(tmp_path)) == (0 if stage == "copying" else 1)
+        else:
+            assert sha256(path) != before and temps(tmp_path) == []
+            np.testing.assert_array_equal(read_results(path, lazy=False).codes.values, complete)
+        assert sorted(p.name for p in tmp_path.iterdir() if not p.name.startswith(".")) == ["session.nwb", "stages.fifo"]
+    # replacing earlier results: killed while the old module is being removed, the file keeps it
+    with_results = sha256(path)
+    lines, paused = fork_write(writer_for(path, sae, precomputed, overwrite=True), fifo, "removing old module")
+    assert paused == "removing old module", lines[-3:]
+    assert sha256(path) == with_results
 
 
-def test_sigkill_of_a_real_inference_process(long_recording, tmp_path):
+def test_sigkill_of_a_real_inference_process(long_recording, tmp_path, fifo):
     """A separate Python process loads a checkpoint and writes in place with write_nwb; kill it mid-codes."""
     pristine, sae = long_recording
     path = tmp_path / "session.nwb"
@@ -254,29 +291,49 @@ def test_sigkill_of_a_real_inference_process(long_recording, tmp_path):
     sae.save(tmp_path / "model")
     before = sha256(path)
     script = textwrap.dedent(f"""
-        import logging, sys
         import nwb_sae
-        handler = logging.StreamHandler(sys.stdout)
-        logging.getLogger("nwb_sae").addHandler(handler)
-        logging.getLogger("nwb_sae").setLevel(logging.DEBUG)
         sae = nwb_sae.load({str(tmp_path / "model")!r})
         nwb_sae.write_nwb(sae, {str(path)!r}, in_place=True, block_rows={BLOCK})
         print("DONE", flush=True)
     """)
+    env = {**os.environ, PAUSE_AT: "encoded block 2", PAUSE_FIFO: str(fifo[0])}
     proc = subprocess.Popen([sys.executable, "-u", "-c", script], stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                            text=True)
-    seen = []
+                            env=env)
+    lines: list[str] = []
     try:
-        for line in proc.stdout:
-            seen.append(line.strip())
-            if "encoded samples 8192:" in line:
-                proc.send_signal(signal.SIGKILL)
-                break
+        paused = wait_for_pause(fifo[1], proc.stdout.fileno(), lines)
+        wait_stopped(proc.pid)
     finally:
         proc.kill()
-        proc.wait(timeout=30)
-    assert proc.returncode == -signal.SIGKILL, seen[-5:]
+        proc.wait()
+    assert paused == "encoded block 2", lines[-5:]
+    assert proc.returncode == -signal.SIGKILL
     assert sha256(path) == before
     assert len(temps(tmp_path)) == 1
     write_nwb(sae, path, in_place=True)  # the next write cleans up and succeeds
     assert temps(tmp_path) == [] and read_results(path, lazy=False).codes.shape == (40000, 32)
+
+
+def test_a_paused_writer_goes_on_when_continued(tmp_path, fifo):
+    """The hook only pauses: continued (SIGCONT) at 'renaming', the write completes; before, nothing changed."""
+    target = tmp_path / "metrics.json"
+    target.write_text("old")
+    script = textwrap.dedent(f"""
+        from nwb_sae.io.jsonable import write_json
+        write_json({str(target)!r}, {{"fvu": 0.25}})
+        print("DONE", flush=True)
+    """)
+    env = {**os.environ, PAUSE_AT: "renaming", PAUSE_FIFO: str(fifo[0])}
+    proc = subprocess.Popen([sys.executable, "-u", "-c", script], stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                            env=env)
+    lines: list[str] = []
+    try:
+        assert wait_for_pause(fifo[1], proc.stdout.fileno(), lines) == "renaming", lines
+        wait_stopped(proc.pid)  # a SIGCONT sent before the writer has stopped itself would be lost
+        assert target.read_text() == "old" and len(temps(tmp_path)) == 1
+        proc.send_signal(signal.SIGCONT)
+        assert proc.wait(timeout=GUARD_S) == 0
+    finally:
+        proc.kill()
+        proc.wait()
+    assert json.loads(target.read_text()) == {"fvu": 0.25} and temps(tmp_path) == []

@@ -31,10 +31,10 @@ def register(subparsers) -> None:
 def run(args: argparse.Namespace) -> int:
     """Simulate, write NWB, read, train, evaluate, write back."""
     from nwb_sae import metrics, viz
-    from nwb_sae.cli.train import write_json
     from nwb_sae.estimator import SAE
-    from nwb_sae.io.nwb import read_nwb
-    from nwb_sae.io.write import write_nwb
+    from nwb_sae.io.jsonable import write_json
+    from nwb_sae.io.recording.nwb import read_nwb
+    from nwb_sae.io.results.write import write_nwb
     from nwb_sae.synthetic import make_recording, write_nwb_recording
 
     out = Path(args.output_dir)

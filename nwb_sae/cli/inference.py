@@ -3,11 +3,7 @@
 from __future__ import annotations
 
 import argparse
-import json
 from pathlib import Path
-
-import numpy as np
-import xarray as xr
 
 from nwb_sae.cli._common import add_data_options, add_flag, add_quiet_flag, data_options
 from nwb_sae.cli._flags import add_config_flags
@@ -50,6 +46,8 @@ def run(args: argparse.Namespace) -> int:
     from nwb_sae import metrics
     from nwb_sae.estimator import load
     from nwb_sae.io import load_data
+    from nwb_sae.io.jsonable import write_json
+    from nwb_sae.io.netcdf import write_netcdf
     from nwb_sae.samples import population_vectors
     from nwb_sae.viz.report import save_inference_figures
 
@@ -58,7 +56,7 @@ def run(args: argparse.Namespace) -> int:
     sae = load(args.model_path, device=args.device)
     opts = data_options(args)
     if args.nwb_out or args.in_place:  # refuse before any work, not after the figures are written
-        from nwb_sae.io.write import check_output
+        from nwb_sae.io.results.write import check_output
 
         check_output(args.data_path, args.nwb_out, module=args.module, in_place=args.in_place,
                      overwrite=args.overwrite, activity=opts.get("activity"))
@@ -75,10 +73,8 @@ def run(args: argparse.Namespace) -> int:
     out.mkdir(parents=True, exist_ok=True)
     write_netcdf(codes, out / "codes.nc")
     write_netcdf(recon, out / "reconstructions.nc")
-    from nwb_sae.cli.train import write_json
-
     if args.nwb_out or args.in_place:
-        from nwb_sae.io.write import write_nwb
+        from nwb_sae.io.results.write import write_nwb
 
         nwb_path = write_nwb(sae, args.data_path, args.nwb_out, activity=opts.get("activity"),
                              module=args.module, in_place=args.in_place, overwrite=args.overwrite,
@@ -92,35 +88,3 @@ def run(args: argparse.Namespace) -> int:
     if "nwb_out" in summary:
         print(f"NWB: {summary['nwb_out']}")
     return 0
-
-
-def netcdf_safe(arr: xr.DataArray) -> xr.DataArray:
-    """A copy whose attrs and coordinates netCDF can store (JSON for dicts, ints for bools, no None)."""
-    attrs = {}
-    for key, value in arr.attrs.items():
-        if value is None:
-            continue
-        if isinstance(value, bool | np.bool_):
-            value = int(value)
-        elif isinstance(value, dict | list | tuple) and not _numeric_sequence(value):
-            value = json.dumps(value, default=str)
-        attrs[key] = value
-    out = arr.copy(deep=False)
-    out.attrs = attrs
-    for name, coord in out.coords.items():
-        if coord.dtype == object:
-            out = out.assign_coords({name: (coord.dims, coord.values.astype(str))})
-        elif coord.dtype == bool:
-            out = out.assign_coords({name: (coord.dims, coord.values.astype(np.int8))})
-    return out
-
-
-def _numeric_sequence(value) -> bool:
-    return isinstance(value, list | tuple) and all(isinstance(v, int | float) for v in value)
-
-
-def write_netcdf(arr: xr.DataArray, path: Path) -> None:
-    """Write ``arr`` to netCDF through a temporary file (never a half-written target)."""
-    from nwb_sae.checkpoint import atomic_write
-
-    atomic_write(path, lambda tmp: netcdf_safe(arr).to_netcdf(tmp))

@@ -72,7 +72,7 @@ def format_listing(info: dict) -> str:
 
 def run(args: argparse.Namespace) -> int:
     """Print the listing of ``args.file``."""
-    from nwb_sae.io.describe import describe_file
+    from nwb_sae.io.recording.describe import describe_file
 
     info = describe_file(args.file)
     print(json.dumps(info, indent=2) if args.json else format_listing(info))

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import json
 from pathlib import Path
 
 from nwb_sae.cli._common import add_data_options, add_flag, add_quiet_flag, data_options
@@ -36,6 +35,7 @@ def run(args: argparse.Namespace) -> int:
     from nwb_sae.errors import InputDataError
     from nwb_sae.estimator import SAE
     from nwb_sae.io import load_data
+    from nwb_sae.io.jsonable import write_json
     from nwb_sae.viz.report import save_training_figures
 
     settings = settings_from_args(args, ModelConfig, TrainConfig)
@@ -60,11 +60,3 @@ def run(args: argparse.Namespace) -> int:
           f"dead {m['dead_fraction']:.1%}")
     print(f"model: {best}")
     return 0
-
-
-def write_json(path: Path, obj) -> None:
-    """Write JSON through a temporary file, so the target is never half-written."""
-    from nwb_sae.checkpoint import atomic_write
-
-    text = json.dumps(obj, indent=2, default=lambda v: v.tolist() if hasattr(v, "tolist") else str(v))
-    atomic_write(path, lambda tmp: Path(tmp).write_text(text))

@@ -28,18 +28,11 @@ def register(subparsers) -> None:
 
 
 def _results_module(path: Path, module: str | None) -> str | None:
-    import h5py
+    from nwb_sae.io.h5 import open_h5
+    from nwb_sae.io.results.read import nwb_sae_modules
 
-    from nwb_sae.errors import UnsupportedFileError
-    from nwb_sae.io.results import nwb_sae_modules
-
-    if not path.is_file():
-        raise UnsupportedFileError(f"{path}: no such file.")
-    try:
-        with h5py.File(path, "r") as h5:
-            found = nwb_sae_modules(h5)
-    except OSError as err:
-        raise UnsupportedFileError(f"{path}: cannot be opened as HDF5/NWB ({err}).") from err
+    with open_h5(path) as h5:
+        found = nwb_sae_modules(h5)
     if module is not None:
         return module
     return found[0] if len(found) == 1 else None
@@ -47,7 +40,7 @@ def _results_module(path: Path, module: str | None) -> str | None:
 
 def run(args: argparse.Namespace) -> int:
     """Validate ``args.file`` and print the report; returns the exit status."""
-    from nwb_sae.io.validation import format_report, validate_file
+    from nwb_sae.io.results.validation import format_report, validate_file
 
     module = _results_module(args.file, args.module)
     report = validate_file(args.file, inspector=not args.no_inspector, config=args.config)

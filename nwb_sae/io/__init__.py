@@ -1,4 +1,12 @@
-"""Readers and writers: every file format in, one labelled DataArray out (and results back)."""
+"""Readers and writers, cut by artefact: every file format in, one labelled DataArray out, results back.
+
+- :mod:`nwb_sae.io.align`: the one window rule every reader (and the napari plugin) cuts windows by.
+- :mod:`nwb_sae.io.recording`: recordings in (NWB, plain HDF5, ``.npy`` / ``.npz`` / ``.nc``).
+- :mod:`nwb_sae.io.results`: the results module's schema, its writer and its reader.
+- :mod:`nwb_sae.io.safe_write`: the one atomic-write mechanism; :mod:`nwb_sae.io.h5` opens HDF5 files;
+  :mod:`nwb_sae.io.text`, :mod:`nwb_sae.io.jsonable` and :mod:`nwb_sae.io.netcdf` turn values into
+  text, JSON and netCDF the same way everywhere.
+"""
 
 from __future__ import annotations
 
@@ -6,7 +14,7 @@ from pathlib import Path
 
 import xarray as xr
 
-from nwb_sae.io.arrays import read_array_file, to_dataarray
+from nwb_sae.io.recording.arrays import read_array_file, to_dataarray
 
 __all__ = ["load_data", "to_dataarray", "read_array_file"]
 
@@ -32,7 +40,7 @@ def load_data(path, **options) -> xr.DataArray:
     options = {k: v for k, v in options.items() if v is not None}
     suffix = path.suffix.lower()
     if suffix in (".nwb", ".h5", ".hdf5"):
-        from nwb_sae.io import nwb as nwb_reader
+        from nwb_sae.io.recording import nwb as nwb_reader
 
         return nwb_reader.load_hdf5_or_nwb(path, **options)
     if options:

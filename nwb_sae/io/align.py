@@ -15,6 +15,13 @@ window is reported at time ``start + k * dt`` relative to the event.
 * Spike trains: bin ``k`` counts the spikes in ``[e + start + k * dt, e + start + (k + 1) * dt)``.
 
 A window that does not lie entirely inside the recording is dropped; the readers warn with the count.
+
+Default windows
+---------------
+Without a window, presentations from an interval table get ``(0, median interval duration)`` (at least
+one sample, :func:`default_table_window`); a recording cut into consecutive windows gets windows of
+:data:`DEFAULT_WINDOW_SAMPLES` samples, or the whole recording when it is shorter
+(:func:`default_consecutive_window`).
 """
 
 from __future__ import annotations
@@ -23,8 +30,73 @@ import math
 
 import numpy as np
 
+from nwb_sae.errors import InputDataError
+
 # Relative slack when comparing times that went through float arithmetic (seconds * Hz products).
 _EPS = 1e-9
+
+DEFAULT_WINDOW_SAMPLES = 100
+"""Samples per window when a recording is cut into consecutive windows and no window is given."""
+
+
+def as_window(window, shown_as="window") -> tuple[float, float] | None:
+    """A window as ``(start, stop)`` floats: a single number ``L`` means ``(0, L)``; None stays None.
+
+    Raises
+    ------
+    InputDataError
+        Not two numbers, not finite, or stop not after start (the message starts with ``shown_as``).
+
+    Examples
+    --------
+    >>> as_window(1.5), as_window([-0.5, 1]), as_window(None)
+    ((0.0, 1.5), (-0.5, 1.0), None)
+    """
+    if window is None:
+        return None
+    if np.isscalar(window):
+        window = (0.0, float(window))
+    try:
+        start, stop = (float(v) for v in window)
+    except (TypeError, ValueError) as err:
+        raise InputDataError(f"{shown_as}: window must be (start, stop) in seconds, got {window!r}.") from err
+    if not (np.isfinite(start) and np.isfinite(stop) and stop > start):
+        raise InputDataError(f"{shown_as}: window stop must be after start, got {window!r}.")
+    return (start, stop)
+
+
+def default_table_window(durations, dt: float) -> tuple[float, float] | None:
+    """``(0, median duration)`` of the intervals with a finite positive duration, at least one sample long.
+
+    Returns None when no interval has a usable duration (the caller says what to do).
+
+    Examples
+    --------
+    >>> default_table_window([1.0, 2.0, np.nan, 3.0], 0.1)
+    (0.0, 2.0)
+    >>> default_table_window([0.01], 0.1)
+    (0.0, 0.1)
+    """
+    durations = np.asarray(durations, dtype=float)
+    durations = durations[np.isfinite(durations) & (durations > 0)]
+    if not len(durations):
+        return None
+    window = (0.0, float(np.median(durations)))
+    return window if n_window_samples(window, dt) >= 1 else (0.0, dt)
+
+
+def default_consecutive_window(dt: float, t_first: float, t_end: float) -> tuple[float, float]:
+    """``(0, L)`` with ``L`` = :data:`DEFAULT_WINDOW_SAMPLES` samples, or fewer for a shorter recording.
+
+    Examples
+    --------
+    >>> default_consecutive_window(0.5, 0.0, 1000.0)
+    (0.0, 50.0)
+    >>> default_consecutive_window(0.5, 0.0, 2.0)
+    (0.0, 2.0)
+    """
+    available = int(np.floor((t_end - t_first) / dt + _EPS))
+    return (0.0, max(1, min(DEFAULT_WINDOW_SAMPLES, available)) * dt)
 
 
 def n_window_samples(window: tuple[float, float], dt: float) -> int:

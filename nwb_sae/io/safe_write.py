@@ -7,10 +7,22 @@ copy flushed to disk and ``os.replace``-d onto the destination. The source is on
 What that guarantees:
 
 - a process killed at any moment (SIGKILL included) leaves the destination as it was: byte-identical
-  when it existed, absent when it did not. At most a hidden ``.<name>.nwb-sae-<pid>-<tag>.tmp`` file is
+  when it existed, absent when it did not. At most a hidden ``.<name>.nwb-sae-<pid>-<tag>.tmp<suffix>`` file is
   left next to it, which the next write to that destination removes (its process is gone);
 - an exception removes the temporary file and leaves the destination untouched;
 - after success, the destination is the new file, fsync-ed together with its folder entry.
+
+:func:`atomic_write` is the same mechanism for files written from scratch (checkpoints, JSON, netCDF):
+every file nwb-sae writes goes through :func:`staged_file`.
+
+Stages, and the test hook
+-------------------------
+A write passes named stages (:data:`STAGES`); :func:`stage` logs each one. So that tests can stop a
+writer at an exact stage (and SIGKILL it there) without timing anything, a process started with the
+environment variables ``NWB_SAE_PAUSE_AT=<stage>`` and ``NWB_SAE_PAUSE_FIFO=<path of a FIFO>`` writes
+the stage's name and a newline into the FIFO when it reaches that stage, then stops itself (SIGSTOP)
+until it is killed or continued (SIGCONT; send it once the process has stopped, e.g. after
+``os.waitpid(pid, os.WUNTRACED)``, or it is lost). Nothing happens when the variables are unset.
 """
 
 from __future__ import annotations
@@ -20,6 +32,7 @@ import logging
 import os
 import re
 import shutil
+import signal
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -29,12 +42,40 @@ from nwb_sae.errors import NwbSaeError
 
 log = logging.getLogger(__name__)
 
-_TEMP = re.compile(r"^\.(?P<name>.+)\.nwb-sae-(?P<pid>\d+)-[0-9a-f]+\.tmp$")
+_TEMP = re.compile(r"^\.(?P<name>.+)\.nwb-sae-(?P<pid>\d+)-[0-9a-f]+\.tmp(?P<suffix>\.[^.]*)?$")
+
+PAUSE_AT = "NWB_SAE_PAUSE_AT"
+"""Environment variable: the stage at which to pause (test hook, see the module docstring)."""
+PAUSE_FIFO = "NWB_SAE_PAUSE_FIFO"
+"""Environment variable: the FIFO into which the paused stage's name is written."""
+
+STAGES = ("copying", "copied", "removing old module", "writing codes", "encoded block <i>", "writing tables",
+          "validating", "flushing", "renaming", "replaced")
+"""The stages of a results write, in order (``encoded block 0``, ``encoded block 1``, ... while the
+codes stream; ``removing old module`` only when replacing earlier results; ``copying``, ``copied``,
+``flushing``, ``renaming`` and ``replaced`` for every :func:`staged_file`). Up to ``renaming`` the
+destination is untouched; from ``replaced`` on it is the complete new file."""
+
+
+def stage(name: str) -> None:
+    """Mark that a write reached stage ``name``: log it, and pause there when a test asks to.
+
+    Examples
+    --------
+    >>> stage("copying")        # nothing visible unless NWB_SAE_PAUSE_AT=copying is set
+    """
+    log.info("stage: %s", name)
+    if os.environ.get(PAUSE_AT) != name or not os.environ.get(PAUSE_FIFO):
+        return
+    with open(os.environ[PAUSE_FIFO], "w") as fifo:  # a FIFO: blocks until the test listens
+        fifo.write(name + "\n")
+    os.kill(os.getpid(), signal.SIGSTOP)  # until SIGCONT (go on) or SIGKILL (the test's kill)
 
 
 def temp_path(dest: Path) -> Path:
     """A fresh hidden temporary name next to ``dest``, tagged with this process id."""
-    return dest.with_name(f".{dest.name}.nwb-sae-{os.getpid()}-{uuid.uuid4().hex[:8]}.tmp")
+    # the destination's suffix comes last, so that writers that look at it (pynwb, xarray) are content
+    return dest.with_name(f".{dest.name}.nwb-sae-{os.getpid()}-{uuid.uuid4().hex[:8]}.tmp{dest.suffix}")
 
 
 def _alive(pid: int) -> bool:
@@ -101,8 +142,8 @@ def staged_file(source, dest, *, extra_bytes: int = 0, keep_mode_of=None) -> Ite
 
     Parameters
     ----------
-    source : path
-        The file to start from (read only).
+    source : path or None
+        The file to start from (read only); None starts from no file (the caller creates it).
     dest : path
         Where the result goes; may be ``source`` itself (in-place write).
     extra_bytes : int
@@ -116,16 +157,18 @@ def staged_file(source, dest, *, extra_bytes: int = 0, keep_mode_of=None) -> Ite
         The temporary file, to write into. Leaving the block normally replaces ``dest`` with it;
         leaving it with an exception (KeyboardInterrupt included) removes it.
     """
-    source, dest = Path(source), Path(dest)
+    dest = Path(dest)
     remove_stale_temps(dest)
-    check_space(dest.parent, source.stat().st_size + extra_bytes, dest)
+    check_space(dest.parent, (Path(source).stat().st_size if source is not None else 0) + extra_bytes, dest)
     tmp = temp_path(dest)
     committed = False
     try:
-        log.info("copying %s to %s", source, tmp)
         try:
-            shutil.copyfile(source, tmp)
-            log.info("copied; writing into %s", tmp)
+            if source is not None:
+                stage("copying")
+                log.info("copying %s to %s", source, tmp)
+                shutil.copyfile(source, tmp)
+            stage("copied")
             yield tmp
         except OSError as err:
             friendly = _os_error(err, dest)
@@ -134,13 +177,13 @@ def staged_file(source, dest, *, extra_bytes: int = 0, keep_mode_of=None) -> Ite
             raise friendly from err
         if keep_mode_of is not None:
             shutil.copymode(keep_mode_of, tmp)
-        log.info("flushing %s", tmp)
+        stage("flushing")
         _fsync_path(tmp)
-        log.info("replacing %s", dest)
+        stage("renaming")
         os.replace(tmp, dest)
         committed = True
+        stage("replaced")
         _fsync_path(dest.parent, directory=True)
-        log.info("replaced %s", dest)
     finally:
         if not committed:
             try:
@@ -148,6 +191,35 @@ def staged_file(source, dest, *, extra_bytes: int = 0, keep_mode_of=None) -> Ite
                 log.info("removed %s", tmp)
             except FileNotFoundError:
                 pass
+
+
+def atomic_write(target, write) -> Path:
+    """Call ``write(tmp_path)`` to create a file next to ``target``, then rename it onto ``target``.
+
+    The target is never half-written: it is either the old file or the complete new one (see
+    :func:`staged_file`). Missing parent folders are created.
+
+    Parameters
+    ----------
+    target : path
+        The file to write.
+    write : callable
+        ``write(path: str)`` creates the file at ``path`` (e.g. ``lambda p: Path(p).write_text(text)``).
+
+    Returns
+    -------
+    Path
+        ``target``.
+
+    Examples
+    --------
+    >>> atomic_write(tmp_path / "a.txt", lambda p: Path(p).write_text("hello"))   # doctest: +SKIP
+    """
+    target = Path(target)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    with staged_file(None, target) as tmp:
+        write(str(tmp))
+    return target
 
 
 def _os_error(err: OSError, dest: Path) -> Exception:

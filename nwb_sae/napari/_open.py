@@ -97,7 +97,7 @@ def result_modules(path) -> list[str]:
     """Processing modules of ``path`` that hold nwb-sae results (empty when it cannot be opened)."""
     import h5py
 
-    from nwb_sae.io.results import nwb_sae_modules
+    from nwb_sae.io.results.read import nwb_sae_modules
 
     try:
         with h5py.File(path, "r") as f:
@@ -226,13 +226,13 @@ def activity_windows(source, plan: Presentations, positions: np.ndarray | None) 
 
     The activity shows the dictionary's neurons in its order (all neurons when there is none).
     """
-    starts, inside = source.plan_windows(plan.events, plan.window)
+    inside = source.windows_inside(plan.events, plan.window)
     if not inside.all():  # read_nwb kept only windows inside the recording: nothing can be missing here
         raise UnsupportedFileError(f"{source.path}: {int((~inside).sum())} presentation windows of "
                                    f"{source.object_path} changed between two reads of the file.")
 
     def read(presentations: np.ndarray) -> np.ndarray:
-        return source.read_windows(starts[presentations], plan.window).transpose(2, 0, 1)
+        return source.read_windows(plan.events[presentations], plan.window).transpose(2, 0, 1)
 
     columns = positions if positions is not None and not np.array_equal(
         positions, np.arange(source.n_neurons)) else None

@@ -6,7 +6,6 @@ kept in the temporary folder, so later openings are instant.
 
 from __future__ import annotations
 
-import os
 import tempfile
 from pathlib import Path
 
@@ -54,10 +53,7 @@ def make_sample_file(folder=None, *, n_neurons: int = 24, n_atoms: int = 16, n_p
     write_nwb_recording(source, rec, kind=kind)
     data = read_nwb(source, presentations="trials", window=_window(rec))
     sae = SAE(n_latents=n_latents, k=4, epochs=epochs, batch_size=128, progress=False, seed=seed).fit(data)
-    partial = folder / f".{stem}_sae.{os.getpid()}.nwb"
-    write_nwb(sae, source, partial, overwrite=True)
-    os.replace(partial, out)  # another process sees the whole file or none
-    return out
+    return write_nwb(sae, source, out, overwrite=True)  # atomic: another process sees the whole file or none
 
 
 def _window(rec) -> tuple[float, float]:

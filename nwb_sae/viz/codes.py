@@ -14,7 +14,7 @@ from matplotlib.axes import Axes
 from matplotlib.figure import Figure, FigureBase
 
 from nwb_sae.errors import InputDataError
-from nwb_sae.io.arrays import ACTIVITY_DIMS, CODE_DIMS
+from nwb_sae.io.recording.arrays import ACTIVITY_DIMS, CODE_DIMS
 from nwb_sae.metrics import activation_frequency
 from nwb_sae.viz._common import (
     MAX_TUNING_LATENTS,

@@ -11,7 +11,7 @@ from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
 from nwb_sae.errors import InputDataError
-from nwb_sae.io.arrays import ACTIVITY_DIMS
+from nwb_sae.io.recording.arrays import ACTIVITY_DIMS
 from nwb_sae.metrics import fvu
 from nwb_sae.viz._common import (
     _HISTORY_PANELS,

@@ -10,9 +10,11 @@ import h5py
 import numpy as np
 
 from nwb_sae.errors import InputDataError
-from nwb_sae.io.write_codes import CodeStream
-from nwb_sae.io.write_module import ResultsToWrite
-from nwb_sae.io.write_tables import WRITER, TimeBase, time_base
+from nwb_sae.io.results.schema import WRITER
+from nwb_sae.io.results.write_codes import CodeStream
+from nwb_sae.io.results.write_module import ResultsToWrite
+from nwb_sae.io.results.write_tables import TimeBase, time_base
+from nwb_sae.io.text import as_str
 
 _ACTIVITY_ATTRS = ("activity", "object_path", "series_path", "series")
 """Keys of the training data's attrs that may hold the activity's path in the file."""
@@ -55,15 +57,14 @@ def _identifier(path: Path) -> str | None:
             value = h5.get("identifier")
             if value is None:
                 return None
-            value = value[()]
-            return value.decode() if isinstance(value, bytes) else str(value)
+            return as_str(value[()])
     except OSError:
         return None
 
 
 def results_from_model(sae, source, *, module: str = "sae", in_place: bool = False, bin_size=None,
                        progress: bool | None = None, block_rows: int | None = None) -> ResultsToWrite:
-    """Prepare the results of ``sae`` on an open activity source (see ``nwb_sae.io.nwb.open_activity``).
+    """Prepare the results of ``sae`` on an open activity source (see ``nwb_sae.io.recording.nwb.open_activity``).
 
     Nothing is read or encoded yet: the returned codes stream does that while it is written.
 

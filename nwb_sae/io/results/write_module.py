@@ -2,12 +2,11 @@
 
 Two pynwb writes in one session: the first streams the codes (and so learns their statistics), the
 second adds the dictionary, neurons and provenance tables. Nothing here reads a recording or a model:
-:class:`ResultsToWrite` carries plain arrays, a :class:`~nwb_sae.io.write_codes.CodeStream` and dicts.
+:class:`ResultsToWrite` carries plain arrays, a :class:`~nwb_sae.io.results.write_codes.CodeStream` and dicts.
 """
 
 from __future__ import annotations
 
-import logging
 import warnings
 from typing import NamedTuple
 
@@ -22,21 +21,13 @@ from nwb_sae.errors import (
     OutputExistsError,
     UnsupportedFileError,
 )
-from nwb_sae.io.write_codes import CodeStream
-from nwb_sae.io.write_tables import (
-    CODES,
-    DICTIONARY,
-    NEURONS,
-    PROVENANCE,
-    WRITER,
-    TimeBase,
-    dictionary_table,
-    neurons_table,
-    provenance_table,
-    unflatten,
-)
-
-log = logging.getLogger(__name__)
+from nwb_sae.io.h5 import open_h5
+from nwb_sae.io.results.read import module_provenance
+from nwb_sae.io.results.schema import CODES, DICTIONARY, NEURONS, WEIGHTS
+from nwb_sae.io.results.write_codes import CodeStream
+from nwb_sae.io.results.write_tables import TimeBase, dictionary_table, neurons_table, provenance_table
+from nwb_sae.io.safe_write import stage
+from nwb_sae.io.text import as_str
 
 
 class ResultsToWrite(NamedTuple):
@@ -64,27 +55,9 @@ class ResultsToWrite(NamedTuple):
 
 # -- what is already in the file ------------------------------------------------------------------
 
-def module_provenance(group: h5py.Group) -> dict | None:
-    """The provenance record of an nwb-sae module group, or None when it is not one."""
-    table = group.get(PROVENANCE)
-    if not isinstance(table, h5py.Group) or "key" not in table or "value" not in table:
-        return None
-    try:
-        keys = table["key"].asstr()[()]
-        values = table["value"].asstr()[()]
-        record = unflatten(zip(keys, values, strict=True))
-    except (ValueError, TypeError, KeyError, OSError):
-        return None
-    return record if record.get("write", {}).get("writer") == WRITER else None
-
-
 def existing_modules(path) -> dict[str, bool]:
     """Processing modules of the file: name -> whether nwb-sae wrote it."""
-    try:
-        h5 = h5py.File(path, "r")
-    except OSError as err:
-        raise UnsupportedFileError(f"{path}: cannot be opened as HDF5/NWB ({err}).") from err
-    with h5:
+    with open_h5(path) as h5:
         processing = h5.get("processing")
         if not isinstance(processing, h5py.Group):
             return {}
@@ -148,8 +121,7 @@ def find_container(io, nwbfile, path: str, shown_as):
         raise ObjectNotFoundError(f"{shown_as}: no object at {path}.")
     obj = h5[path]
     object_id = obj.attrs.get("object_id")
-    if isinstance(object_id, bytes):
-        object_id = object_id.decode()
+    object_id = None if object_id is None else as_str(object_id)
     if object_id is not None and object_id in nwbfile.objects:
         return nwbfile.objects[object_id]
     return io.get_container(obj)
@@ -236,7 +208,7 @@ def _append(path, results: ResultsToWrite, module: str, compression_opts: int, s
                 region_table = find_container(io, nwbfile, results.neuron_table, shown_as)
             processing = nwbfile.create_processing_module(name=module, description=results.description)
             processing.add(_codes_series(results, timestamps_of, compression_opts))
-            log.info("writing codes: %d samples x %d latents", results.codes.n_samples, results.codes.n_latents)
+            stage("writing codes")
             io.write(nwbfile)
             if results.codes.position != results.codes.n_samples:
                 raise InputDataError(f"{shown_as}: the codes stream stopped at sample {results.codes.position} "
@@ -248,7 +220,7 @@ def _append(path, results: ResultsToWrite, module: str, compression_opts: int, s
             provenance = dict(results.provenance)
             provenance["write"] = {**provenance.get("write", {}), "n_invalid_samples": results.codes.stats.n_invalid}
             processing.add(provenance_table(provenance))
-            log.info("writing dictionary, neurons and provenance tables")
+            stage("writing tables")
             io.write(nwbfile)
         finally:
             io.close()
@@ -272,7 +244,7 @@ def check_written(path, module: str, n_samples: int, n_latents: int, n_neurons: 
 
     Returns
     -------
-    list of nwb_sae.io.validation.Issue
+    list of nwb_sae.io.results.validation.Issue
         pynwb.validate errors anywhere in the file.
 
     Raises
@@ -282,7 +254,7 @@ def check_written(path, module: str, n_samples: int, n_latents: int, n_neurons: 
     """
     from pynwb import NWBHDF5IO
 
-    from nwb_sae.io.validation import validate_open
+    from nwb_sae.io.results.validation import validate_open
 
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
@@ -291,7 +263,7 @@ def check_written(path, module: str, n_samples: int, n_latents: int, n_neurons: 
                 nwbfile = io.read()
                 processing = nwbfile.processing[module]
                 codes = processing[CODES]
-                weights = processing[DICTIONARY]["weights"].data
+                weights = processing[DICTIONARY][WEIGHTS].data
                 found = (tuple(codes.data.shape), tuple(weights.shape), len(processing[NEURONS]),
                          codes.num_samples)
                 issues = validate_open(io)

@@ -7,9 +7,15 @@ from pathlib import Path
 import numpy as np
 
 from nwb_sae.errors import NwbSaeError
-from nwb_sae.io.arrays import _numeric_datasets, _stored_dims
-from nwb_sae.io.nwb_file import is_nwb, open_h5, open_nwb, reading
-from nwb_sae.io.nwb_find import ActivityCandidate, activity_candidates, choose_activity, interval_tables
+from nwb_sae.io.h5 import open_h5, reading
+from nwb_sae.io.recording.arrays import _numeric_datasets, _stored_dims
+from nwb_sae.io.recording.nwb_file import is_nwb, open_nwb
+from nwb_sae.io.recording.nwb_find import (
+    ActivityCandidate,
+    activity_candidates,
+    choose_activity,
+    interval_tables,
+)
 
 
 def _timing(candidate: ActivityCandidate) -> tuple[str, float | None]:

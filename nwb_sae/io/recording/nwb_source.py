@@ -1,112 +1,37 @@
 """One activity source of an NWB file as a sliceable (time, neurons) matrix: :class:`ActivitySource`.
 
 Continuous series (RoiResponseSeries, ElectricalSeries, any TimeSeries) are read straight from the
-HDF5 dataset, one slice at a time; spike trains (Units) are binned on demand. Both answer the same
-two questions: ``read(start, stop)`` for a run of consecutive samples, and ``read_windows`` for
-windows around events (the rule is in :mod:`nwb_sae.io.align`).
+HDF5 dataset by a :class:`~nwb_sae.io.recording.series.SeriesReader`; spike trains (Units) are binned
+on demand by a :class:`~nwb_sae.io.recording.units.SpikeReader`. Both answer the same calls --
+``read(start, stop)`` for a run of consecutive samples, ``windows_inside(events, window)`` and
+``read_windows(events, window)`` for windows around events (the rule is in :mod:`nwb_sae.io.align`) --
+so :class:`ActivitySource` hands them on without asking which one it holds. This module builds the
+source for a chosen candidate, with the neurons' ids and labels.
 """
 
 from __future__ import annotations
 
 import os
 import warnings
-from dataclasses import dataclass, field
+from dataclasses import dataclass, replace
 
 import numpy as np
 
 from nwb_sae.errors import InputDataError
 from nwb_sae.io import align
-from nwb_sae.io.nwb_file import object_path, reading
-from nwb_sae.io.nwb_find import ActivityCandidate
-from nwb_sae.io.nwb_tables import table_columns
-from nwb_sae.io.units import SpikeReader, read_spike_trains
+from nwb_sae.io.h5 import reading
+from nwb_sae.io.recording.nwb_file import object_path
+from nwb_sae.io.recording.nwb_find import ActivityCandidate
+from nwb_sae.io.recording.nwb_tables import table_columns
+from nwb_sae.io.recording.series import SeriesReader
+from nwb_sae.io.recording.units import SpikeReader, read_spike_trains
+from nwb_sae.io.text import as_str
 
 DEFAULT_BIN_SIZE = 0.05
 """Seconds per bin for spike trains when no ``bin_size`` is given."""
 
 
-@dataclass
-class SeriesReader:
-    """Reads samples of a continuous series from its HDF5 dataset, scaled to the series' unit.
-
-    Everything but the dataset handle is plain data, so a copy can be sent to another process or a
-    dask task that reopens the file (:meth:`reopened`).
-    """
-
-    filename: str
-    dataset: str
-    transposed: bool
-    n_raw: int
-    n_channels: int
-    columns: np.ndarray | None = None
-    """Channel positions to keep (None: all)."""
-    conversion: float = 1.0
-    offset: float = 0.0
-    channel_conversion: np.ndarray | None = None
-    per_bin: int = 1
-    """Raw samples averaged into one output sample."""
-    h5dataset: object = field(default=None, repr=False)
-
-    def reopened(self):
-        """A context manager giving a copy of this reader with the file opened anew (read-only)."""
-        import contextlib
-
-        import h5py
-
-        @contextlib.contextmanager
-        def _open():
-            with h5py.File(self.filename, "r") as h5:
-                copy = SeriesReader(**{**self.__dict__, "h5dataset": h5[self.dataset]})
-                yield copy
-
-        return _open()
-
-    def raw(self, start: int, stop: int) -> np.ndarray:
-        """Raw samples ``start:stop`` as float32 (stop - start, channels), scaled."""
-        dset = self.h5dataset
-        if dset.ndim == 1:
-            block = dset[start:stop][:, None]
-        elif self.transposed:
-            block = dset[:, start:stop].T
-        else:
-            block = dset[start:stop]
-        if self.columns is not None:
-            block = block[:, self.columns]
-        block = np.asarray(block, dtype=np.float32)
-        if self.channel_conversion is not None:
-            factors = self.channel_conversion if self.columns is None else self.channel_conversion[self.columns]
-            block = block * factors[None, :]
-        if self.conversion != 1.0 or self.offset != 0.0:
-            block = block * np.float32(self.conversion) + np.float32(self.offset)
-        return block
-
-    def read(self, start: int, stop: int) -> np.ndarray:
-        """Output samples ``start:stop`` (averaged over ``per_bin`` raw samples when binned)."""
-        m = self.per_bin
-        block = self.raw(start * m, stop * m)
-        return block if m == 1 else block.reshape(stop - start, m, -1).mean(axis=1, dtype=np.float32)
-
-    def read_windows(self, raw_starts, n: int) -> np.ndarray:
-        """Windows of ``n`` output samples starting at raw sample ``raw_starts``: (neurons, n, P)."""
-        m = self.per_bin
-        out = np.empty((self.n_out_channels, n, len(raw_starts)), dtype=np.float32)
-        for p, s in enumerate(np.asarray(raw_starts, dtype=np.int64)):
-            block = self.raw(int(s), int(s) + n * m)
-            if m > 1:
-                block = block.reshape(n, m, -1).mean(axis=1, dtype=np.float32)
-            out[:, :, p] = block.T
-        return out
-
-    def subset(self, positions) -> SeriesReader:
-        """A reader over the channels at ``positions`` (of the channels this reader gives)."""
-        base = np.arange(self.n_channels) if self.columns is None else self.columns
-        return SeriesReader(**{**self.__dict__, "columns": base[np.asarray(positions, dtype=np.int64)]})
-
-    @property
-    def n_out_channels(self) -> int:
-        return self.n_channels if self.columns is None else len(self.columns)
-
-
+@dataclass(repr=False, kw_only=True)
 class ActivitySource:
     """The activity of one NWB object as a (time, neurons) matrix read in slices.
 
@@ -120,8 +45,8 @@ class ActivitySource:
         'roi_response', 'units', 'electrical' or 'timeseries'.
     neurodata_type : str
         pynwb type name.
-    n_neurons, n_samples : int
-        Matrix size (for Units: bins of ``bin_size`` over the recording).
+    n_samples : int
+        Matrix length (for Units: bins of ``bin_size`` over the recording).
     rate : float or None
         Samples per second (Units: ``1 / bin_size``); None for timestamped series.
     starting_time : float
@@ -140,34 +65,40 @@ class ActivitySource:
         Unit of the values ('spikes per bin' for Units).
     notes : list of str
         What the reader had to work around (transposed storage, unsorted spikes, ...).
+    reader : SeriesReader or SpikeReader
+        Reads the samples: ``read(start, stop)``, ``windows_inside(events, window)``,
+        ``read_windows(events, window)``, ``subset``, ``detached``, ``opened``.
+    nwb_version : str or None
+        The file's NWB schema version.
     """
 
-    def __init__(self, *, path, object_path, kind, neurodata_type, n_samples, rate, starting_time,
-                 timestamps, dt, neuron_coords, neuron_table_path, neuron_table_rows, unit, notes, reader,
-                 raw_timestamps=None, raw_dt=None, nwb_version=None):
-        self.path = str(path)
-        self.nwb_version = nwb_version
-        self.object_path = object_path
-        self.kind = kind
-        self.neurodata_type = neurodata_type
-        self.n_samples = int(n_samples)
-        self.rate = rate
-        self.starting_time = float(starting_time)
-        self.timestamps = timestamps
-        self.dt = float(dt)
-        self.neuron_coords = neuron_coords
-        self.neuron_table_path = neuron_table_path
-        self.neuron_table_rows = neuron_table_rows
-        self.unit = unit
-        self.notes = notes
-        self._reader = reader
-        self._raw_timestamps = raw_timestamps
-        self._raw_dt = raw_dt
+    path: str
+    object_path: str
+    kind: str
+    neurodata_type: str
+    n_samples: int
+    rate: float | None
+    starting_time: float
+    timestamps: np.ndarray | None
+    dt: float
+    neuron_coords: dict
+    neuron_table_path: str | None
+    neuron_table_rows: np.ndarray | None
+    unit: str
+    notes: list
+    reader: SeriesReader | SpikeReader
+    nwb_version: str | None = None
+
+    def __post_init__(self):
+        self.path = str(self.path)
+        self.n_samples = int(self.n_samples)
+        self.starting_time = float(self.starting_time)
+        self.dt = float(self.dt)
 
     @property
     def spikes(self) -> SpikeReader | None:
         """The spike trains behind a Units source (None for continuous series)."""
-        return self._reader if isinstance(self._reader, SpikeReader) else None
+        return self.reader if self.kind == "units" else None
 
     @property
     def n_neurons(self) -> int:
@@ -192,18 +123,18 @@ class ActivitySource:
                 f"{self.path}: {self.object_path} has {self.n_samples} samples; cannot read [{start}, {stop})."
             )
         with reading(self.path, self.object_path):
-            return self._reader.read(start, stop)
+            return self.reader.read(start, stop)
 
     def subset(self, positions) -> ActivitySource:
         """The same source restricted to the neurons at ``positions``."""
         positions = np.asarray(positions, dtype=np.int64)
         rows = self.neuron_table_rows
-        copy = ActivitySource.__new__(ActivitySource)
-        copy.__dict__.update(self.__dict__)
-        copy.neuron_coords = {k: np.asarray(v)[positions] for k, v in self.neuron_coords.items()}
-        copy.neuron_table_rows = None if rows is None else np.asarray(rows)[positions]
-        copy._reader = self._reader.subset(positions)
-        return copy
+        return replace(
+            self,
+            neuron_coords={k: np.asarray(v)[positions] for k, v in self.neuron_coords.items()},
+            neuron_table_rows=None if rows is None else np.asarray(rows)[positions],
+            reader=self.reader.subset(positions),
+        )
 
     def sample_times(self, start: int = 0, stop: int | None = None) -> np.ndarray:
         """Times in seconds (file time base) of samples ``start:stop``."""
@@ -220,41 +151,14 @@ class ActivitySource:
         last = self.sample_times(self.n_samples - 1, self.n_samples)[0]
         return (float(self.sample_times(0, 1)[0]), float(last + self.dt))
 
-    def plan_windows(self, events, window):
-        """Where each window starts and whether it lies inside the recording.
+    def windows_inside(self, events, window) -> np.ndarray:
+        """Which windows around ``events`` (seconds) lie inside the recording: bool per event."""
+        return self.reader.windows_inside(np.asarray(events, dtype=float), window)
 
-        Returns
-        -------
-        starts : numpy.ndarray
-            Raw sample index (continuous series) or event time (Units) of each window.
-        ok : numpy.ndarray of bool
-        """
-        events = np.asarray(events, dtype=float)
-        if isinstance(self._reader, SpikeReader):
-            return events, self._reader.windows_inside(events, window)
-        n = align.n_window_samples(window, self.dt)
-        m = self._reader.per_bin
-        if self._raw_timestamps is not None:
-            raw_window = (window[0], window[0] + n * m * self._raw_dt)
-            starts, ok = align.timestamp_starts(events, raw_window, self._raw_timestamps, self._raw_dt)
-            return starts, ok
-        raw_rate = 1.0 / self._raw_dt
-        starts = align.regular_starts(events, window[0], raw_rate, self.starting_time)
-        return starts, align.inside(starts, n * m, self._reader.n_raw)
-
-    def read_windows(self, starts, window) -> np.ndarray:
-        """Windows planned by :meth:`plan_windows` (only those kept): float32 (neurons, time, P)."""
-        n = align.n_window_samples(window, self.dt)
+    def read_windows(self, events, window) -> np.ndarray:
+        """The windows around ``events`` (only those :meth:`windows_inside` accepts): float32 (neurons, time, P)."""
         with reading(self.path, self.object_path):
-            if isinstance(self._reader, SpikeReader):
-                return self._reader.read_windows(starts, window)
-            return self._reader.read_windows(starts, n)
-
-    def window_task(self):
-        """A picklable reader for dask tasks (reopens the file itself), and whether it needs reopening."""
-        if isinstance(self._reader, SpikeReader):
-            return self._reader, False
-        return SeriesReader(**{**self._reader.__dict__, "h5dataset": None}), True
+            return self.reader.read_windows(np.asarray(events, dtype=float), window)
 
 
 def _neurons_of_region(path, io, region, n_channels, what):
@@ -323,7 +227,7 @@ def series_source(path, io, version, candidate: ActivityCandidate, bin_size) -> 
         filename=os.path.abspath(data.file.filename), dataset=data.name, transposed=candidate.transposed, n_raw=n_raw,
         n_channels=n_channels, conversion=float(getattr(series, "conversion", 1.0) or 1.0),
         offset=float(getattr(series, "offset", 0.0) or 0.0), channel_conversion=channel_conversion,
-        per_bin=per_bin, h5dataset=data,
+        per_bin=per_bin, raw_dt=raw_dt, starting_time=starting_time, raw_timestamps=raw_ts, h5dataset=data,
     )
     dt = raw_dt * per_bin
     timestamps = None if raw_ts is None else raw_ts[: (n_raw // per_bin) * per_bin : per_bin]
@@ -332,7 +236,7 @@ def series_source(path, io, version, candidate: ActivityCandidate, bin_size) -> 
         n_samples=n_raw // per_bin, rate=None if raw_ts is not None else 1.0 / dt,
         starting_time=starting_time, timestamps=timestamps, dt=dt, neuron_coords=coords,
         neuron_table_path=table_path, neuron_table_rows=rows, unit=str(getattr(series, "unit", "") or ""),
-        notes=notes, reader=reader, raw_timestamps=raw_ts, raw_dt=raw_dt, nwb_version=version,
+        notes=notes, reader=reader, nwb_version=version,
     )
 
 
@@ -376,13 +280,9 @@ def _unit_locations(units):
             starts = np.concatenate([[0], bounds[:-1]])
             rows = np.where(bounds > starts, rows[np.minimum(starts, max(len(rows) - 1, 0))], -1)
         locations = np.asarray(table["location"].data[:])
-        return np.array([_text(locations[r]) if r >= 0 else "" for r in rows], dtype=str)
+        return np.array([as_str(locations[r]) if r >= 0 else "" for r in rows], dtype=str)
     except Exception:  # electrodes are optional decoration; an odd link must not stop the read
         return None
-
-
-def _text(value) -> str:
-    return value.decode("utf-8", "replace") if isinstance(value, bytes) else str(value)
 
 
 def build_source(path, io, version, candidate: ActivityCandidate, bin_size=None) -> ActivitySource:

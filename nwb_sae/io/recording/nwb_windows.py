@@ -5,28 +5,45 @@ the checks and warnings about windows, and the lazy (dask) reading of windows.
 from __future__ import annotations
 
 import warnings
+from dataclasses import dataclass
 
 import numpy as np
 
 from nwb_sae.errors import InputDataError, ObjectNotFoundError
 from nwb_sae.io import align
-from nwb_sae.io.nwb_file import reading
-from nwb_sae.io.nwb_source import ActivitySource
-from nwb_sae.io.nwb_tables import table_columns
+from nwb_sae.io.h5 import reading
+from nwb_sae.io.recording.nwb_source import ActivitySource
+from nwb_sae.io.recording.nwb_tables import table_columns
 
-DEFAULT_WINDOW_SAMPLES = 100
-"""Samples per window when cutting a recording into consecutive windows and no window is given."""
 LAZY_CHUNK_BYTES = 32 * 2**20
+"""Target size of one dask block of a lazy read (all neurons and samples of a run of presentations)."""
 
 
-def consecutive_presentations(path, source: ActivitySource, window):
+@dataclass(frozen=True)
+class Presentations:
+    """The events windows are cut around, and what labels them."""
+
+    events: np.ndarray
+    """Event times in seconds on the file's time base (NaN where the table has none)."""
+    ids: np.ndarray
+    """One id per event (the interval table's ids, or 0, 1, ... for consecutive windows)."""
+    coords: dict
+    """Column name -> array over events (the interval table's columns, or start/stop times)."""
+    window: tuple[float, float]
+    """Seconds relative to each event (the one given, or the default)."""
+    rule: str
+    """The alignment rule in words, recorded in the DataArray's attrs."""
+    table: str = ""
+    """Path of the interval table ('' for consecutive windows)."""
+    align_to: str = ""
+    """Column of the table holding the event times ('' for consecutive windows)."""
+
+
+def consecutive_presentations(path, source: ActivitySource, window) -> Presentations:
     """Back-to-back windows over the whole recording."""
-    t_first, t_end = source.time_range
-    if source.spikes is not None:
-        t_first, t_end = source.spikes.extent
+    t_first, t_end = recording_span(source)
     if window is None:
-        available = int(np.floor((t_end - t_first) / source.dt + 1e-9))
-        window = (0.0, max(1, min(DEFAULT_WINDOW_SAMPLES, available)) * source.dt)
+        window = align.default_consecutive_window(source.dt, t_first, t_end)
     events = align.consecutive_events(t_first, t_end, window)
     if not len(events):
         raise InputDataError(
@@ -37,11 +54,10 @@ def consecutive_presentations(path, source: ActivitySource, window):
     coords = {"start_time": begins, "stop_time": begins + (window[1] - window[0])}
     rule = (f"consecutive windows of {window[1] - window[0]:g} s over the whole recording "
             f"(no interval table), starting at {t_first:g} s")
-    return {"events": events, "coords": coords, "ids": np.arange(len(events)), "window": window,
-            "rule": rule, "table": "", "align_to": "", "time_base": (t_first, t_end)}
+    return Presentations(events=events, ids=np.arange(len(events)), coords=coords, window=window, rule=rule)
 
 
-def table_presentations(path, table, align_to, window, source: ActivitySource):
+def table_presentations(path, table, align_to, window, source: ActivitySource) -> Presentations:
     """Events and coordinates from an interval table."""
     container = table.container
     with reading(path, table.path):
@@ -56,29 +72,26 @@ def table_presentations(path, table, align_to, window, source: ActivitySource):
         )
     events = np.asarray(coords[column], dtype=float)
     if window is None:
-        durations = np.asarray(coords.get("stop_time", np.full(len(ids), np.nan)), float) - coords["start_time"]
-        durations = durations[np.isfinite(durations) & (durations > 0)]
-        if not len(durations):
+        stops = np.asarray(coords.get("stop_time", np.full(len(ids), np.nan)), float)
+        window = align.default_table_window(stops - coords["start_time"], source.dt)
+        if window is None:
             raise InputDataError(
                 f"{path}: the intervals of {table.path} have no usable stop_time, so no default window; "
                 "give window=(start, stop) in seconds relative to the event (--window START,STOP)."
             )
-        window = (0.0, float(np.median(durations)))
-        if align.n_window_samples(window, source.dt) < 1:
-            window = (0.0, source.dt)
     rule = (f"windows ({window[0]:g}, {window[1]:g}) s around {column} of {table.path}; the first "
             "sample is the one nearest to event + window start (see nwb_sae.io.align)")
-    return {"events": events, "coords": coords, "ids": ids, "window": window, "rule": rule,
-            "table": table.path, "align_to": column, "time_base": None}
+    return Presentations(events=events, ids=ids, coords=coords, window=window, rule=rule, table=table.path,
+                         align_to=column)
 
 
-def finite_events(path, pres, keep) -> np.ndarray:
+def finite_events(path, pres: Presentations, keep) -> np.ndarray:
     """Which events are finite; warns about the NaN ones among those kept."""
-    finite = np.isfinite(pres["events"])
+    finite = np.isfinite(pres.events)
     missing = int(np.sum(keep & ~finite))
     if missing:
         warnings.warn(
-            f"{path}: {missing} presentation(s) of {pres['table']} have no {pres['align_to']} (NaN) "
+            f"{path}: {missing} presentation(s) of {pres.table} have no {pres.align_to} (NaN) "
             "and are left out.", UserWarning, stacklevel=4,
         )
     return finite
@@ -100,11 +113,11 @@ def check_fits(path, source: ActivitySource, window, n: int) -> None:
         )
 
 
-def warn_dropped(path, source, pres, keep, inside, dropped: int) -> None:
+def warn_dropped(path, source: ActivitySource, pres: Presentations, keep, inside, dropped: int) -> None:
     """Warn, with the count and the first ids, about windows not inside the recording."""
     if not dropped:
         return
-    ids = pres["ids"][keep & ~inside]
+    ids = pres.ids[keep & ~inside]
     t0, t1 = recording_span(source)
     warnings.warn(
         f"{path}: dropped {dropped} of {int(keep.sum())} presentations whose window does not lie inside "
@@ -113,22 +126,22 @@ def warn_dropped(path, source, pres, keep, inside, dropped: int) -> None:
     )
 
 
-def recording_span(source):
-    """(start, end) in seconds of what the source recorded (Units: see nwb_sae.io.units)."""
+def recording_span(source: ActivitySource) -> tuple[float, float]:
+    """(start, end) in seconds of what the source recorded (Units: see nwb_sae.io.recording.units)."""
     return source.spikes.extent if source.spikes is not None else source.time_range
 
 
-def nothing_left_message(path, source, pres, window) -> str:
+def nothing_left_message(path, source: ActivitySource, pres: Presentations, window) -> str:
     """Why no window lies inside the recording, with the numbers to check."""
-    events = pres["events"][np.isfinite(pres["events"])]
+    events = pres.events[np.isfinite(pres.events)]
     t0, t1 = recording_span(source)
-    return (f"{path}: none of the windows {window} around the events of {pres['table'] or 'the recording'} "
+    return (f"{path}: none of the windows {window} around the events of {pres.table or 'the recording'} "
             f"(events from {events.min():g} to {events.max():g} s) lies inside the recording of "
             f"{source.object_path} ({t0:g} to {t1:g} s). Check the window, and that the table and the "
             "activity share a time base.")
 
 
-def warn_spikes(path, source, events, window) -> None:
+def warn_spikes(path, source: ActivitySource, events, window) -> None:
     """Warn when no spike falls in any window, or when windows start after the last spike."""
     late = source.spikes.windows_after_last_spike(events, window)
     if source.spikes.total_in_windows(events, window) == 0:
@@ -145,24 +158,22 @@ def warn_spikes(path, source, events, window) -> None:
         )
 
 
-def _read_block(task, reopen: bool, starts, window, n: int):
-    if not reopen:
-        return task.read_windows(starts, window)
-    with reading(task.filename, task.dataset), task.reopened() as reader:
-        return reader.read_windows(starts, n)
+def _read_block(reader, events, window, path: str, what: str):
+    with reading(path, what), reader.opened() as opened:
+        return opened.read_windows(events, window)
 
 
-def lazy_windows(source: ActivitySource, starts, window, n: int):
-    """A dask array (neurons, time, presentations) reading its windows when computed."""
+def lazy_windows(source: ActivitySource, events, window, n: int):
+    """A dask array (neurons, time, presentations) reading the windows around ``events`` when computed."""
     import dask
     import dask.array as da
 
-    task, reopen = source.window_task()
+    reader = dask.delayed(source.reader.detached(), traverse=False)  # one graph node shared by the blocks
     per_presentation = max(source.n_neurons * n * 4, 1)
     batch = max(1, LAZY_CHUNK_BYTES // per_presentation)
     blocks = []
-    for i in range(0, len(starts), batch):
-        chunk = np.asarray(starts[i : i + batch])
-        delayed = dask.delayed(_read_block)(task, reopen, chunk, window, n)
+    for i in range(0, len(events), batch):
+        chunk = np.asarray(events[i : i + batch])
+        delayed = dask.delayed(_read_block)(reader, chunk, window, source.path, source.object_path)
         blocks.append(da.from_delayed(delayed, shape=(source.n_neurons, n, len(chunk)), dtype=np.float32))
     return da.concatenate(blocks, axis=2)

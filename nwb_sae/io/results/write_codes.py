@@ -15,6 +15,8 @@ import numpy as np
 from hdmf.data_utils import AbstractDataChunkIterator, DataChunk
 
 from nwb_sae.errors import InputDataError
+from nwb_sae.io.results.schema import STAT_NAMES
+from nwb_sae.io.safe_write import stage
 
 log = logging.getLogger(__name__)
 
@@ -51,8 +53,7 @@ class LatentStats:
         Number of latents (columns of every block).
     """
 
-    NAMES = ("activation_frequency", "mean_activation", "mean_active_activation", "std_activation",
-             "max_activation")
+    NAMES = STAT_NAMES
     """The statistics :meth:`result` returns, in the order the dictionary table shows them."""
 
     def __init__(self, n_latents: int):
@@ -186,6 +187,7 @@ class CodeStream(AbstractDataChunkIterator):
             raise StopIteration
         start = self.position
         stop = min(start + self.block_rows, self.n_samples)
+        stage(f"encoded block {start // self.block_rows}")
         block = self._block(start, stop)
         self.stats.update(block)
         self.position = stop

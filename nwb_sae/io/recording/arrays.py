@@ -12,6 +12,7 @@ import numpy as np
 import xarray as xr
 
 from nwb_sae.errors import InputDataError, ObjectNotFoundError, UnsupportedFileError
+from nwb_sae.io.text import as_str
 
 ACTIVITY_DIMS = ("neurons", "time", "presentations")
 CODE_DIMS = ("latents", "time", "presentations")
@@ -142,7 +143,7 @@ def _stored_dims(dset) -> tuple | None:
     for key in ("dims", "dimensions", "_ARRAY_DIMENSIONS"):
         value = dset.attrs.get(key)
         if value is not None:
-            names = [v.decode() if isinstance(v, bytes) else str(v) for v in np.atleast_1d(value)]
+            names = [as_str(v) for v in np.atleast_1d(value)]
             if len(names) == 1 and "," in names[0]:
                 names = [n.strip() for n in names[0].split(",")]
             return tuple(names)
@@ -194,7 +195,7 @@ def read_hdf5(path, dataset=None, dims=None) -> xr.DataArray:
     >>> read_hdf5(tmp_path / "rec.h5", "dff", dims=("time", "neurons")).shape   # doctest: +SKIP
     (12, 1000, 1)
     """
-    from nwb_sae.io.nwb_file import open_h5, reading
+    from nwb_sae.io.h5 import open_h5, reading
 
     path = Path(path)
     with open_h5(path) as h5, reading(path, f"dataset {dataset!r}"):

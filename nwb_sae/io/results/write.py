@@ -45,20 +45,19 @@ from nwb_sae.errors import (
     OutputExistsError,
     UnsupportedFileError,
 )
-from nwb_sae.io.results import SaeResults, read_results, results_from_h5
-from nwb_sae.io.safe_write import staged_file
-from nwb_sae.io.validation import is_under
-from nwb_sae.io.write_model import default_activity, results_from_model
-from nwb_sae.io.write_module import (
+from nwb_sae.io.results.read import results_from_h5
+from nwb_sae.io.results.validation import is_under
+from nwb_sae.io.results.write_model import default_activity, results_from_model
+from nwb_sae.io.results.write_module import (
     ResultsToWrite,
     append_module,
     check_module_free,
     check_written,
     remove_module,
 )
+from nwb_sae.io.safe_write import stage, staged_file
 
-__all__ = ["write_nwb", "write_results", "check_output", "read_results", "results_from_model", "SaeResults",
-           "ResultsToWrite", "default_output"]
+__all__ = ["write_nwb", "write_results", "check_output", "results_from_model", "ResultsToWrite", "default_output"]
 
 log = logging.getLogger(__name__)
 
@@ -165,7 +164,7 @@ def write_results(source, results: ResultsToWrite, out=None, *, module: str = "s
     extra = stream.n_samples * stream.n_latents * 4 // 8 + results.dictionary.nbytes
     with staged_file(src, dest, extra_bytes=extra, keep_mode_of=src if in_place else None) as tmp:
         if replace:
-            log.info("removing the earlier results in processing/%s", module)
+            stage("removing old module")
             remove_module(tmp, module)
         append_module(tmp, results, module, compression_opts=compression_opts, shown_as=dest)
         if validate:
@@ -175,7 +174,7 @@ def write_results(source, results: ResultsToWrite, out=None, *, module: str = "s
 
 def _check_written(path: Path, module: str, results: ResultsToWrite, shown_as: Path) -> None:
     """Read back with pynwb and nwb_sae, validate the schema; raise (the temporary file is then dropped)."""
-    log.info("validating %s", path)
+    stage("validating")
     n_latents, n_neurons = results.dictionary.shape
     issues = check_written(path, module, results.codes.n_samples, n_latents, n_neurons, shown_as)
     with h5py.File(path, "r") as h5:
@@ -202,7 +201,7 @@ def write_nwb(sae, source, out=None, *, activity: str | None = None, module: str
     """Encode a whole recording with ``sae`` and write codes, dictionary and provenance into NWB.
 
     The results form a processing module (default ``sae``) of ordinary NWB objects -- see
-    :mod:`nwb_sae.io.write_tables` for its layout and this module's docstring for why the output is a
+    :mod:`nwb_sae.io.results.schema` for its layout and this module's docstring for why the output is a
     full copy of the source. The input file is never modified unless ``in_place=True``, and even then it
     is replaced atomically only after the new file was written, read back and validated.
 
@@ -211,7 +210,7 @@ def write_nwb(sae, source, out=None, *, activity: str | None = None, module: str
     sae : nwb_sae.SAE
         A fitted model (``encode_samples``, ``dictionary``, ``provenance()``, ``neuron_coords_``).
     source : str, Path or ActivitySource
-        The NWB file, or an activity source already opened with ``nwb_sae.io.nwb.open_activity``.
+        The NWB file, or an activity source already opened with ``nwb_sae.io.recording.nwb.open_activity``.
     out : str or Path, optional
         Output file; default ``<source stem>_<module>.nwb`` beside the source.
     activity : str, optional
@@ -256,7 +255,7 @@ def write_nwb(sae, source, out=None, *, activity: str | None = None, module: str
         return _write_from_source(sae, source, out, module=module, in_place=in_place, overwrite=overwrite,
                                   bin_size=bin_size, progress=progress, validate=validate,
                                   compression_opts=compression_opts, block_rows=block_rows)
-    from nwb_sae.io.nwb import open_activity
+    from nwb_sae.io.recording.nwb import open_activity
 
     path = Path(source)
     named = activity is not None

@@ -10,6 +10,8 @@ the recording; windows after the last spike are kept, and the readers warn about
 from __future__ import annotations
 
 import math
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 import numpy as np
 
@@ -103,6 +105,15 @@ class SpikeReader:
         # the grid starts at a whole multiple of the bin size so that bins line up across files
         self.t0 = math.floor(self.extent[0] / self.bin_size + _EPS) * self.bin_size
         self.n_bins = int(math.floor((self.extent[1] - self.t0) / self.bin_size + _EPS)) + 1
+
+    def detached(self) -> SpikeReader:
+        """This reader (it holds no file handle: spike trains are read into memory)."""
+        return self
+
+    @contextmanager
+    def opened(self) -> Iterator[SpikeReader]:
+        """This reader (nothing to open; the same interface as ``SeriesReader.opened``)."""
+        yield self
 
     def subset(self, columns) -> SpikeReader:
         """A reader over the units at positions ``columns``, on the same grid and extent."""

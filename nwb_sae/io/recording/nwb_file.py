@@ -1,20 +1,20 @@
 """Opening NWB files safely: every h5py / pynwb failure becomes an :class:`NwbSaeError`.
 
-Checks run with plain h5py before pynwb sees the file, so that the common failures (not HDF5,
-truncated, locked by a writer, NWB 1.x, plain HDF5 without NWB markers) get a specific message
-instead of whatever pynwb happens to raise.
+Checks run with plain h5py (:func:`nwb_sae.io.h5.open_h5`) before pynwb sees the file, so that the
+common failures (not HDF5, truncated, locked by a writer, NWB 1.x, plain HDF5 without NWB markers) get
+a specific message instead of whatever pynwb happens to raise.
 """
 
 from __future__ import annotations
 
 import warnings
-from collections.abc import Iterator
 from contextlib import contextmanager
-from pathlib import Path
 
 import h5py
 
-from nwb_sae.errors import NwbSaeError, UnsupportedFileError
+from nwb_sae.errors import UnsupportedFileError
+from nwb_sae.io.h5 import open_h5, reading
+from nwb_sae.io.text import first_str
 
 CONVERT_HINT = (
     "Re-export it as NWB 2.x with a current writer (pynwb, MatNWB, NeuroConv; for Allen Brain "
@@ -23,84 +23,17 @@ CONVERT_HINT = (
 )
 
 
-@contextmanager
-def reading(path, what: str, hint: str = "") -> Iterator[None]:
-    """Turn any exception raised while reading ``what`` from ``path`` into an UnsupportedFileError.
-
-    Errors of this package pass through unchanged.
-
-    Examples
-    --------
-    >>> with reading("a.nwb", "units/spike_times"):     # doctest: +SKIP
-    ...     spikes = units["spike_times"].data[:]
-    """
-    try:
-        yield
-    except NwbSaeError:
-        raise
-    except Exception as err:  # a malformed file can make pynwb/h5py raise nearly anything
-        message = f"{path}: could not read {what} ({type(err).__name__}: {err})."
-        raise UnsupportedFileError(f"{message} {hint}".strip()) from err
-
-
-def _text(value) -> str | None:
-    """An HDF5 attribute that may be str, bytes or a 1-element array of either, as str."""
-    if value is None:
-        return None
-    if hasattr(value, "shape") and getattr(value, "shape", ()) != ():
-        value = value.ravel()[0] if value.size else None
-        if value is None:
-            return None
-    if isinstance(value, bytes):
-        return value.decode("utf-8", "replace")
-    return str(value)
-
-
-def open_h5(path) -> h5py.File:
-    """Open ``path`` read-only with h5py, explaining the usual failures.
-
-    Raises
-    ------
-    UnsupportedFileError
-        Missing file, not HDF5, truncated, or locked by a program writing to it.
-    """
-    path = Path(path)
-    if not path.exists():
-        raise UnsupportedFileError(f"{path}: no such file.")
-    if path.is_dir():
-        raise UnsupportedFileError(
-            f"{path}: is a folder. nwb-sae reads NWB files stored as HDF5 (Zarr NWB folders are not supported)."
-        )
-    try:
-        return h5py.File(path, "r")
-    except OSError as err:  # BlockingIOError is an OSError
-        text = str(err)
-        if "lock" in text:
-            reason = ("is locked by another program that has it open for writing. Close that program "
-                      "(or the pynwb/h5py handle) and try again; on a network file system where locks "
-                      "are not supported, set HDF5_USE_FILE_LOCKING=FALSE.")
-        elif "truncated" in text:
-            reason = ("is truncated (the file is shorter than its header says): the copy or the "
-                      "download did not finish, or the writer crashed. Copy it again.")
-        elif "signature" in text or not h5py.is_hdf5(path):
-            reason = ("is not an HDF5 file, so not an NWB file nwb-sae can read (NWB files are HDF5). "
-                      "Arrays can be given as .npy, .npz or .nc instead.")
-        else:
-            reason = f"cannot be opened as HDF5 ({text})."
-        raise UnsupportedFileError(f"{path}: {reason}") from err
-
-
 def nwb_version(h5: h5py.File) -> str | None:
     """The NWB schema version written in the file ('2.5.0', '2.0b', 'NWB-1.0.5') or None."""
-    version = _text(h5.attrs.get("nwb_version"))
+    version = first_str(h5.attrs.get("nwb_version"))
     if version is None and isinstance(h5.get("nwb_version"), h5py.Dataset):
-        version = _text(h5["nwb_version"][()])
+        version = first_str(h5["nwb_version"][()])
     return version
 
 
 def is_nwb(h5: h5py.File) -> bool:
     """Whether an open HDF5 file carries NWB markers (any schema version)."""
-    return nwb_version(h5) is not None or _text(h5.attrs.get("neurodata_type")) == "NWBFile"
+    return nwb_version(h5) is not None or first_str(h5.attrs.get("neurodata_type")) == "NWBFile"
 
 
 def check_nwb_version(path, version: str | None) -> None:

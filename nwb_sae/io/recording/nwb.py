@@ -10,6 +10,7 @@ The window rule is documented in :mod:`nwb_sae.io.align`.
 from __future__ import annotations
 
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -17,13 +18,14 @@ import xarray as xr
 
 from nwb_sae.errors import InputDataError, ObjectNotFoundError
 from nwb_sae.io import align
-from nwb_sae.io.arrays import ACTIVITY_DIMS, read_hdf5
-from nwb_sae.io.nwb_file import is_nwb, open_h5, open_nwb, reading
-from nwb_sae.io.nwb_find import activity_candidates, choose_activity, choose_table, interval_tables
-from nwb_sae.io.nwb_source import DEFAULT_BIN_SIZE, ActivitySource, build_source
-from nwb_sae.io.nwb_tables import select_rows
-from nwb_sae.io.nwb_windows import (
-    DEFAULT_WINDOW_SAMPLES,
+from nwb_sae.io.h5 import open_h5, reading
+from nwb_sae.io.recording.arrays import ACTIVITY_DIMS, read_hdf5
+from nwb_sae.io.recording.nwb_file import is_nwb, open_nwb
+from nwb_sae.io.recording.nwb_find import activity_candidates, choose_activity, choose_table, interval_tables
+from nwb_sae.io.recording.nwb_source import DEFAULT_BIN_SIZE, ActivitySource, build_source
+from nwb_sae.io.recording.nwb_tables import select_rows
+from nwb_sae.io.recording.nwb_windows import (
+    Presentations,
     check_fits,
     consecutive_presentations,
     finite_events,
@@ -34,9 +36,22 @@ from nwb_sae.io.nwb_windows import (
     warn_spikes,
 )
 
-__all__ = ["read_nwb", "open_activity", "load_hdf5_or_nwb", "ActivitySource", "DEFAULT_WINDOW_SAMPLES",
-           "DEFAULT_BIN_SIZE"]
+__all__ = ["read_nwb", "open_activity", "load_hdf5_or_nwb", "ActivitySource", "DEFAULT_BIN_SIZE"]
 
+
+@dataclass(frozen=True)
+class ReadRequest:
+    """What :func:`read_nwb` was asked for (its arguments, the window already checked)."""
+
+    activity: str | None = None
+    presentations: str | None = None
+    window: tuple[float, float] | None = None
+    bin_size: float | None = None
+    align_to: str | None = None
+    neurons: object = None
+    where: object = None
+    as_rate: bool = False
+    lazy: bool = False
 
 
 def read_nwb(path, activity=None, presentations=None, window=None, bin_size=None, align_to=None, *,
@@ -59,7 +74,7 @@ def read_nwb(path, activity=None, presentations=None, window=None, bin_size=None
     window : (float, float) or float, optional
         Seconds relative to each event, e.g. ``(-0.5, 1.5)``; a single number ``L`` means ``(0, L)``.
         Default: with a table ``(0, median duration of its intervals)``; without one,
-        100 samples.
+        :data:`nwb_sae.io.align.DEFAULT_WINDOW_SAMPLES` samples.
     bin_size : float, optional
         Seconds per bin. Units: spike counts per bin (default 0.05 s). Continuous series: averages
         of consecutive samples (must be a whole multiple of the sample period; default: every sample).
@@ -112,71 +127,55 @@ def read_nwb(path, activity=None, presentations=None, window=None, bin_size=None
     (('neurons', 'time', 'presentations'), (8, 10, 6))
     """
     path = Path(path)
-    window = _check_window(path, window)
+    request = ReadRequest(activity=activity, presentations=presentations, window=align.as_window(window, path),
+                          bin_size=bin_size, align_to=align_to, neurons=neurons, where=where, as_rate=as_rate,
+                          lazy=lazy)
     if align_to is not None and presentations is None:
         raise InputDataError(f"{path}: align_to={align_to!r} needs an interval table (presentations=...).")
     # anything pynwb/h5py raise past this point is reported as a problem of the file, never raw
     with open_nwb(path) as (io, nwbfile, version), reading(path, "its activity and presentations"):
-        values, source, pres, keep, window, attrs = _read_windows(
-            path, io, nwbfile, version, activity, presentations, window, bin_size, align_to, neurons, where,
-            as_rate, lazy,
-        )
-    return _dataarray(values, source, pres, keep, window, attrs)
+        values, source, pres, keep, attrs = _read_windows(path, io, nwbfile, version, request)
+    return _dataarray(values, source, pres, keep, attrs)
 
 
-def _read_windows(path, io, nwbfile, version, activity, presentations, window, bin_size, align_to, neurons,
-                  where, as_rate, lazy):
+def _read_windows(path, io, nwbfile, version, request: ReadRequest):
     """The body of :func:`read_nwb`, run while the file is open."""
-    candidate = choose_activity(path, activity_candidates(io, nwbfile), activity)
-    source = build_source(path, io, version, candidate, bin_size)
-    if neurons is not None:
-        source = source.subset(_neuron_positions(path, source, neurons))
-    if presentations is None:
-        pres = consecutive_presentations(path, source, window)
+    candidate = choose_activity(path, activity_candidates(io, nwbfile), request.activity)
+    source = build_source(path, io, version, candidate, request.bin_size)
+    if request.neurons is not None:
+        source = source.subset(_neuron_positions(path, source, request.neurons))
+    if request.presentations is None:
+        pres = consecutive_presentations(path, source, request.window)
     else:
-        table = choose_table(path, interval_tables(io, nwbfile), presentations)
-        pres = table_presentations(path, table, align_to, window, source)
-    window = pres["window"]
-    keep = np.ones(len(pres["events"]), dtype=bool)
+        table = choose_table(path, interval_tables(io, nwbfile), request.presentations)
+        pres = table_presentations(path, table, request.align_to, request.window, source)
+    window, where = pres.window, request.where
+    keep = np.ones(len(pres.events), dtype=bool)
     if where is not None:
-        keep &= select_rows(path, "presentations", pres["coords"], where)
+        keep &= select_rows(path, "presentations", pres.coords, where)
     keep &= finite_events(path, pres, keep)
     if not keep.any():
         raise InputDataError(
-            f"{path}: no presentation of {pres['table']} is left to read"
+            f"{path}: no presentation of {pres.table} is left to read"
             + (f" after the selection where={where!r}." if where is not None else " (all event times are NaN).")
         )
     n = align.n_window_samples(window, source.dt)
     check_fits(path, source, window, n)
-    events = np.where(np.isfinite(pres["events"]), pres["events"], 0.0)
-    starts, inside = source.plan_windows(events, window)
+    events = np.where(np.isfinite(pres.events), pres.events, 0.0)
+    inside = source.windows_inside(events, window)
     dropped = int(np.sum(keep & ~inside))
     if not (keep & inside).any():
         raise InputDataError(nothing_left_message(path, source, pres, window))
     warn_dropped(path, source, pres, keep, inside, dropped)
     keep &= inside
-    starts = starts[keep]
+    events = events[keep]
     if source.spikes is not None:
-        warn_spikes(path, source, events[keep], window)
-    values = lazy_windows(source, starts, window, n) if lazy else source.read_windows(starts, window)
-    if source.kind == "units" and as_rate:
+        warn_spikes(path, source, events, window)
+    values = lazy_windows(source, events, window, n) if request.lazy else source.read_windows(events, window)
+    if source.kind == "units" and request.as_rate:
         values = values / np.float32(source.dt)
-    attrs = _attrs(path, version, nwbfile, source, activity, pres, window, dropped, as_rate)
-    return values, source, pres, keep, window, attrs
-
-
-def _check_window(path, window):
-    if window is None:
-        return None
-    if np.isscalar(window):
-        window = (0.0, float(window))
-    try:
-        start, stop = (float(v) for v in window)
-    except (TypeError, ValueError) as err:
-        raise InputDataError(f"{path}: window must be (start, stop) in seconds, got {window!r}.") from err
-    if not (np.isfinite(start) and np.isfinite(stop) and stop > start):
-        raise InputDataError(f"{path}: window stop must be after start, got {window!r}.")
-    return (start, stop)
+    attrs = _attrs(path, version, nwbfile, source, request, pres, dropped)
+    return values, source, pres, keep, attrs
 
 
 def _neuron_positions(path, source: ActivitySource, neurons) -> np.ndarray:
@@ -198,7 +197,9 @@ def _neuron_positions(path, source: ActivitySource, neurons) -> np.ndarray:
     return positions
 
 
-def _attrs(path, version, nwbfile, source, activity, pres, window, dropped, as_rate):
+def _attrs(path, version, nwbfile, source: ActivitySource, request: ReadRequest, pres: Presentations,
+           dropped: int) -> dict:
+    window, as_rate = pres.window, request.as_rate
     if source.kind == "units":
         sampling = f"spike times binned at {source.dt:g} s"
         unit = "spikes/s" if as_rate else "spikes per bin"
@@ -217,10 +218,10 @@ def _attrs(path, version, nwbfile, source, activity, pres, window, dropped, as_r
         "object_path": source.object_path,
         "activity_type": source.neurodata_type,
         "activity_kind": source.kind,
-        "activity_choice": "named" if activity is not None else "automatic",
-        "presentations": pres["table"] or "consecutive windows",
-        "align_to": pres["align_to"],
-        "alignment": pres["rule"],
+        "activity_choice": "named" if request.activity is not None else "automatic",
+        "presentations": pres.table or "consecutive windows",
+        "align_to": pres.align_to,
+        "alignment": pres.rule,
         "window": [float(window[0]), float(window[1])],
         "bin_size": float(source.dt),
         "sampling": sampling,
@@ -239,19 +240,20 @@ def _attrs(path, version, nwbfile, source, activity, pres, window, dropped, as_r
     return attrs
 
 
-def _dataarray(values, source: ActivitySource, pres, keep, window, attrs) -> xr.DataArray:
+def _dataarray(values, source: ActivitySource, pres: Presentations, keep, attrs) -> xr.DataArray:
+    window = pres.window
     ids = np.asarray(source.neuron_coords["id"])
     n = values.shape[1]
     coords = {
         "neurons": ids if len(np.unique(ids)) == len(ids) else np.arange(len(ids)),
         "time": window[0] + np.arange(n) * source.dt,
-        "presentations": np.asarray(pres["ids"])[keep],
+        "presentations": np.asarray(pres.ids)[keep],
     }
     reserved = set(ACTIVITY_DIMS)
     for name, column in source.neuron_coords.items():
         coords[_free(name, reserved, "neuron")] = ("neurons", np.asarray(column))
         reserved.add(name)
-    for name, column in pres["coords"].items():
+    for name, column in pres.coords.items():
         coords[_free(name, reserved, "presentation")] = ("presentations", np.asarray(column)[keep])
     return xr.DataArray(values, dims=ACTIVITY_DIMS, coords=coords, name="activity", attrs=attrs)
 
@@ -294,7 +296,7 @@ def open_activity(path, activity=None, bin_size=None):
 
 def load_hdf5_or_nwb(path, **options) -> xr.DataArray:
     """Read an ``.nwb`` / ``.h5`` / ``.hdf5`` file: NWB through :func:`read_nwb`, plain HDF5 through
-    :func:`nwb_sae.io.arrays.read_hdf5`.
+    :func:`nwb_sae.io.recording.arrays.read_hdf5`.
 
     Parameters
     ----------

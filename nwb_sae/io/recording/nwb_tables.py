@@ -14,6 +14,7 @@ import numpy as np
 import pandas as pd
 
 from nwb_sae.errors import InputDataError
+from nwb_sae.io.text import as_str_array
 
 SKIP = {"spike_times", "obs_intervals", "image_mask", "pixel_mask", "voxel_mask", "waveform_mean",
         "waveform_sd", "waveforms", "electrodes", "timeseries"}
@@ -21,15 +22,9 @@ MAX_SPLIT = 4
 
 
 def _as_text(values: np.ndarray) -> np.ndarray:
-    out = []
-    for v in values:
-        if isinstance(v, bytes):
-            out.append(v.decode("utf-8", "replace"))
-        elif hasattr(v, "name") and not isinstance(v, str | np.generic):
-            out.append(str(v.name))  # a reference to an ElectrodeGroup, Device, ...
-        else:
-            out.append(str(v))
-    return np.array(out, dtype=str)
+    """Texts of a column; a reference to an ElectrodeGroup, Device, ... becomes the object's name."""
+    return as_str_array(v.name if hasattr(v, "name") and not isinstance(v, str | bytes | np.generic) else v
+                        for v in values)
 
 
 def _column_values(column, index, rows):

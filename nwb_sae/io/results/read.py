@@ -14,9 +14,22 @@ import numpy as np
 import xarray as xr
 
 from nwb_sae.errors import ObjectNotFoundError, UnsupportedFileError
-from nwb_sae.io.write_codes import LatentStats
-from nwb_sae.io.write_module import module_provenance
-from nwb_sae.io.write_tables import CODES, DICTIONARY, NEURONS
+from nwb_sae.io.h5 import open_h5
+from nwb_sae.io.results.schema import (
+    CODES,
+    DICTIONARY,
+    KEY,
+    NEURONS,
+    PROVENANCE,
+    SOURCE_ID,
+    SOURCE_NEURON,
+    STAT_NAMES,
+    VALUE,
+    WEIGHTS,
+    WRITER,
+    unflatten,
+)
+from nwb_sae.io.text import as_str
 
 
 class SaeResults(NamedTuple):
@@ -63,8 +76,7 @@ def _group(h5: h5py.File, path: str, shown_as, what: str) -> h5py.Group:
 
 def _text(values: np.ndarray) -> np.ndarray:
     if values.dtype.kind in "OS":
-        return np.array([v.decode("utf-8", "replace") if isinstance(v, bytes) else str(v) for v in values],
-                        dtype=object)
+        return np.array([as_str(v) for v in values], dtype=object)
     return values
 
 
@@ -91,21 +103,21 @@ def _codes(group: h5py.Group, lazy: bool, attrs: dict) -> xr.DataArray:
     unit = codes["data"].attrs.get("unit", "a.u.")
     return xr.DataArray(values, dims=("time", "latents"),
                         coords={"time": _time(codes, n_samples), "latents": np.arange(n_latents)},
-                        name="codes", attrs={**attrs, "unit": unit if isinstance(unit, str) else unit.decode()})
+                        name="codes", attrs={**attrs, "unit": as_str(unit)})
 
 
 def _dictionary(group: h5py.Group, attrs: dict) -> xr.DataArray:
     table = group[DICTIONARY]
-    weights = table["weights"][()]
+    weights = table[WEIGHTS][()]
     neurons = group[NEURONS]
     coords: dict = {"latents": np.asarray(table["id"][()])}
     n = weights.shape[1]
-    coords["neurons"] = _text(np.asarray(neurons["source_id"][()]))
+    coords["neurons"] = _text(np.asarray(neurons[SOURCE_ID][()]))
     neuron_table = None
     for name, dset in neurons.items():
-        if name in ("id", "source_id") or not isinstance(dset, h5py.Dataset) or dset.shape != (n,):
+        if name in ("id", SOURCE_ID) or not isinstance(dset, h5py.Dataset) or dset.shape != (n,):
             continue
-        if name == "source_neuron":
+        if name == SOURCE_NEURON:
             coords["source_row"] = ("neurons", np.asarray(dset[()]))
             ref = dset.attrs.get("table")
             if isinstance(ref, h5py.Reference) and ref:
@@ -119,10 +131,24 @@ def _dictionary(group: h5py.Group, attrs: dict) -> xr.DataArray:
 def _stats(group: h5py.Group) -> xr.Dataset:
     table = group[DICTIONARY]
     latents = np.asarray(table["id"][()])
-    names = [n for n in LatentStats.NAMES if n in table]
-    names += [n for n, d in table.items() if n not in names and n not in ("id", "weights")
+    names = [n for n in STAT_NAMES if n in table]
+    names += [n for n, d in table.items() if n not in names and n not in ("id", WEIGHTS)
               and isinstance(d, h5py.Dataset) and d.shape == latents.shape]
     return xr.Dataset({n: ("latents", np.asarray(table[n][()])) for n in names}, coords={"latents": latents})
+
+
+def module_provenance(group: h5py.Group) -> dict | None:
+    """The provenance record of an nwb-sae module group, or None when it is not one."""
+    table = group.get(PROVENANCE)
+    if not isinstance(table, h5py.Group) or KEY not in table or VALUE not in table:
+        return None
+    try:
+        keys = table[KEY].asstr()[()]
+        values = table[VALUE].asstr()[()]
+        record = unflatten(zip(keys, values, strict=True))
+    except (ValueError, TypeError, KeyError, OSError):
+        return None
+    return record if record.get("write", {}).get("writer") == WRITER else None
 
 
 def nwb_sae_modules(h5: h5py.File) -> list[str]:
@@ -198,12 +224,7 @@ def read_results(path, module: str = "sae", *, lazy: bool = True) -> SaeResults:
     >>> res.dictionary.sel(latents=3).to_series().nlargest(5)        # doctest: +SKIP
     """
     path = Path(path)
-    if not path.is_file():
-        raise UnsupportedFileError(f"{path}: no such file.")
-    try:
-        h5 = h5py.File(path, "r")
-    except OSError as err:
-        raise UnsupportedFileError(f"{path}: cannot be opened as HDF5/NWB ({err}).") from err
+    h5 = open_h5(path)
     try:
         results = results_from_h5(h5, module, lazy=lazy, shown_as=path)
     except BaseException:

@@ -17,7 +17,7 @@ from __future__ import annotations
 from typing import Any, NamedTuple
 
 from nwb_sae.errors import InputDataError, ObjectNotFoundError
-from nwb_sae.io.nwb_file import object_path
+from nwb_sae.io.recording.nwb_file import object_path
 
 TIERS = {"roi_response": 1, "units": 1, "electrical": 2, "timeseries": 3}
 LOOKED_FOR = ("RoiResponseSeries (DfOverF, Fluorescence, Deconvolved), a Units table, ElectricalSeries "
