@@ -19,21 +19,18 @@ import xarray as xr
 from nwb_sae.errors import InputDataError, ObjectNotFoundError
 from nwb_sae.io import align
 from nwb_sae.io.h5 import open_h5, reading
-from nwb_sae.io.recording.arrays import ACTIVITY_DIMS, read_hdf5
+from nwb_sae.io.recording.arrays import read_hdf5
 from nwb_sae.io.recording.nwb_file import is_nwb, open_nwb
 from nwb_sae.io.recording.nwb_find import activity_candidates, choose_activity, choose_table, interval_tables
 from nwb_sae.io.recording.nwb_source import DEFAULT_BIN_SIZE, ActivitySource, build_source
 from nwb_sae.io.recording.nwb_tables import select_rows
 from nwb_sae.io.recording.nwb_windows import (
     Presentations,
-    check_fits,
     consecutive_presentations,
-    finite_events,
-    lazy_windows,
-    nothing_left_message,
+    cut_windows,
     table_presentations,
-    warn_dropped,
-    warn_spikes,
+    window_attrs,
+    windows_dataarray,
 )
 
 __all__ = ["read_nwb", "open_activity", "load_hdf5_or_nwb", "ActivitySource", "DEFAULT_BIN_SIZE"]
@@ -135,7 +132,7 @@ def read_nwb(path, activity=None, presentations=None, window=None, bin_size=None
     # anything pynwb/h5py raise past this point is reported as a problem of the file, never raw
     with open_nwb(path) as (io, nwbfile, version), reading(path, "its activity and presentations"):
         values, source, pres, keep, attrs = _read_windows(path, io, nwbfile, version, request)
-    return _dataarray(values, source, pres, keep, attrs)
+    return windows_dataarray(values, source, pres, keep, attrs)
 
 
 def _read_windows(path, io, nwbfile, version, request: ReadRequest):
@@ -149,31 +146,8 @@ def _read_windows(path, io, nwbfile, version, request: ReadRequest):
     else:
         table = choose_table(path, interval_tables(io, nwbfile), request.presentations)
         pres = table_presentations(path, table, request.align_to, request.window, source)
-    window, where = pres.window, request.where
-    keep = np.ones(len(pres.events), dtype=bool)
-    if where is not None:
-        keep &= select_rows(path, "presentations", pres.coords, where)
-    keep &= finite_events(path, pres, keep)
-    if not keep.any():
-        raise InputDataError(
-            f"{path}: no presentation of {pres.table} is left to read"
-            + (f" after the selection where={where!r}." if where is not None else " (all event times are NaN).")
-        )
-    n = align.n_window_samples(window, source.dt)
-    check_fits(path, source, window, n)
-    events = np.where(np.isfinite(pres.events), pres.events, 0.0)
-    inside = source.windows_inside(events, window)
-    dropped = int(np.sum(keep & ~inside))
-    if not (keep & inside).any():
-        raise InputDataError(nothing_left_message(path, source, pres, window))
-    warn_dropped(path, source, pres, keep, inside, dropped)
-    keep &= inside
-    events = events[keep]
-    if source.spikes is not None:
-        warn_spikes(path, source, events, window)
-    values = lazy_windows(source, events, window, n) if request.lazy else source.read_windows(events, window)
-    if source.kind == "units" and request.as_rate:
-        values = values / np.float32(source.dt)
+    values, keep, dropped = cut_windows(path, source, pres, where=request.where, lazy=request.lazy,
+                                        as_rate=request.as_rate)
     attrs = _attrs(path, version, nwbfile, source, request, pres, dropped)
     return values, source, pres, keep, attrs
 
@@ -199,67 +173,22 @@ def _neuron_positions(path, source: ActivitySource, neurons) -> np.ndarray:
 
 def _attrs(path, version, nwbfile, source: ActivitySource, request: ReadRequest, pres: Presentations,
            dropped: int) -> dict:
-    window, as_rate = pres.window, request.as_rate
-    if source.kind == "units":
-        sampling = f"spike times binned at {source.dt:g} s"
-        unit = "spikes/s" if as_rate else "spikes per bin"
-    elif source.timestamps is not None:
-        sampling = f"timestamps (typical interval {source.dt:g} s)"
-        unit = source.unit
-    else:
-        sampling = f"{source.rate:g} Hz"
-        unit = source.unit
-    from nwb_sae import __version__
-
     attrs = {
         "source": str(path),
         "file": str(path),
         "activity": source.object_path,
         "object_path": source.object_path,
         "activity_type": source.neurodata_type,
-        "activity_kind": source.kind,
         "activity_choice": "named" if request.activity is not None else "automatic",
-        "presentations": pres.table or "consecutive windows",
-        "align_to": pres.align_to,
-        "alignment": pres.rule,
-        "window": [float(window[0]), float(window[1])],
-        "bin_size": float(source.dt),
-        "sampling": sampling,
-        "unit": unit,
-        "time_unit": "seconds relative to the event",
+        **window_attrs(source, pres, dropped, request.as_rate),
         "nwb_version": version or "",
         "identifier": str(getattr(nwbfile, "identifier", "") or ""),
         "neuron_table": source.neuron_table_path or "",
-        "dropped_presentations": dropped,
-        "notes": "; ".join(source.notes),
-        "nwb_sae_version": __version__,
     }
     start_time = getattr(nwbfile, "session_start_time", None)
     if start_time is not None:
         attrs["session_start_time"] = start_time.isoformat()
     return attrs
-
-
-def _dataarray(values, source: ActivitySource, pres: Presentations, keep, attrs) -> xr.DataArray:
-    window = pres.window
-    ids = np.asarray(source.neuron_coords["id"])
-    n = values.shape[1]
-    coords = {
-        "neurons": ids if len(np.unique(ids)) == len(ids) else np.arange(len(ids)),
-        "time": window[0] + np.arange(n) * source.dt,
-        "presentations": np.asarray(pres.ids)[keep],
-    }
-    reserved = set(ACTIVITY_DIMS)
-    for name, column in source.neuron_coords.items():
-        coords[_free(name, reserved, "neuron")] = ("neurons", np.asarray(column))
-        reserved.add(name)
-    for name, column in pres.coords.items():
-        coords[_free(name, reserved, "presentation")] = ("presentations", np.asarray(column)[keep])
-    return xr.DataArray(values, dims=ACTIVITY_DIMS, coords=coords, name="activity", attrs=attrs)
-
-
-def _free(name: str, taken: set, prefix: str) -> str:
-    return name if name not in taken else f"{prefix}_{name}"
 
 
 @contextmanager

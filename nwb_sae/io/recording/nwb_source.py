@@ -200,52 +200,80 @@ def series_source(path, io, version, candidate: ActivityCandidate, bin_size) -> 
         if channel_conversion is not None:
             channel_conversion = np.asarray(channel_conversion[:], dtype=np.float32)
         raw_ts = None if series.timestamps is None else np.asarray(series.timestamps[:], dtype=float)
-    if raw_ts is not None:
-        steps = np.diff(raw_ts)
-        if np.any(~(steps > 0)):
-            i = int(np.flatnonzero(~(steps > 0))[0])
-            raise InputDataError(
-                f"{path}: the timestamps of {what} are not strictly increasing (sample {i + 1} at "
-                f"{raw_ts[i + 1]:g} s follows {raw_ts[i]:g} s); windows cannot be placed. Fix the timestamps "
-                "in the file."
-            )
-        raw_dt = align.median_dt(raw_ts) if len(raw_ts) > 1 else 1.0
-        starting_time = float(raw_ts[0])
-    else:
-        raw_dt, starting_time = 1.0 / series.rate, float(series.starting_time or 0.0)
-    per_bin = 1
-    if bin_size is not None:
-        per_bin = int(round(bin_size / raw_dt))
-        if per_bin < 1 or abs(per_bin * raw_dt - bin_size) > 1e-6 * bin_size:
-            raise InputDataError(
-                f"{path}: bin_size={bin_size:g} s is not a whole multiple of the sample period of {what} "
-                f"({raw_dt:g} s). Use a multiple, or leave bin_size unset to keep every sample."
-            )
-        if per_bin > 1:
-            notes.append(f"{per_bin} samples averaged per bin")
+    raw_dt, starting_time = series_timing(path, what, raw_ts, series)
+    per_bin = samples_per_bin(path, what, bin_size, raw_dt, notes)
     reader = SeriesReader(
         filename=os.path.abspath(data.file.filename), dataset=data.name, transposed=candidate.transposed, n_raw=n_raw,
         n_channels=n_channels, conversion=float(getattr(series, "conversion", 1.0) or 1.0),
         offset=float(getattr(series, "offset", 0.0) or 0.0), channel_conversion=channel_conversion,
         per_bin=per_bin, raw_dt=raw_dt, starting_time=starting_time, raw_timestamps=raw_ts, h5dataset=data,
     )
-    dt = raw_dt * per_bin
-    timestamps = None if raw_ts is None else raw_ts[: (n_raw // per_bin) * per_bin : per_bin]
+    return series_activity(path, what, candidate.kind, candidate.neurodata_type, reader, coords,
+                           unit=str(getattr(series, "unit", "") or ""), notes=notes, table_path=table_path,
+                           rows=rows, version=version)
+
+
+def series_timing(path, what: str, raw_ts, series=None) -> tuple[float, float]:
+    """(sample period, time of sample 0) of a series: from its timestamps, else its rate and starting time.
+
+    Raises
+    ------
+    InputDataError
+        The timestamps are not strictly increasing (windows could not be placed).
+    """
+    if raw_ts is None:
+        return 1.0 / series.rate, float(series.starting_time or 0.0)
+    steps = np.diff(raw_ts)
+    if np.any(~(steps > 0)):
+        i = int(np.flatnonzero(~(steps > 0))[0])
+        raise InputDataError(
+            f"{path}: the timestamps of {what} are not strictly increasing (sample {i + 1} at "
+            f"{raw_ts[i + 1]:g} s follows {raw_ts[i]:g} s); windows cannot be placed. Fix the timestamps "
+            "in the file."
+        )
+    return (align.median_dt(raw_ts) if len(raw_ts) > 1 else 1.0), float(raw_ts[0])
+
+
+def samples_per_bin(path, what: str, bin_size, raw_dt: float, notes: list) -> int:
+    """How many samples of period ``raw_dt`` are averaged into one bin of ``bin_size`` (1 when None).
+
+    Raises
+    ------
+    InputDataError
+        ``bin_size`` is not a whole multiple of the sample period.
+    """
+    if bin_size is None:
+        return 1
+    per_bin = int(round(bin_size / raw_dt))
+    if per_bin < 1 or abs(per_bin * raw_dt - bin_size) > 1e-6 * bin_size:
+        raise InputDataError(
+            f"{path}: bin_size={bin_size:g} s is not a whole multiple of the sample period of {what} "
+            f"({raw_dt:g} s). Use a multiple, or leave bin_size unset to keep every sample."
+        )
+    if per_bin > 1:
+        notes.append(f"{per_bin} samples averaged per bin")
+    return per_bin
+
+
+def series_activity(path, what: str, kind: str, neurodata_type: str, reader: SeriesReader, coords: dict, *,
+                    unit: str = "", notes=(), table_path=None, rows=None, version=None) -> ActivitySource:
+    """The ActivitySource of a continuous series read by ``reader`` (its bins, times and labels)."""
+    per_bin, raw_ts = reader.per_bin, reader.raw_timestamps
+    dt = reader.raw_dt * per_bin
+    timestamps = None if raw_ts is None else raw_ts[: (reader.n_raw // per_bin) * per_bin : per_bin]
     return ActivitySource(
-        path=path, object_path=what, kind=candidate.kind, neurodata_type=candidate.neurodata_type,
-        n_samples=n_raw // per_bin, rate=None if raw_ts is not None else 1.0 / dt,
-        starting_time=starting_time, timestamps=timestamps, dt=dt, neuron_coords=coords,
-        neuron_table_path=table_path, neuron_table_rows=rows, unit=str(getattr(series, "unit", "") or ""),
-        notes=notes, reader=reader, nwb_version=version,
+        path=path, object_path=what, kind=kind, neurodata_type=neurodata_type,
+        n_samples=reader.n_raw // per_bin, rate=None if raw_ts is not None else 1.0 / dt,
+        starting_time=reader.starting_time, timestamps=timestamps, dt=dt, neuron_coords=coords,
+        neuron_table_path=table_path, neuron_table_rows=rows, unit=unit, notes=list(notes), reader=reader,
+        nwb_version=version,
     )
 
 
 def units_source(path, io, version, candidate: ActivityCandidate, bin_size) -> ActivitySource:
     """An ActivitySource over a Units table: spike counts in bins of ``bin_size`` seconds."""
     units = candidate.container
-    bin_size = DEFAULT_BIN_SIZE if bin_size is None else float(bin_size)
-    if not bin_size > 0:
-        raise InputDataError(f"{path}: bin_size must be a positive number of seconds, got {bin_size}.")
+    bin_size = spike_bin_size(path, bin_size)
     with reading(path, f"{candidate.path}/spike_times"):
         trains, extent, observed, notes = read_spike_trains(path, units)
         coords = {"id": np.asarray(units.id.data[:])}
@@ -254,15 +282,31 @@ def units_source(path, io, version, candidate: ActivityCandidate, bin_size) -> A
             location = _unit_locations(units)
             if location is not None:
                 coords["location"] = location
-    reader = SpikeReader(trains, bin_size, extent, observed)
     if not any(len(t) for t in trains):
         raise InputDataError(f"{path}: the Units table {candidate.path} holds no spikes at all.")
+    return spike_activity(path, candidate.path, candidate.neurodata_type,
+                          SpikeReader(trains, bin_size, extent, observed), coords, notes=notes,
+                          table_path=candidate.path, version=version)
+
+
+def spike_bin_size(path, bin_size) -> float:
+    """The bin size for spike trains: :data:`DEFAULT_BIN_SIZE` when None; refuses a non-positive one."""
+    bin_size = DEFAULT_BIN_SIZE if bin_size is None else float(bin_size)
+    if not bin_size > 0:
+        raise InputDataError(f"{path}: bin_size must be a positive number of seconds, got {bin_size}.")
+    return bin_size
+
+
+def spike_activity(path, what: str, neurodata_type: str, reader: SpikeReader, coords: dict, *, notes=(),
+                   table_path=None, version=None) -> ActivitySource:
+    """The ActivitySource of spike trains binned by ``reader`` (spike counts per bin)."""
+    bin_size = reader.bin_size
     return ActivitySource(
-        path=path, object_path=candidate.path, kind="units", neurodata_type=candidate.neurodata_type,
+        path=path, object_path=what, kind="units", neurodata_type=neurodata_type,
         n_samples=reader.n_bins, rate=1.0 / bin_size, starting_time=reader.t0,
         timestamps=reader.t0 + np.arange(reader.n_bins) * bin_size, dt=bin_size, neuron_coords=coords,
-        neuron_table_path=candidate.path, neuron_table_rows=np.arange(len(trains)), unit="spikes per bin",
-        notes=notes, reader=reader, nwb_version=version,
+        neuron_table_path=table_path, neuron_table_rows=np.arange(len(reader.trains)), unit="spikes per bin",
+        notes=list(notes), reader=reader, nwb_version=version,
     )
 
 

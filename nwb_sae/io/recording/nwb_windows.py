@@ -1,5 +1,7 @@
 """Presentations for :func:`nwb_sae.read_nwb`: events from interval tables or consecutive windows,
-the checks and warnings about windows, and the lazy (dask) reading of windows.
+the checks and warnings about windows, the reading (eager or lazy, with dask) of the windows and their
+labels. Everything here works on an :class:`ActivitySource` and :class:`Presentations`, wherever they
+come from (an NWB file, or pynapple objects in :mod:`nwb_sae.io.recording.pynapple`).
 """
 
 from __future__ import annotations
@@ -8,12 +10,14 @@ import warnings
 from dataclasses import dataclass
 
 import numpy as np
+import xarray as xr
 
 from nwb_sae.errors import InputDataError, ObjectNotFoundError
 from nwb_sae.io import align
 from nwb_sae.io.h5 import reading
+from nwb_sae.io.recording.arrays import ACTIVITY_DIMS
 from nwb_sae.io.recording.nwb_source import ActivitySource
-from nwb_sae.io.recording.nwb_tables import table_columns
+from nwb_sae.io.recording.nwb_tables import select_rows, table_columns
 
 LAZY_CHUNK_BYTES = 32 * 2**20
 """Target size of one dask block of a lazy read (all neurons and samples of a run of presentations)."""
@@ -58,16 +62,41 @@ def consecutive_presentations(path, source: ActivitySource, window) -> Presentat
 
 
 def table_presentations(path, table, align_to, window, source: ActivitySource) -> Presentations:
-    """Events and coordinates from an interval table."""
+    """Events and coordinates from an interval table of an NWB file."""
     container = table.container
     with reading(path, table.path):
         coords = table_columns(container)
         ids = np.asarray(container.id.data[:])
+    return interval_presentations(path, table.path, coords, ids, align_to, window, source)
+
+
+def interval_presentations(path, table: str, coords: dict, ids, align_to, window,
+                           source: ActivitySource) -> Presentations:
+    """Events and coordinates from the columns of an interval table (``start_time``, ``stop_time``, ...).
+
+    Parameters
+    ----------
+    path : str
+        What the data came from, for messages.
+    table : str
+        The table's name or path, recorded in the attrs and named in messages.
+    coords : dict
+        Column name -> array over intervals; has ``start_time`` (and usually ``stop_time``).
+    ids : array_like
+        One id per interval.
+    align_to : str or None
+        Numeric column holding the event times (default ``start_time``).
+    window : (float, float) or None
+        Seconds relative to each event; default ``(0, median duration)`` (see
+        :func:`nwb_sae.io.align.default_table_window`).
+    source : ActivitySource
+        The activity (its sample period sets the shortest default window).
+    """
     column = align_to or "start_time"
     numeric = [k for k, v in coords.items() if v.dtype.kind in "fiu"]
     if column not in coords or column not in numeric:
         raise ObjectNotFoundError(
-            f"{path}: the interval table {table.path} has no numeric column {column!r} to align on. "
+            f"{path}: the interval table {table} has no numeric column {column!r} to align on. "
             f"Time columns there: {', '.join(numeric) or '(none)'}."
         )
     events = np.asarray(coords[column], dtype=float)
@@ -76,13 +105,13 @@ def table_presentations(path, table, align_to, window, source: ActivitySource) -
         window = align.default_table_window(stops - coords["start_time"], source.dt)
         if window is None:
             raise InputDataError(
-                f"{path}: the intervals of {table.path} have no usable stop_time, so no default window; "
+                f"{path}: the intervals of {table} have no usable stop_time, so no default window; "
                 "give window=(start, stop) in seconds relative to the event (--window START,STOP)."
             )
-    rule = (f"windows ({window[0]:g}, {window[1]:g}) s around {column} of {table.path}; the first "
+    rule = (f"windows ({window[0]:g}, {window[1]:g}) s around {column} of {table}; the first "
             "sample is the one nearest to event + window start (see nwb_sae.io.align)")
-    return Presentations(events=events, ids=ids, coords=coords, window=window, rule=rule, table=table.path,
-                         align_to=column)
+    return Presentations(events=events, ids=np.asarray(ids), coords=coords, window=window, rule=rule,
+                         table=table, align_to=column)
 
 
 def finite_events(path, pres: Presentations, keep) -> np.ndarray:
@@ -92,7 +121,7 @@ def finite_events(path, pres: Presentations, keep) -> np.ndarray:
     if missing:
         warnings.warn(
             f"{path}: {missing} presentation(s) of {pres.table} have no {pres.align_to} (NaN) "
-            "and are left out.", UserWarning, stacklevel=4,
+            "and are left out.", UserWarning, stacklevel=5,
         )
     return finite
 
@@ -122,7 +151,7 @@ def warn_dropped(path, source: ActivitySource, pres: Presentations, keep, inside
     warnings.warn(
         f"{path}: dropped {dropped} of {int(keep.sum())} presentations whose window does not lie inside "
         f"the recording of {source.object_path} ({t0:g} to {t1:g} s); their ids: "
-        f"{ids[:10].tolist()}{' ...' if len(ids) > 10 else ''}.", UserWarning, stacklevel=4,
+        f"{ids[:10].tolist()}{' ...' if len(ids) > 10 else ''}.", UserWarning, stacklevel=5,
     )
 
 
@@ -148,13 +177,13 @@ def warn_spikes(path, source: ActivitySource, events, window) -> None:
         warnings.warn(
             f"{path}: no spike of the {source.n_neurons} unit(s) of {source.object_path} falls in any of "
             f"the {len(events)} windows {window}; the array is all zeros. Check the window and that spike "
-            "times and events share a time base.", UserWarning, stacklevel=4,
+            "times and events share a time base.", UserWarning, stacklevel=5,
         )
     elif late:
         warnings.warn(
             f"{path}: {late} of {len(events)} windows start after the last spike of every unit of "
             f"{source.object_path} ({source.spikes.extent[1]:g} s); they are kept, all zeros. Units without "
-            "obs_intervals do not say when the recording ended.", UserWarning, stacklevel=4,
+            "obs_intervals do not say when the recording ended.", UserWarning, stacklevel=5,
         )
 
 
@@ -177,3 +206,114 @@ def lazy_windows(source: ActivitySource, events, window, n: int):
         delayed = dask.delayed(_read_block)(reader, chunk, window, source.path, source.object_path)
         blocks.append(da.from_delayed(delayed, shape=(source.n_neurons, n, len(chunk)), dtype=np.float32))
     return da.concatenate(blocks, axis=2)
+
+
+def cut_windows(path, source: ActivitySource, pres: Presentations, where=None, lazy: bool = False,
+                as_rate: bool = False):
+    """The windows around the presentations that lie inside the recording, with the checks and warnings.
+
+    Parameters
+    ----------
+    path : str
+        What the data came from, for messages (a file, or a description of in-memory objects).
+    source : ActivitySource
+    pres : Presentations
+    where : str, dict or callable, optional
+        Keep only the presentations meeting this condition on their coordinates (see
+        :func:`~nwb_sae.io.recording.nwb_tables.select_rows`).
+    lazy : bool
+        Return a dask array read when computed (NWB files only: the file is reopened then).
+    as_rate : bool
+        Spike counts divided by the bin size (spikes per second).
+
+    Returns
+    -------
+    values : numpy.ndarray or dask.array.Array
+        float32 (neurons, time, kept presentations).
+    keep : numpy.ndarray of bool
+        Which presentations were kept.
+    dropped : int
+        How many selected presentations were dropped because their window is not inside the recording.
+    """
+    window = pres.window
+    keep = np.ones(len(pres.events), dtype=bool)
+    if where is not None:
+        keep &= select_rows(path, "presentations", pres.coords, where)
+    keep &= finite_events(path, pres, keep)
+    if not keep.any():
+        raise InputDataError(
+            f"{path}: no presentation of {pres.table} is left to read"
+            + (f" after the selection where={where!r}." if where is not None else " (all event times are NaN).")
+        )
+    n = align.n_window_samples(window, source.dt)
+    check_fits(path, source, window, n)
+    events = np.where(np.isfinite(pres.events), pres.events, 0.0)
+    inside = source.windows_inside(events, window)
+    dropped = int(np.sum(keep & ~inside))
+    if not (keep & inside).any():
+        raise InputDataError(nothing_left_message(path, source, pres, window))
+    warn_dropped(path, source, pres, keep, inside, dropped)
+    keep &= inside
+    events = events[keep]
+    if source.spikes is not None:
+        warn_spikes(path, source, events, window)
+    values = lazy_windows(source, events, window, n) if lazy else source.read_windows(events, window)
+    if source.kind == "units" and as_rate:
+        values = values / np.float32(source.dt)
+    return values, keep, dropped
+
+
+def window_attrs(source: ActivitySource, pres: Presentations, dropped: int, as_rate: bool = False) -> dict:
+    """The attrs that describe the windows and the sampling, whatever the data came from."""
+    if source.kind == "units":
+        sampling = f"spike times binned at {source.dt:g} s"
+        unit = "spikes/s" if as_rate else "spikes per bin"
+    elif source.timestamps is not None:
+        sampling = f"timestamps (typical interval {source.dt:g} s)"
+        unit = source.unit
+    else:
+        sampling = f"{source.rate:g} Hz"
+        unit = source.unit
+    from nwb_sae import __version__
+
+    return {
+        "activity_kind": source.kind,
+        "presentations": pres.table or "consecutive windows",
+        "align_to": pres.align_to,
+        "alignment": pres.rule,
+        "window": [float(pres.window[0]), float(pres.window[1])],
+        "bin_size": float(source.dt),
+        "sampling": sampling,
+        "unit": unit,
+        "time_unit": "seconds relative to the event",
+        "dropped_presentations": dropped,
+        "notes": "; ".join(source.notes),
+        "nwb_sae_version": __version__,
+    }
+
+
+def windows_dataarray(values, source: ActivitySource, pres: Presentations, keep, attrs) -> xr.DataArray:
+    """The windows as a DataArray (neurons, time, presentations) labelled by the source and the presentations.
+
+    ``neurons`` is indexed by the source ids when they are unique (else by position, the ids under
+    ``id``); ``time`` is seconds relative to the event; ``presentations`` by the presentation ids; every
+    neuron and presentation column becomes a coordinate (a name taken twice gets a ``neuron_`` /
+    ``presentation_`` prefix).
+    """
+    ids = np.asarray(source.neuron_coords["id"])
+    coords = {
+        "neurons": ids if len(np.unique(ids)) == len(ids) else np.arange(len(ids)),
+        "time": pres.window[0] + np.arange(values.shape[1]) * source.dt,
+        "presentations": np.asarray(pres.ids)[keep],
+    }
+    reserved = set(ACTIVITY_DIMS)
+    for name, column in source.neuron_coords.items():
+        coords[_free(name, reserved, "neuron")] = ("neurons", np.asarray(column))
+        reserved.add(name)
+    for name, column in pres.coords.items():
+        coords[_free(name, reserved, "presentation")] = ("presentations", np.asarray(column)[keep])
+    return xr.DataArray(values, dims=ACTIVITY_DIMS, coords=coords, name="activity", attrs=attrs)
+
+
+def _free(name: str, taken: set, prefix: str) -> str:
+    return name if name not in taken else f"{prefix}_{name}"

@@ -58,10 +58,22 @@ def read_spike_trains(path, units):
     extent = _obs_extent(by_name)
     observed = extent is not None
     if extent is None:
-        firsts = [t[0] for t in trains if len(t)]
-        lasts = [t[-1] for t in trains if len(t)]
-        extent = (min(0.0, min(firsts)), max(lasts)) if firsts else (0.0, 0.0)
+        extent = spike_extent(trains)
     return trains, extent, observed, notes
+
+
+def spike_extent(trains) -> tuple[float, float]:
+    """The span of a recording known only by its spikes: from time 0 (or the first spike, if earlier)
+    to the last spike (see the module docstring).
+
+    Examples
+    --------
+    >>> spike_extent([np.array([0.5, 2.0]), np.array([]), np.array([1.0, 3.5])])
+    (0.0, 3.5)
+    """
+    firsts = [t[0] for t in trains if len(t)]
+    lasts = [t[-1] for t in trains if len(t)]
+    return (min(0.0, float(min(firsts))), float(max(lasts))) if firsts else (0.0, 0.0)
 
 
 def _obs_extent(by_name):
