@@ -44,6 +44,7 @@ __getattr__, _, _ = lazy_loader.attach(
         "io.recording.arrays": ["read_hdf5"],
         "io.results.write": ["write_nwb"],
         "io.results.read": ["read_results"],
+        "io.recording.pynapple": ["from_pynapple", "to_pynapple"],
     },
 )
 
@@ -61,6 +62,7 @@ __all__ = [
     "__version__",
     "baselines",
     "describe_file",
+    "from_pynapple",
     "load",
     "load_data",
     "metrics",
@@ -69,6 +71,7 @@ __all__ = [
     "read_nwb",
     "read_results",
     "synthetic",
+    "to_pynapple",
     "viz",
     "write_nwb",
 ]

@@ -84,7 +84,8 @@ class SAE(TransformerMixin, BaseEstimator):
     ``fit``, ``transform`` (``encode``) and ``score`` take activity as a DataArray (or 3-D array)
     with dims (neurons, time, presentations) and return labelled arrays, or, as in scikit-learn, a
     2-D array of population vectors (samples, neurons) and then return 2-D numpy arrays. A 2-D
-    array's rows are its presentations, so the validation split holds out whole rows.
+    array's rows are its presentations, so the validation split holds out whole rows. pynapple objects
+    (``TsGroup``, ``TsdFrame``, ...) are read by :func:`nwb_sae.from_pynapple` with its defaults.
     """
 
     def __init__(self, n_latents: int = 1024, activation: str = "topk", k: int = 6,

@@ -47,8 +47,14 @@ def samples_as_activity(x, source: str = "array") -> xr.DataArray:
 def as_activity(X) -> tuple[xr.DataArray, bool]:
     """(activity with dims (neurons, time, presentations), whether ``X`` was a 2-D array of samples).
 
-    A DataArray or a 3-D array is activity; a 2-D numpy array is (samples, neurons), as in scikit-learn.
+    A DataArray or a 3-D array is activity; a 2-D numpy array is (samples, neurons), as in scikit-learn;
+    a pynapple object (TsGroup, TsdFrame, ...) is read by :func:`nwb_sae.from_pynapple` with its defaults
+    (consecutive windows; call it yourself to align on an IntervalSet).
     """
+    if type(X).__module__.split(".")[0] == "pynapple":
+        from nwb_sae.io.recording.pynapple import from_pynapple
+
+        X = from_pynapple(X)
     if not isinstance(X, xr.DataArray) and np.ndim(X) == 2:
         return samples_as_activity(X), True
     return to_dataarray(X), False

@@ -315,5 +315,32 @@ def windows_dataarray(values, source: ActivitySource, pres: Presentations, keep,
     return xr.DataArray(values, dims=ACTIVITY_DIMS, coords=coords, name="activity", attrs=attrs)
 
 
+def presentation_events(data: xr.DataArray) -> np.ndarray | None:
+    """Each presentation's event time on the recording's time base, from the labels the readers give.
+
+    Aligned to a table: the coordinate the attrs name under ``align_to`` (``start_time`` when the attrs
+    do not say); consecutive windows (``align_to`` is ``""``): where each window starts (``start_time``)
+    minus the window start. None when the labels do not hold the times.
+
+    Examples
+    --------
+    >>> da = xr.DataArray(np.zeros((1, 2, 2)), dims=("neurons", "time", "presentations"),
+    ...                   coords={"time": [-0.5, 0.0], "start_time": ("presentations", [3.0, 9.0])},
+    ...                   attrs={"align_to": ""})
+    >>> presentation_events(da)
+    array([3.5, 9.5])
+    """
+    columns = {name: np.asarray(c.values) for name, c in data.coords.items() if c.dims == ("presentations",)}
+    column = data.attrs.get("align_to", "start_time")
+    if not column:
+        column, shift = "start_time", float(data["time"].values[0])
+    else:
+        column, shift = (column if column in columns else f"presentation_{column}"), 0.0
+    values = columns.get(column)
+    if values is None or values.dtype.kind not in "fiu":
+        return None
+    return values.astype(float) - shift
+
+
 def _free(name: str, taken: set, prefix: str) -> str:
     return name if name not in taken else f"{prefix}_{name}"
