@@ -42,7 +42,8 @@ def built_site(tmp_path_factory) -> Path:
 @pytest.mark.slow
 def test_gallery_pages_are_executed(built_site):
     pages = {p.stem for p in (built_site / "auto_examples").glob("plot_*.html")}
-    assert {"plot_two_photon", "plot_units_trials", "plot_read_results", "plot_napari"} <= pages
+    assert {"plot_two_photon", "plot_units_trials", "plot_read_results", "plot_napari", "plot_baselines",
+            "plot_pynapple"} <= pages
     figures = {p.name.split("_00")[0] for p in (built_site / "_images").glob("sphx_glr_plot_*_0*.png")}
     assert {"sphx_glr_plot_two_photon", "sphx_glr_plot_units_trials", "sphx_glr_plot_read_results"} <= figures
 
@@ -52,7 +53,8 @@ def test_api_reference_covers_the_public_api(built_site):
     import nwb_sae
 
     html = (built_site / "generated" / "api.html").read_text(encoding="utf-8")
-    for name in ["read_nwb", "open_activity", "read_hdf5", "SAE", "load", "write_nwb", "read_results"]:
+    for name in ["read_nwb", "open_activity", "read_hdf5", "SAE", "load", "write_nwb", "read_results",
+                 "from_pynapple", "to_pynapple"]:
         assert f'id="nwb_sae.{name}"' in html, name
     for name in nwb_sae.__all__:  # every public name, including ones added later
         if not name.startswith("_") and not isinstance(getattr(nwb_sae, name), type(nwb_sae)):

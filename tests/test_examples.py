@@ -33,7 +33,8 @@ def _check(done: subprocess.CompletedProcess, script: Path, where: str) -> None:
 
 def test_there_are_examples():
     names = {p.name for p in EXAMPLES}
-    assert {"plot_two_photon.py", "plot_units_trials.py", "plot_read_results.py", "plot_napari.py"} <= names
+    assert {"plot_two_photon.py", "plot_units_trials.py", "plot_read_results.py", "plot_napari.py",
+            "plot_baselines.py", "plot_pynapple.py"} <= names
 
 
 @pytest.mark.slow
