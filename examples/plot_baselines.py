@@ -101,7 +101,7 @@ for name, row in scores.items():
 # Planted vs found, pattern by pattern
 # ------------------------------------
 # Each planted assembly (column) next to the reported pattern matched to it one-to-one (Hungarian
-# matching on |cosine|); the title gives the matched cosines' mean.
+# matching on the absolute cosine); the title gives the matched cosines' mean.
 fig, axes = plt.subplots(1, len(patterns) + 1, figsize=(10, 4), sharey=True, constrained_layout=True)
 axes[0].imshow(rec.assemblies.T[order], aspect="auto", cmap="viridis")
 axes[0].set_title("planted")
