@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import numpy as np
 
 from nwb_sae.errors import NwbSaeError
 from nwb_sae.io.arrays import _numeric_datasets, _stored_dims
 from nwb_sae.io.nwb_file import is_nwb, open_h5, open_nwb, reading
 from nwb_sae.io.nwb_find import ActivityCandidate, activity_candidates, choose_activity, interval_tables
+from nwb_sae.io.remote import path_or_url
 
 
 def _timing(candidate: ActivityCandidate) -> tuple[str, float | None]:
@@ -48,7 +47,7 @@ def describe_file(path) -> dict:
     >>> [a["path"] for a in info["activity"]]              # doctest: +SKIP
     ['processing/ophys/DfOverF/RoiResponseSeries']
     """
-    path = Path(path)
+    path = path_or_url(path)
     with open_h5(path) as h5:
         nwb = is_nwb(h5) or "nwb_version" in h5
         if not nwb:

@@ -10,7 +10,6 @@ The window rule is documented in :mod:`nwb_sae.io.align`.
 from __future__ import annotations
 
 from contextlib import contextmanager
-from pathlib import Path
 
 import numpy as np
 import xarray as xr
@@ -33,6 +32,7 @@ from nwb_sae.io.nwb_windows import (
     warn_dropped,
     warn_spikes,
 )
+from nwb_sae.io.remote import path_or_url
 
 __all__ = ["read_nwb", "open_activity", "load_hdf5_or_nwb", "ActivitySource", "DEFAULT_WINDOW_SAMPLES",
            "DEFAULT_BIN_SIZE"]
@@ -111,7 +111,7 @@ def read_nwb(path, activity=None, presentations=None, window=None, bin_size=None
     >>> da.dims, da.shape                                                # doctest: +SKIP
     (('neurons', 'time', 'presentations'), (8, 10, 6))
     """
-    path = Path(path)
+    path = path_or_url(path)
     window = _check_window(path, window)
     if align_to is not None and presentations is None:
         raise InputDataError(f"{path}: align_to={align_to!r} needs an interval table (presentations=...).")
@@ -284,7 +284,7 @@ def open_activity(path, activity=None, bin_size=None):
     ...     for start in range(0, src.n_samples, 10_000):
     ...         block = src.read(start, min(start + 10_000, src.n_samples))
     """
-    path = Path(path)
+    path = path_or_url(path)
     with open_nwb(path) as (io, nwbfile, version):
         with reading(path, "its activity"):
             candidate = choose_activity(path, activity_candidates(io, nwbfile), activity)
@@ -314,7 +314,7 @@ def load_hdf5_or_nwb(path, **options) -> xr.DataArray:
     >>> load_hdf5_or_nwb("session.nwb", presentations="trials", window=(-0.5, 1.5))  # doctest: +SKIP
     >>> load_hdf5_or_nwb("traces.h5", dataset="dff", dims=("time", "neurons"))    # doctest: +SKIP
     """
-    path = Path(path)
+    path = path_or_url(path)
     dataset, dims = options.pop("dataset", None), options.pop("dims", None)
     if dataset is not None:
         if options:

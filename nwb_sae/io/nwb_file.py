@@ -15,6 +15,7 @@ from pathlib import Path
 import h5py
 
 from nwb_sae.errors import NwbSaeError, UnsupportedFileError
+from nwb_sae.io import remote
 
 CONVERT_HINT = (
     "Re-export it as NWB 2.x with a current writer (pynwb, MatNWB, NeuroConv; for Allen Brain "
@@ -64,6 +65,8 @@ def open_h5(path) -> h5py.File:
     UnsupportedFileError
         Missing file, not HDF5, truncated, or locked by a program writing to it.
     """
+    if remote.is_url(path):  # http(s):// and dandi:// are read in place (byte ranges) through remfile
+        return remote.open_url(path)
     path = Path(path)
     if not path.exists():
         raise UnsupportedFileError(f"{path}: no such file.")
@@ -131,22 +134,24 @@ def open_nwb(path):
     """
     from pynwb import NWBHDF5IO
 
-    with open_h5(path) as h5:
-        version = nwb_version(h5)
-        is_nwb_file = is_nwb(h5)
-    if not is_nwb_file:
-        version = None
-    check_nwb_version(path, version)
-    prerelease = "b" in version or "a" in version
-    hint = (f"The file says NWB {version}, a pre-release schema that current pynwb cannot read. {CONVERT_HINT}"
-            if prerelease else
-            f"The file says NWB {version}; run nwbinspector on it, or re-write it with a current pynwb. "
-            f"{CONVERT_HINT}")
+    h5 = open_h5(path)
+    remote_file = remote.is_url(path)  # stays open: pynwb reads the remote file through the same handle
     io = None
     try:
+        if not remote_file:
+            with h5:
+                version, is_nwb_file = nwb_version(h5), is_nwb(h5)
+        else:
+            version, is_nwb_file = nwb_version(h5), is_nwb(h5)
+        check_nwb_version(path, version if is_nwb_file else None)
+        prerelease = "b" in version or "a" in version
+        hint = (f"The file says NWB {version}, a pre-release schema that current pynwb cannot read. "
+                f"{CONVERT_HINT}" if prerelease else
+                f"The file says NWB {version}; run nwbinspector on it, or re-write it with a current pynwb. "
+                f"{CONVERT_HINT}")
         with reading(path, "the NWB file with pynwb", hint), warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            io = NWBHDF5IO(str(path), mode="r")
+            io = NWBHDF5IO(file=h5, mode="r") if remote_file else NWBHDF5IO(str(path), mode="r")
             nwbfile = io.read()
         yield io, nwbfile, version
     finally:
@@ -154,9 +159,11 @@ def open_nwb(path):
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")
                 try:
-                    io.close()
+                    io.close()  # closes the remote handle too
                 except Exception:  # closing a half-read file must not hide the real error
                     pass
+        elif remote_file:
+            h5.close()
 
 
 def object_path(io, container) -> str:

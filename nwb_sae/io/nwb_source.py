@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from nwb_sae.errors import InputDataError
-from nwb_sae.io import align
+from nwb_sae.io import align, remote
 from nwb_sae.io.nwb_file import object_path, reading
 from nwb_sae.io.nwb_find import ActivityCandidate
 from nwb_sae.io.nwb_tables import table_columns
@@ -51,11 +51,9 @@ class SeriesReader:
         """A context manager giving a copy of this reader with the file opened anew (read-only)."""
         import contextlib
 
-        import h5py
-
         @contextlib.contextmanager
         def _open():
-            with h5py.File(self.filename, "r") as h5:
+            with remote.open_hdf5(self.filename) as h5:
                 copy = SeriesReader(**{**self.__dict__, "h5dataset": h5[self.dataset]})
                 yield copy
 
@@ -319,8 +317,9 @@ def series_source(path, io, version, candidate: ActivityCandidate, bin_size) -> 
             )
         if per_bin > 1:
             notes.append(f"{per_bin} samples averaged per bin")
+    filename = path if remote.is_url(path) else os.path.abspath(data.file.filename)
     reader = SeriesReader(
-        filename=os.path.abspath(data.file.filename), dataset=data.name, transposed=candidate.transposed, n_raw=n_raw,
+        filename=filename, dataset=data.name, transposed=candidate.transposed, n_raw=n_raw,
         n_channels=n_channels, conversion=float(getattr(series, "conversion", 1.0) or 1.0),
         offset=float(getattr(series, "offset", 0.0) or 0.0), channel_conversion=channel_conversion,
         per_bin=per_bin, h5dataset=data,

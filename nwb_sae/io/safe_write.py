@@ -101,8 +101,9 @@ def staged_file(source, dest, *, extra_bytes: int = 0, keep_mode_of=None) -> Ite
 
     Parameters
     ----------
-    source : path
-        The file to start from (read only).
+    source : path or URL
+        The file to start from (read only). A URL (:mod:`nwb_sae.io.remote`) is downloaded into the
+        temporary file instead of copied.
     dest : path
         Where the result goes; may be ``source`` itself (in-place write).
     extra_bytes : int
@@ -116,15 +117,21 @@ def staged_file(source, dest, *, extra_bytes: int = 0, keep_mode_of=None) -> Ite
         The temporary file, to write into. Leaving the block normally replaces ``dest`` with it;
         leaving it with an exception (KeyboardInterrupt included) removes it.
     """
-    source, dest = Path(source), Path(dest)
+    from nwb_sae.io import remote
+
+    source, dest = remote.path_or_url(source), Path(dest)
     remove_stale_temps(dest)
-    check_space(dest.parent, source.stat().st_size + extra_bytes, dest)
+    size = remote.remote_size(source) if remote.is_url(source) else source.stat().st_size
+    check_space(dest.parent, size + extra_bytes, dest)
     tmp = temp_path(dest)
     committed = False
     try:
         log.info("copying %s to %s", source, tmp)
         try:
-            shutil.copyfile(source, tmp)
+            if remote.is_url(source):
+                remote.download(source, tmp)
+            else:
+                shutil.copyfile(source, tmp)
             log.info("copied; writing into %s", tmp)
             yield tmp
         except OSError as err:

@@ -22,6 +22,7 @@ from nwb_sae.errors import (
     OutputExistsError,
     UnsupportedFileError,
 )
+from nwb_sae.io import remote
 from nwb_sae.io.write_codes import CodeStream
 from nwb_sae.io.write_tables import (
     CODES,
@@ -81,7 +82,7 @@ def module_provenance(group: h5py.Group) -> dict | None:
 def existing_modules(path) -> dict[str, bool]:
     """Processing modules of the file: name -> whether nwb-sae wrote it."""
     try:
-        h5 = h5py.File(path, "r")
+        h5 = remote.open_hdf5(path)
     except OSError as err:
         raise UnsupportedFileError(f"{path}: cannot be opened as HDF5/NWB ({err}).") from err
     with h5:
