@@ -7,6 +7,7 @@ instead of whatever pynwb happens to raise.
 
 from __future__ import annotations
 
+import re
 import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -78,13 +79,13 @@ def open_h5(path) -> h5py.File:
         return h5py.File(path, "r")
     except OSError as err:  # BlockingIOError is an OSError
         text = str(err)
-        if "lock" in text:
+        if "truncated" in text:  # its message names the 'sblock', so this test comes before the lock test
+            reason = ("is truncated (the file is shorter than its header says): the copy or the "
+                      "download did not finish, or the writer crashed. Copy it again.")
+        elif re.search(r"\block", text):
             reason = ("is locked by another program that has it open for writing. Close that program "
                       "(or the pynwb/h5py handle) and try again; on a network file system where locks "
                       "are not supported, set HDF5_USE_FILE_LOCKING=FALSE.")
-        elif "truncated" in text:
-            reason = ("is truncated (the file is shorter than its header says): the copy or the "
-                      "download did not finish, or the writer crashed. Copy it again.")
         elif "signature" in text or not h5py.is_hdf5(path):
             reason = ("is not an HDF5 file, so not an NWB file nwb-sae can read (NWB files are HDF5). "
                       "Arrays can be given as .npy, .npz or .nc instead.")
