@@ -38,6 +38,7 @@ _LAZY = {
     "read_results": "nwb_sae.io.write",
     "metrics": "nwb_sae.metrics",
     "synthetic": "nwb_sae.synthetic",
+    "batch": "nwb_sae.batch",  # the module is callable: nwb_sae.batch(...) runs nwb_sae.batch.batch(...)
 }
 
 __all__ = [
