@@ -18,6 +18,7 @@ Writing results needs a local file: a remote source is downloaded into the outpu
 
 from __future__ import annotations
 
+import functools
 import os
 import urllib.parse
 from pathlib import Path, PurePosixPath
@@ -80,8 +81,12 @@ def resolve_url(url: str) -> str:
     """
     if not url.lower().startswith("dandi://"):
         return url
+    return _resolve_dandi(url, os.environ.get(DANDI_API_ENV, DANDI_API).rstrip("/"))
+
+
+@functools.lru_cache(maxsize=1024)  # a file is opened several times per read; ask the API once per process
+def _resolve_dandi(url: str, api: str) -> str:
     dandiset, version, asset = _parse_dandi(url)
-    api = os.environ.get(DANDI_API_ENV, DANDI_API).rstrip("/")
     if version is None:
         info = _get_json(f"{api}/dandisets/{dandiset}/", url, f"dandiset {dandiset}")
         published = info.get("most_recent_published_version") or {}
