@@ -25,6 +25,7 @@ import types
 import urllib.parse
 import uuid
 from collections import Counter
+from contextlib import contextmanager
 from pathlib import Path, PurePosixPath
 
 from nwb_sae.errors import InputDataError, NwbSaeError
@@ -95,8 +96,8 @@ def batch(data_path, output_dir, *, workers: int | None = None, scheduler: str |
                                   bin_size=bin_size, align_to=align_to, neurons=neurons, where=where,
                                   dataset=dataset).items() if v is not None}
     settings = {**settings, "progress": False}  # workers' bars would interleave with ours
-    if scheduler is None and settings.get("threads") is None:
-        settings["threads"] = max(1, (os.cpu_count() or 1) // (workers or os.cpu_count() or 1))
+    if workers is not None and workers < 1:
+        raise InputDataError(f"workers must be at least 1, got {workers}.")
     try:
         resolved = SAE(**settings).get_params()
     except (TypeError, ValueError) as err:
@@ -115,7 +116,11 @@ def batch(data_path, output_dir, *, workers: int | None = None, scheduler: str |
             rows[name] = None
             todo.append((name, path))
     if todo:
-        with dask_client(workers, scheduler, len(todo)) as client:
+        cores = os.cpu_count() or 1
+        workers = workers or min(cores, len(todo))
+        if scheduler is None and settings.get("threads") is None:  # torch threads: the cores, shared out
+            settings["threads"] = max(1, cores // workers)
+        with dask_client(workers, scheduler) as client:
             _run(client, todo, out, plan, settings, resume, progress, rows)
     return write_summary(out / "summary.csv", list(rows.values()))
 
@@ -248,36 +253,24 @@ def _run(client, todo, out: Path, plan: dict, settings: dict, resume: bool, prog
             write_summary(out / "summary.csv", [r for r in rows.values() if r is not None])
 
 
-class dask_client:
-    """A dask.distributed Client on ``scheduler``, or on a LocalCluster bound to 127.0.0.1; closed on exit."""
+@contextmanager
+def dask_client(workers: int, scheduler: str | None = None):
+    """A dask.distributed Client on ``scheduler``, or on a LocalCluster of ``workers`` processes (one thread
+    each) listening on 127.0.0.1 only; both are closed on exit."""
+    from distributed import Client, LocalCluster
 
-    def __init__(self, workers: int | None, scheduler: str | None, n_tasks: int):
-        self.workers, self.scheduler, self.n_tasks = workers, scheduler, n_tasks
-        self.cluster = self.client = None
-
-    def __enter__(self):
-        from distributed import Client, LocalCluster
-
-        if self.scheduler is not None:
-            try:
-                self.client = Client(self.scheduler, timeout="30s")
-            except OSError as err:
-                raise NwbSaeError(f"cannot reach the Dask scheduler at {self.scheduler} ({err}). Check the "
-                                  "address, or leave --scheduler out to run on this machine.") from err
-            return self.client
-        n = self.workers or min(os.cpu_count() or 1, self.n_tasks)
-        if n < 1:
-            raise InputDataError(f"workers must be at least 1, got {self.workers}.")
-        self.cluster = LocalCluster(n_workers=n, threads_per_worker=1, processes=True, host="127.0.0.1",
-                                    dashboard_address=None)
-        self.client = Client(self.cluster)
-        return self.client
-
-    def __exit__(self, *exc):
-        if self.client is not None:
-            self.client.close()
-        if self.cluster is not None:
-            self.cluster.close()
+    if scheduler is not None:
+        try:
+            client = Client(scheduler, timeout="30s")
+        except OSError as err:
+            raise NwbSaeError(f"cannot reach the Dask scheduler at {scheduler} ({err}). Check the address, or "
+                              "leave --scheduler out to run on this machine.") from err
+        with client:
+            yield client
+        return
+    with LocalCluster(n_workers=workers, threads_per_worker=1, processes=True, host="127.0.0.1",
+                      dashboard_address=None) as cluster, Client(cluster) as client:
+        yield client
 
 
 def write_summary(path: Path, rows: list[dict]):

@@ -86,7 +86,7 @@ def test_changed_settings_rerun_a_finished_session(tmp_path):
 
 
 def test_local_cluster_listens_on_localhost_only_and_is_closed():
-    with dask_client(workers=1, scheduler=None, n_tasks=1) as client:
+    with dask_client(workers=1) as client:
         info = client.scheduler_info()
         assert info["address"].startswith("tcp://127.0.0.1:")
         assert info["workers"] and all(a.startswith("tcp://127.0.0.1:") for a in info["workers"])
@@ -123,4 +123,6 @@ def test_inputs_and_names(tmp_path):
 def test_invalid_settings_are_refused_before_any_work(tmp_path):
     with pytest.raises(nwb_sae.InputDataError, match="invalid settings"):
         nwb_sae.batch(["x.nwb"], tmp_path / "out", n_latents=8, activation="nope")
+    with pytest.raises(nwb_sae.InputDataError, match="workers must be at least 1"):
+        nwb_sae.batch(["x.nwb"], tmp_path / "out", workers=0)
     assert not (tmp_path / "out").exists()
