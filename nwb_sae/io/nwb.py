@@ -46,7 +46,8 @@ def read_nwb(path, activity=None, presentations=None, window=None, bin_size=None
     Parameters
     ----------
     path : str or Path
-        The NWB file (HDF5). Opened read-only.
+        The NWB file (HDF5), opened read-only; or its URL (``https://...``, ``dandi://ID/path.nwb``), read
+        in place by byte ranges (:mod:`nwb_sae.io.remote`).
     activity : str, optional
         Path of the activity in the file, e.g. ``"processing/ophys/Fluorescence/RoiResponseSeries"``,
         ``"units"``, ``"processing/ecephys/LFP/ElectricalSeries"``, ``"acquisition/<name>"``, or a
@@ -267,7 +268,7 @@ def open_activity(path, activity=None, bin_size=None):
     Parameters
     ----------
     path : str or Path
-        The NWB file, opened read-only for the duration of the ``with`` block.
+        The NWB file (or its URL), opened read-only for the duration of the ``with`` block.
     activity : str, optional
         As in :func:`read_nwb`.
     bin_size : float, optional

@@ -59,12 +59,13 @@ def _text(value) -> str | None:
 
 
 def open_h5(path) -> h5py.File:
-    """Open ``path`` read-only with h5py, explaining the usual failures.
+    """Open ``path`` read-only with h5py, explaining the usual failures; a URL is opened through remfile.
 
     Raises
     ------
     UnsupportedFileError
-        Missing file, not HDF5, truncated, or locked by a program writing to it.
+        Missing file, not HDF5, truncated, or locked by a program writing to it; for a URL, unreachable,
+        missing (404) or refused (see :func:`nwb_sae.io.remote.open_url`).
     """
     if remote.is_url(path):  # http(s):// and dandi:// are read in place (byte ranges) through remfile
         return remote.open_url(path)
