@@ -44,6 +44,7 @@ __getattr__, _, _ = lazy_loader.attach(
         "io.recording.arrays": ["read_hdf5"],
         "io.results.write": ["write_nwb"],
         "io.results.read": ["read_results"],
+        "sessions": ["batch"],
     },
 )
 
@@ -60,6 +61,7 @@ __all__ = [
     "UnsupportedFileError",
     "__version__",
     "baselines",
+    "batch",
     "describe_file",
     "load",
     "load_data",

@@ -18,7 +18,7 @@ from dataclasses import dataclass, replace
 import numpy as np
 
 from nwb_sae.errors import InputDataError
-from nwb_sae.io import align
+from nwb_sae.io import align, remote
 from nwb_sae.io.h5 import reading
 from nwb_sae.io.recording.nwb_file import object_path
 from nwb_sae.io.recording.nwb_find import ActivityCandidate
@@ -223,8 +223,9 @@ def series_source(path, io, version, candidate: ActivityCandidate, bin_size) -> 
             )
         if per_bin > 1:
             notes.append(f"{per_bin} samples averaged per bin")
+    filename = path if remote.is_url(path) else os.path.abspath(data.file.filename)  # reopened by workers
     reader = SeriesReader(
-        filename=os.path.abspath(data.file.filename), dataset=data.name, transposed=candidate.transposed, n_raw=n_raw,
+        filename=filename, dataset=data.name, transposed=candidate.transposed, n_raw=n_raw,
         n_channels=n_channels, conversion=float(getattr(series, "conversion", 1.0) or 1.0),
         offset=float(getattr(series, "offset", 0.0) or 0.0), channel_conversion=channel_conversion,
         per_bin=per_bin, raw_dt=raw_dt, starting_time=starting_time, raw_timestamps=raw_ts, h5dataset=data,
