@@ -7,6 +7,7 @@ the machine. DANDI addresses are resolved through a stand-in for the DANDI API, 
 from __future__ import annotations
 
 import json
+import os
 
 import numpy as np
 import pytest
@@ -175,3 +176,13 @@ def test_batch_over_urls(served, tmp_path):
     with nwb_sae.read_results(tmp_path / "out/rec/rec_sae.nwb") as results:
         assert results.source["file"] == url
 
+
+@pytest.mark.skipif(os.environ.get("NWB_SAE_TEST_DANDI") != "1",
+                    reason="reaches the real DANDI archive: only when asked, with NWB_SAE_TEST_DANDI=1")
+def test_real_dandi_asset():
+    address = "dandi://000006/sub-anm369963/sub-anm369963_ses-20170228.nwb"
+    info = describe_file(address)
+    assert info["format"] == "nwb" and info["activity"]
+    da = nwb_sae.read_nwb(address, presentations="trials", window=(0.0, 1.0), bin_size=0.1)
+    assert da.dims == ("neurons", "time", "presentations") and da.sizes["time"] == 10
+    assert da.attrs["source"] == address
