@@ -38,6 +38,9 @@ _LAZY = {
     "read_results": "nwb_sae.io.write",
     "metrics": "nwb_sae.metrics",
     "synthetic": "nwb_sae.synthetic",
+    "baselines": "nwb_sae.baselines",
+    "ICAAssemblies": "nwb_sae.baselines",
+    "NMFEnsembles": "nwb_sae.baselines",
 }
 
 __all__ = [

@@ -110,3 +110,142 @@ def recovery_report(learned: np.ndarray, true: np.ndarray) -> dict:
         "recovered_0.9": fraction_recovered(learned, true, 0.9),
         "hungarian_mean_cosine": match_dictionaries(learned, true).mean_cosine,
     }
+
+
+# Assembly recovery: how many returned patterns are real, and how many planted ones were found.
+# Patterns of PCA/ICA-type methods have an arbitrary sign, so these scores use |cosine|.
+
+def _patterns(*arrays: np.ndarray) -> list[np.ndarray]:
+    """Each array as (patterns, neurons) float64; an empty one has no rows."""
+    return [np.atleast_2d(np.asarray(a, dtype=np.float64)).reshape(-1, np.shape(a)[-1]) for a in arrays]
+
+
+def orient(patterns: np.ndarray) -> np.ndarray:
+    """Unit-norm rows, each signed so that its largest-magnitude weight is positive.
+
+    Examples
+    --------
+    >>> orient(np.array([[0.0, -3.0, 4.0], [0.0, -4.0, 3.0]]))
+    array([[ 0. , -0.6,  0.8],
+           [-0. ,  0.8, -0.6]])
+    """
+    (p,) = _patterns(patterns)
+    p = p / np.maximum(np.linalg.norm(p, axis=1, keepdims=True), 1e-12)
+    largest = p[np.arange(len(p)), np.argmax(np.abs(p), axis=1)] if len(p) else np.zeros(0)
+    return p * np.where(largest < 0, -1.0, 1.0)[:, None]
+
+def precision(learned: np.ndarray, true: np.ndarray) -> float:
+    """Mean over the returned patterns of the best |cosine| with any planted one.
+
+    1 means every returned pattern is a planted one; spurious patterns pull it towards 0.
+
+    Parameters
+    ----------
+    learned : numpy.ndarray
+        The reported patterns, (patterns, neurons) (e.g. only the significant latents).
+    true : numpy.ndarray
+        The planted patterns, (atoms, neurons).
+
+    Returns
+    -------
+    float
+        nan when nothing is reported (nothing to score); 0.0 when patterns are reported but none is planted.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> true = np.eye(3)
+    >>> precision(np.array([[1.0, 0, 0], [0, 0, -2.0], [1.0, 1.0, 0]]), true)  # 1, 1, 1/sqrt(2)
+    0.9023689270621825
+    """
+    learned, true = _patterns(learned, true)
+    if not len(learned):
+        return float("nan")
+    if not len(true):
+        return 0.0
+    return float(np.abs(cosine_matrix(true, learned)).max(axis=1).mean())
+
+
+def fraction_found(learned: np.ndarray, true: np.ndarray, threshold: float = 0.9) -> float:
+    """Fraction of planted patterns whose best |cosine| with a returned pattern exceeds ``threshold``.
+
+    Returns nan when nothing was planted and 0.0 when nothing was returned.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> fraction_found(np.array([[1.0, 0.1, 0]]), np.eye(3))
+    0.3333333333333333
+    """
+    learned, true = _patterns(learned, true)
+    if not len(true):
+        return float("nan")
+    if not len(learned):
+        return 0.0
+    return float(np.mean(np.abs(cosine_matrix(learned, true)).max(axis=1) > threshold))
+
+
+def binarise(patterns: np.ndarray) -> np.ndarray:
+    """Member sets of patterns: weights above half the pattern's largest weight.
+
+    Each pattern is first oriented by :func:`orient` (the sign of a PCA/ICA pattern is arbitrary); its members are the neurons whose weight exceeds half that weight.
+    Half the maximum (rather than mean + 2 SD, which fails for small populations where a few equal
+    member weights set the SD) keeps every member of an equal-weight planted assembly.
+
+    Parameters
+    ----------
+    patterns : numpy.ndarray
+        (patterns, neurons).
+
+    Returns
+    -------
+    numpy.ndarray of bool, (patterns, neurons)
+    """
+    oriented = orient(patterns)
+    return oriented > 0.5 * oriented.max(axis=1, keepdims=True, initial=0.0)
+
+
+def best_match(learned: np.ndarray, true: np.ndarray) -> float:
+    """BestMatch score (Mölter, Avitan & Goodhill 2018) on binarised patterns.
+
+    Both dictionaries are turned into member sets by :func:`binarise` (weights above half the
+    pattern's largest weight); each planted assembly is scored by its best Jaccard index
+    ``|A & B| / |A | B|`` with any returned assembly, and the scores are averaged over the planted ones.
+    1 means every planted assembly's members were returned exactly.
+
+    Returns nan when nothing was planted and 0.0 when nothing was returned.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> true = np.array([[1.0, 1, 1, 0, 0, 0], [0, 0, 0, 1, 1, 1]])
+    >>> best_match(np.array([[0.9, 1.0, 0.8, 0.1, 0, 0]]), true)  # first exact, second missed
+    0.5
+    """
+    learned, true = _patterns(learned, true)
+    if not len(true):
+        return float("nan")
+    if not len(learned):
+        return 0.0
+    a = binarise(true).astype(np.float64)
+    b = binarise(learned).astype(np.float64)
+    both = a @ b.T
+    either = a.sum(1)[:, None] + b.sum(1)[None, :] - both
+    return float((both / np.maximum(either, 1.0)).max(axis=1).mean())
+
+
+def assembly_report(learned: np.ndarray, true: np.ndarray) -> dict:
+    """Hungarian-matched mean cosine, fraction found above 0.9, precision, BestMatch and the count reported."""
+    learned, true = _patterns(learned, true)
+    n_reported = len(learned)
+    if len(true) == 0:
+        matched = float("nan")
+    else:
+        matched = match_dictionaries(learned, true).mean_cosine if n_reported else 0.0
+    return {
+        "hungarian_mean_cosine": matched,
+        "found_0.9": fraction_found(learned, true),
+        "precision": precision(learned, true),
+        "best_match": best_match(learned, true),
+        "n_reported": n_reported,
+    }

@@ -281,3 +281,14 @@ def write_nwb_recording(path, recording: SyntheticRecording | None = None, kind:
         io.write(nwbfile)
     os.replace(partial, path)
     return path
+
+
+# Spiking ground truth (planted cell assemblies) lives in its own module; this stays the entry point.
+from nwb_sae.synthetic_assemblies import (  # noqa: E402
+    AssemblyRecording,
+    lopes_dos_santos_toy,
+    make_assemblies,
+)
+
+__all__ = ["AssemblyRecording", "SyntheticRecording", "lopes_dos_santos_toy", "make_assemblies",
+           "make_ensembles", "make_recording", "write_nwb_recording"]
