@@ -12,8 +12,8 @@ import numpy as np
 import pandas as pd
 import torch
 
-from nwb_sae.ensembles.fleet import InstanceSpec, encode, fit_fleet
-from nwb_sae.ensembles.selection import select_model
+from nwb_sae.ensembles.fleet import Fleet, InstanceSpec, encode, fit_fleet
+from nwb_sae.ensembles.selection import _subset, select_model
 from nwb_sae.ensembles.significance import coactivation_test
 from nwb_sae.ensembles.stability import seed_stability
 
@@ -34,10 +34,10 @@ class EnsembleResult(NamedTuple):
     latent_table: pd.DataFrame
     """One row per latent: ``frequency`` and ``mean_activation`` (held-out codes), ``statistic``,
     ``z_score``, ``p_value``, ``q_value`` (co-activation vs circular shifts, held-out), ``stability``,
-    ``matched_fraction`` (seeds), ``significant``."""
+    ``matched_fraction`` (seeds), ``composite`` (see :func:`composite_latents`), ``significant``."""
     significant: np.ndarray
-    """(latents,) bool: ``q_value <= alpha``, active on held-out data, and found again by the
-    majority of the other seeds."""
+    """(latents,) bool: ``q_value <= alpha``, active on held-out data, found again by the majority of
+    the other seeds, and not a union of other significant ensembles."""
     consensus: np.ndarray
     """Consensus dictionary (latents, neurons) over seeds."""
     selection_curve: pd.DataFrame | None
@@ -47,7 +47,7 @@ class EnsembleResult(NamedTuple):
 
 
 def find_ensembles(x_train: np.ndarray, x_val: np.ndarray, val_groups: np.ndarray, *,
-                   n_latents: int | None = None, k: float | None = None, n_seeds: int = 3,
+                   n_latents: int | None = None, k: float | None = None, n_seeds: int = 2,
                    alpha: float = 0.05, n_shifts: int = 200, seed: int = 0,
                    fit_kwargs: dict | None = None) -> EnsembleResult:
     """Select, fit and vet a sparse dictionary of ensembles.
@@ -58,12 +58,15 @@ def find_ensembles(x_train: np.ndarray, x_val: np.ndarray, val_groups: np.ndarra
         Normalised training and held-out samples (samples, neurons); held-out samples in time order
         with each presentation contiguous (the significance shifts run across all of them).
     val_groups : numpy.ndarray
-        (held-out samples,) presentation index of each held-out sample.
+        (held-out samples,) presentation index of each held-out sample. Every other held-out
+        presentation is used to choose the model (and to stop training early), the rest to test the
+        latents, so the test never sees data that shaped the choice.
     n_latents, k : optional
         Fix the number of latents / the mean active latents per time bin instead of selecting them
         (:func:`nwb_sae.ensembles.selection.select_model`).
     n_seeds : int
-        Fits with different seeds for the stability score (1 disables it: stability is then 1).
+        Fits with different seeds for the stability score (1 disables it: stability is then 1). The
+        selection already fits two, so 2 costs nothing extra.
     alpha : float
         False discovery rate of the significance test.
     n_shifts : int
@@ -77,40 +80,79 @@ def find_ensembles(x_train: np.ndarray, x_val: np.ndarray, val_groups: np.ndarra
     -------
     EnsembleResult
     """
+    groups = np.asarray(val_groups)
+    names = np.unique(groups)
+    tune = np.isin(groups, names[0::2])  # half of the held-out presentations chooses, half tests
+    if tune.all() or not tune.any():
+        tune = np.ones(len(groups), bool)
+    test_rows = ~tune if (~tune).any() else tune
     xt = torch.as_tensor(np.ascontiguousarray(x_train, dtype=np.float32))
-    xv = torch.as_tensor(np.ascontiguousarray(x_val, dtype=np.float32))
+    xv = torch.as_tensor(np.ascontiguousarray(x_val[tune], dtype=np.float32))
     fit_kwargs = fit_kwargs or {}
-    curve, mp = None, None
+    curve, mp, fits = None, None, None
     if n_latents is None or k is None:
-        grid = {}
-        if n_latents is not None:
-            grid["size_factors"] = ()
+        grid = {"size_factors": ()} if n_latents is not None else {}
         if k is not None:
             grid["k_grid"] = (k,)
-        sel = select_model(xt, xv, val_groups, seed=seed, fit_kwargs=fit_kwargs, **grid)
-        if n_latents is not None and n_latents != sel.n_latents:
-            reference = fit_fleet(xt, xv, [InstanceSpec(n_latents, sel.k, seed)], **fit_kwargs)
-        else:
-            reference = sel.fleet
-        n_latents, k, curve, mp = reference.specs[0].n_latents, sel.k, sel.curve, sel.mp_count
-    else:
-        reference = fit_fleet(xt, xv, [InstanceSpec(n_latents, k, seed)], **fit_kwargs)
-    others = []
-    if n_seeds > 1:
-        fleet = fit_fleet(xt, xv, [InstanceSpec(n_latents, k, seed + s) for s in range(1, n_seeds)],
-                          **fit_kwargs)
-        others = [fleet.W_dec[i].numpy() for i in range(len(fleet.specs))]
+        sel = select_model(xt, xv, groups[tune], seed=seed, fit_kwargs=fit_kwargs, **grid)
+        curve, mp, k = sel.curve, sel.mp_count, sel.k
+        if n_latents is None or n_latents == sel.n_latents:
+            n_latents, fits = sel.n_latents, sel.fleet
+    have = len(fits.specs) if fits is not None else 0
+    if n_seeds > have:
+        more = fit_fleet(xt, xv, [InstanceSpec(n_latents, k, seed + s) for s in range(have, n_seeds)],
+                         **fit_kwargs)
+        fits = more if fits is None else _concat(fits, more)
+    reference = _subset(fits, [0])
+    others = [fits.W_dec[i][fits.latent_mask[i]].numpy() for i in range(1, min(n_seeds, len(fits.specs)))]
+    x_test = np.asarray(x_val)[test_rows]
     weights = reference.instance(0)
     atoms = weights["W_dec"]
-    codes = encode(reference, xv)[0].numpy()
-    test = coactivation_test(atoms, x_val, n_shifts=n_shifts, seed=seed)
+    codes = encode(reference, torch.as_tensor(np.ascontiguousarray(x_test, dtype=np.float32)))[0].numpy()
+    test = coactivation_test(atoms, x_test, n_shifts=n_shifts, seed=seed)
     stab = seed_stability(atoms, others, threshold=STABLE_COSINE)
     frequency = (codes > 0).mean(axis=0)
-    significant = (test.q_value <= alpha) & (frequency > 0) & (stab.matched_fraction >= 0.5)
+    candidate = (test.q_value <= alpha) & (frequency > 0) & (stab.matched_fraction >= 0.5)
+    composite = composite_latents(atoms, frequency, candidate)
+    significant = candidate & ~composite
     table = pd.DataFrame({
         "frequency": frequency, "mean_activation": codes.mean(axis=0), "statistic": test.statistic,
         "z_score": test.z_score, "p_value": test.p_value, "q_value": test.q_value,
-        "stability": stab.stability, "matched_fraction": stab.matched_fraction, "significant": significant,
+        "stability": stab.stability, "matched_fraction": stab.matched_fraction, "composite": composite,
+        "significant": significant,
     })
     table.index.name = "latent"
     return EnsembleResult(weights, int(n_latents), float(k), table, significant, stab.consensus, curve, mp)
+
+
+def composite_latents(atoms: np.ndarray, frequency: np.ndarray, candidates: np.ndarray,
+                      cosine: float = STABLE_COSINE) -> np.ndarray:
+    """Candidates whose atom is a non-negative mix of two or more more-frequent candidates' atoms.
+
+    Two ensembles that happen to fire together now and then pass the co-activation test as one
+    pattern (each half is real), and replicate across seeds; but such a union adds nothing beyond its
+    parts, which fire more often on their own. Candidates are visited from the most to the least
+    frequent; one whose atom is fitted with |cosine| >= ``cosine`` by non-negative least squares on
+    the atoms already kept, using at least two of them, is marked composite.
+    """
+    from scipy.optimize import nnls
+
+    atoms = atoms / np.maximum(np.linalg.norm(atoms, axis=1, keepdims=True), 1e-12)
+    composite = np.zeros(len(atoms), bool)
+    kept: list[int] = []
+    for i in sorted(np.flatnonzero(candidates), key=lambda j: -frequency[j]):
+        if len(kept) >= 2:
+            basis = atoms[kept].T
+            weights, _ = nnls(basis, atoms[i])
+            fit = basis @ weights
+            used = (weights > 0.1 * weights.max()).sum() if weights.max() > 0 else 0
+            if used >= 2 and fit @ atoms[i] >= cosine * max(np.linalg.norm(fit), 1e-12):
+                composite[i] = True
+                continue
+        kept.append(i)
+    return composite
+
+
+def _concat(a: Fleet, b: Fleet) -> Fleet:
+    """Instances of ``a`` then ``b`` (same ``n_latents``)."""
+    return Fleet(a.specs + b.specs, *(torch.cat([x, y]) for x, y in zip(a[1:7], b[1:7], strict=True)), max(a.epochs, b.epochs))

@@ -4,11 +4,11 @@ Model selection and seed stability need many small fits of the same data. Fitted
 they cost one pass over the data each; stacked on an instance axis (``torch.baddbmm``) they share every
 batch, every Python step and the CPU's vector units, which on a small machine is several times faster.
 
-Each instance is an ordinary BatchTopK autoencoder with a unit-norm decoder: during training the
-``round(k * batch)`` largest activations of a batch are kept (so ``k`` is the mean number of active
-latents per sample, and may be below one); at inference a single threshold, calibrated on the training
-samples so that the mean number of active latents is ``k``, decides which activations are kept. A time
-bin in which no ensemble is active is therefore coded as all zeros. Instances may have different numbers
+Each instance is a threshold autoencoder with a unit-norm decoder, trained like BatchTopK but without
+its per-batch sort: an activation is kept when it exceeds the instance's threshold, and after every
+step the threshold moves so that the mean number of active latents per sample tracks ``k`` (which may
+be below one). Training and inference use the same rule; at the end the threshold is calibrated
+exactly on the training samples. A time bin in which no ensemble is active is coded as all zeros. Instances may have different numbers
 of latents (the extra slots of smaller ones are masked out), different ``k`` and different seeds.
 """
 
@@ -120,8 +120,8 @@ def _calibrate(W_enc, b_enc, b_dec, mask, x, specs, batch_size=8192) -> torch.Te
 
 
 def fit_fleet(x_train: torch.Tensor, x_val: torch.Tensor, specs: list[InstanceSpec], *,
-              max_epochs: int = 60, patience: int = 4, batch_size: int = 1024, lr: float = 4e-3,
-              min_steps: int = 1500, progress=None) -> Fleet:
+              max_epochs: int = 20, patience: int = 3, batch_size: int = 1024, lr: float = 4e-3,
+              min_steps: int = 500, progress=None) -> Fleet:
     """Fit one BatchTopK autoencoder per spec on the same normalised samples.
 
     Parameters
@@ -156,6 +156,8 @@ def fit_fleet(x_train: torch.Tensor, x_val: torch.Tensor, specs: list[InstanceSp
     optimizer = torch.optim.Adam(params, lr=lr)
     batch_size = min(batch_size, n)
     counts = torch.tensor([max(1, int(round(s.k * batch_size))) for s in specs])
+    target = torch.tensor([s.k for s in specs], dtype=x_train.dtype)
+    theta = None
     steps_per_epoch = max(1, n // batch_size)
     max_epochs = max(max_epochs, 1)
     min_epochs = math.ceil(min_steps / steps_per_epoch)
@@ -172,7 +174,12 @@ def fit_fleet(x_train: torch.Tensor, x_val: torch.Tensor, specs: list[InstanceSp
             xb = x_train[order[i * batch_size:(i + 1) * batch_size]]
             for group in optimizer.param_groups:
                 group["lr"] = lr * min(1.0, (step + 1) / 50)
-            codes = _batch_topk(_pre(xb, W_enc, b_enc, b_dec, mask), counts)
+            pre = _pre(xb, W_enc, b_enc, b_dec, mask)
+            if theta is None:  # start at the batch top-k cut
+                kept = _batch_topk(pre.detach(), counts)
+                theta = kept.masked_fill(kept <= 0, math.inf).reshape(n_inst, -1).min(dim=1).values
+                theta = torch.where(torch.isfinite(theta), theta, torch.ones_like(theta)) * (1 - 1e-6)
+            codes = pre * (pre > theta.view(-1, 1, 1))
             recon = torch.baddbmm(b_dec.unsqueeze(1), codes, W_dec)
             loss = (recon - xb).pow(2).mean(dim=(1, 2)).sum()
             optimizer.zero_grad(set_to_none=True)
@@ -182,13 +189,16 @@ def fit_fleet(x_train: torch.Tensor, x_val: torch.Tensor, specs: list[InstanceSp
             optimizer.step()
             with torch.no_grad():
                 W_dec /= W_dec.norm(dim=2, keepdim=True).clamp_min(1e-8)
-                fired |= (codes > 0).any(dim=1)
+                active = codes > 0
+                fired |= active.any(dim=1)
+                l0 = active.sum(dim=(1, 2)) / xb.shape[0]
+                theta *= torch.exp(0.05 * ((l0 - target) / target).clamp(-1.0, 1.0))
             step += 1
         with torch.no_grad():
-            _revive_dead(x_train, W_enc, b_enc, W_dec, b_dec, mask, ~fired, counts, generator)
-            val = _val_mse(x_val, W_enc, b_enc, W_dec, b_dec, mask, counts, batch_size)
+            _revive_dead(x_train, W_enc, b_enc, W_dec, b_dec, mask, ~fired, theta, generator)
+            val = _val_mse(x_val, W_enc, b_enc, W_dec, b_dec, mask, theta)
             better = val < best_val * (1 - 1e-3)
-            for p, b in zip(params, best):
+            for p, b in zip(params, best, strict=True):
                 b[better] = p.detach()[better]
             best_val = torch.where(better, val, best_val)
         since_best = 0 if bool(better.any()) else since_best + 1
@@ -201,29 +211,25 @@ def fit_fleet(x_train: torch.Tensor, x_val: torch.Tensor, specs: list[InstanceSp
     return Fleet(list(specs), W_enc_b, b_enc_b, W_dec_b, b_dec_b, threshold, mask.bool(), epoch)
 
 
-def _val_mse(x_val, W_enc, b_enc, W_dec, b_dec, mask, counts, batch_size) -> torch.Tensor:
-    """Validation MSE per instance with the training-time (batch top-k) selection."""
+def _val_mse(x_val, W_enc, b_enc, W_dec, b_dec, mask, theta, batch_size=8192) -> torch.Tensor:
+    """Validation MSE per instance with the current thresholds."""
     total = torch.zeros(W_enc.shape[0])
-    n = 0
-    for s in range(0, x_val.shape[0] - batch_size + 1, batch_size):
+    for s in range(0, x_val.shape[0], batch_size):
         xb = x_val[s:s + batch_size]
-        codes = _batch_topk(_pre(xb, W_enc, b_enc, b_dec, mask), counts)
+        pre = _pre(xb, W_enc, b_enc, b_dec, mask)
+        codes = pre * (pre > theta.view(-1, 1, 1))
         total += (torch.baddbmm(b_dec.unsqueeze(1), codes, W_dec) - xb).pow(2).sum(dim=(1, 2))
-        n += xb.numel()
-    if n == 0:  # fewer validation samples than one batch
-        codes = _batch_topk(_pre(x_val, W_enc, b_enc, b_dec, mask),
-                            (counts * x_val.shape[0] // max(batch_size, 1)).clamp_min(1))
-        return (torch.baddbmm(b_dec.unsqueeze(1), codes, W_dec) - x_val).pow(2).mean(dim=(1, 2))
-    return total / n
+    return total / max(x_val.numel(), 1)
 
 
-def _revive_dead(x, W_enc, b_enc, W_dec, b_dec, mask, dead, counts, generator, probe=8192) -> None:
+def _revive_dead(x, W_enc, b_enc, W_dec, b_dec, mask, dead, theta, generator, probe=8192) -> None:
     """Point latents that never fired in an epoch at badly reconstructed samples."""
     dead = dead & mask.bool()
     if not bool(dead.any()):
         return
     xb = x[torch.randint(0, x.shape[0], (probe,), generator=generator)]
-    codes = _batch_topk(_pre(xb, W_enc, b_enc, b_dec, mask), counts * probe // 1024 + 1)
+    pre = _pre(xb, W_enc, b_enc, b_dec, mask)
+    codes = pre * (pre > theta.view(-1, 1, 1))
     residual = xb - torch.baddbmm(b_dec.unsqueeze(1), codes, W_dec)
     for i in torch.nonzero(dead.any(dim=1)).squeeze(1).tolist():
         idx = torch.nonzero(dead[i]).squeeze(1)

@@ -1,20 +1,23 @@
-"""How many latents, and how sparse? Chosen from the data by predicting masked held-out entries.
+"""How many latents, and how sparse? Chosen from the data: the most ensembles that replicate and are real.
 
-The rule (documented in :func:`select_model`):
+The rule (:func:`select_model`):
 
 1. A floor from random-matrix theory: ``m`` = number of eigenvalues of the neurons' correlation
    matrix (training split) above the Marchenko-Pastur edge ``(1 + sqrt(neurons / samples))**2``,
    the count of co-activation patterns distinguishable from independent noise (Lopes-dos-Santos 2013).
-2. The score of a (n_latents, k) candidate is its error on masked entries of held-out presentations:
-   10% of the entries of every held-out sample are replaced by the model's "no information" value
-   (its decoder bias), the sample is encoded and decoded, and the squared error is measured on the
-   masked entries only, relative to predicting them by the bias. A latent that fires on noise (too
-   large ``k``) or fits a fragment of noise (too many latents) cannot predict a masked neuron from the
-   others, so unlike plain held-out reconstruction this score rises again past the truth.
-3. ``k`` (mean active latents per time bin, BatchTopK) is chosen first on a log2 grid at ``2 m``
-   latents; then ``n_latents`` on ``m * (1, 2, 4, 8)`` at that ``k``. In each sweep the sparsest /
-   smallest candidate whose score is within one standard error of the best (paired over held-out
-   presentations) wins: simpler models are preferred unless the data say otherwise.
+2. Every candidate (n_latents, k) is fitted with two seeds. Its score is the number of *trustworthy*
+   latents: latents of the first seed that the second seed finds again (one-to-one cosine >= 0.9,
+   :mod:`nwb_sae.ensembles.stability`) and whose co-activation on the held-out presentations beats
+   independent circular shifts (q <= 0.05, :mod:`nwb_sae.ensembles.significance`). Latents that fit
+   noise fail the held-out test; fragments and mixtures that a too large ``k`` or ``n_latents`` forces
+   do not replicate across seeds; a too small ``k`` or ``n_latents`` leaves ensembles out.
+3. ``k`` (mean active latents per time bin, BatchTopK) is swept first on a log2 grid at ``2 m``
+   latents; then ``n_latents`` over ``m * (1, 2, 4)`` at that ``k``. The highest score wins; ties go to
+   the sparser / smaller model. The masked held-out error of each candidate (10% of held-out entries
+   hidden, predicted from the others, relative to predicting the decoder bias) is reported alongside.
+
+The seed-0 and seed-1 fits of the chosen candidate are the reference model and its stability check,
+so the selection costs no extra fit.
 """
 
 from __future__ import annotations
@@ -26,10 +29,12 @@ import pandas as pd
 import torch
 
 from nwb_sae.ensembles.fleet import Fleet, InstanceSpec, _pre, decode, fit_fleet
+from nwb_sae.ensembles.significance import coactivation_test
+from nwb_sae.ensembles.stability import seed_stability
 
 K_GRID = (1 / 16, 1 / 8, 1 / 4, 1 / 2, 1, 2, 4, 8)
 """Candidate mean numbers of active latents per time bin."""
-SIZE_FACTORS = (1, 2, 4, 8)
+SIZE_FACTORS = (1, 2, 4)
 """Candidate numbers of latents, as multiples of the Marchenko-Pastur count."""
 
 
@@ -43,10 +48,10 @@ class Selection(NamedTuple):
     mp_count: int
     """Marchenko-Pastur count (the floor of ``n_latents``)."""
     curve: pd.DataFrame
-    """One row per candidate: ``sweep`` (k or n_latents), ``n_latents``, ``k``, ``masked_error``,
-    ``standard_error``, ``chosen``."""
+    """One row per candidate: ``sweep`` (``k`` or ``n_latents``), ``n_latents``, ``k``, ``trustworthy``
+    (the score), ``masked_error``, ``chosen``."""
     fleet: Fleet
-    """The fitted candidates of the last sweep (the chosen one is ``fleet.specs.index((n_latents, k, seed))``)."""
+    """The chosen candidate's two fits: instance 0 (``seed``) and instance 1 (``seed + 1``)."""
 
 
 def marchenko_pastur_count(x: np.ndarray) -> int:
@@ -89,33 +94,45 @@ def masked_errors(fleet: Fleet, x_val: torch.Tensor, groups: np.ndarray, fractio
     return per_err / per_base.sum(axis=1, keepdims=True) * per_base.shape[1]
 
 
-def _one_se_choice(errors: np.ndarray) -> tuple[int, np.ndarray, np.ndarray]:
-    """First candidate (simplest first) within one paired standard error of the best; means and SEs."""
-    means = errors.mean(axis=1)
-    best = int(means.argmin())
-    diff = errors - errors[best]
-    se = diff.std(axis=1, ddof=1) / np.sqrt(errors.shape[1]) if errors.shape[1] > 1 else np.zeros(len(means))
-    ok = np.flatnonzero(means - means[best] <= se)
-    return int(ok[0]), means, se
+def _trustworthy(fleet: Fleet, first: int, second: int, x_val: np.ndarray, alpha: float, n_shifts: int,
+                 seed: int) -> int:
+    """Latents of instance ``first`` found again by ``second`` and significant on the held-out data."""
+    atoms = fleet.W_dec[first][fleet.latent_mask[first]].numpy()
+    other = fleet.W_dec[second][fleet.latent_mask[second]].numpy()
+    stable = seed_stability(atoms, [other]).matched_fraction >= 1.0
+    significant = coactivation_test(atoms[stable], x_val, n_shifts=n_shifts, seed=seed).q_value <= alpha
+    return int(significant.sum())
+
+
+def _sweep(x_train, x_val, val_groups, candidates, seed, alpha, n_shifts, fit_kwargs):
+    """Fit each (n_latents, k) with two seeds; scores, masked errors and the fleet."""
+    specs = [InstanceSpec(n, k, seed + s) for n, k in candidates for s in (0, 1)]
+    fleet = fit_fleet(x_train, x_val, specs, **fit_kwargs)
+    masked = masked_errors(fleet, x_val, val_groups).mean(axis=1)
+    xv = x_val.numpy()
+    scores = [_trustworthy(fleet, 2 * i, 2 * i + 1, xv, alpha, n_shifts, seed) for i in range(len(candidates))]
+    return np.array(scores), masked[0::2], fleet
 
 
 def select_model(x_train: torch.Tensor, x_val: torch.Tensor, val_groups: np.ndarray, *, seed: int = 0,
-                 k_grid=K_GRID, size_factors=SIZE_FACTORS, max_latents: int = 4096, fit_kwargs=None
-                 ) -> Selection:
-    """Choose ``n_latents`` and ``k`` by the masked held-out rule of this module's docstring.
+                 k_grid=K_GRID, size_factors=SIZE_FACTORS, max_latents: int = 4096, alpha: float = 0.05,
+                 n_shifts: int = 100, fit_kwargs=None) -> Selection:
+    """Choose ``n_latents`` and ``k`` by the rule of this module's docstring.
 
     Parameters
     ----------
     x_train, x_val : torch.Tensor
-        Normalised training and held-out samples (samples, neurons).
+        Normalised training and held-out samples (samples, neurons); held-out samples in time order.
     val_groups : numpy.ndarray
-        Presentation index of each held-out sample (standard errors are over presentations).
+        Presentation index of each held-out sample.
     seed : int
-        Seed of every candidate's initialisation.
+        Seed of the first fit of every candidate (the second uses ``seed + 1``).
     k_grid, size_factors : sequence
-        Candidates for ``k`` and for ``n_latents / m``.
+        Candidates for ``k`` and for ``n_latents / m`` (an empty ``size_factors`` keeps ``2 m``).
     max_latents : int
         Upper bound of ``n_latents``.
+    alpha, n_shifts : float, int
+        Significance level and circular shifts of the held-out test inside the score.
     fit_kwargs : dict, optional
         Passed to :func:`nwb_sae.ensembles.fleet.fit_fleet`.
 
@@ -127,30 +144,27 @@ def select_model(x_train: torch.Tensor, x_val: torch.Tensor, val_groups: np.ndar
     m = max(1, marchenko_pastur_count(x_train.numpy()))
     base = min(max(2 * m, 2), max_latents)
     ks = [k for k in k_grid if k <= base / 2] or [min(k_grid)]
-    fleet_k = fit_fleet(x_train, x_val, [InstanceSpec(base, k, seed) for k in ks], **fit_kwargs)
-    errors_k = masked_errors(fleet_k, x_val, val_groups)
-    pick_k, means_k, se_k = _one_se_choice(errors_k)
+    args = (seed, alpha, n_shifts, fit_kwargs)
+    scores_k, masked_k, fleet_k = _sweep(x_train, x_val, val_groups, [(base, k) for k in ks], *args)
+    pick_k = int(np.flatnonzero(scores_k == scores_k.max())[0])
     k = ks[pick_k]
 
     sizes = sorted({min(max(int(f * m), 2), max_latents) for f in size_factors} | {base})
-    sizes = [s for s in sizes if s >= k * 2]
-    new = [s for s in sizes if s != base]
-    fleet_n = fit_fleet(x_train, x_val, [InstanceSpec(s, k, seed) for s in new], **fit_kwargs) if new else None
-    errors_by_size = {base: errors_k[pick_k]}
-    if fleet_n is not None:
-        errors_by_size.update(zip(new, masked_errors(fleet_n, x_val, val_groups)))
-    errors_n = np.stack([errors_by_size[s] for s in sizes])
-    pick_n, means_n, se_n = _one_se_choice(errors_n)
+    new = [n for n in sizes if n != base]
+    by_size = {base: (scores_k[pick_k], masked_k[pick_k], fleet_k, 2 * pick_k)}
+    if new:
+        scores_n, masked_n, fleet_n = _sweep(x_train, x_val, val_groups, [(n, k) for n in new], *args)
+        by_size.update({n: (scores_n[i], masked_n[i], fleet_n, 2 * i) for i, n in enumerate(new)})
+    scores_all = np.array([by_size[n][0] for n in sizes])
+    pick_n = int(np.flatnonzero(scores_all == scores_all.max())[0])
     n_latents = sizes[pick_n]
 
-    rows = [dict(sweep="k", n_latents=base, k=kk, masked_error=e, standard_error=s, chosen=i == pick_k)
-            for i, (kk, e, s) in enumerate(zip(ks, means_k, se_k))]
-    rows += [dict(sweep="n_latents", n_latents=s, k=k, masked_error=e, standard_error=se, chosen=i == pick_n)
-             for i, (s, e, se) in enumerate(zip(sizes, means_n, se_n))]
-    fleet = fleet_k if n_latents == base else fleet_n
-    chosen = fleet.specs.index(InstanceSpec(n_latents, k, seed))
-    fleet = _subset(fleet, [chosen])
-    return Selection(n_latents, float(k), m, pd.DataFrame(rows), fleet)
+    rows = [dict(sweep="k", n_latents=base, k=kk, trustworthy=int(sc), masked_error=float(me),
+                 chosen=i == pick_k) for i, (kk, sc, me) in enumerate(zip(ks, scores_k, masked_k, strict=True))]
+    rows += [dict(sweep="n_latents", n_latents=n, k=k, trustworthy=int(by_size[n][0]),
+                  masked_error=float(by_size[n][1]), chosen=i == pick_n) for i, n in enumerate(sizes)]
+    _, _, fleet, index = by_size[n_latents]
+    return Selection(n_latents, float(k), m, pd.DataFrame(rows), _subset(fleet, [index, index + 1]))
 
 
 def _subset(fleet: Fleet, idx: list[int]) -> Fleet:
