@@ -156,3 +156,52 @@ def composite_latents(atoms: np.ndarray, frequency: np.ndarray, candidates: np.n
 def _concat(a: Fleet, b: Fleet) -> Fleet:
     """Instances of ``a`` then ``b`` (same ``n_latents``)."""
     return Fleet(a.specs + b.specs, *(torch.cat([x, y]) for x, y in zip(a[1:7], b[1:7], strict=True)), max(a.epochs, b.epochs))
+
+
+def load_weights(model, weights: dict) -> None:
+    """Copy ``EnsembleResult.weights`` into a BatchTopK :class:`nwb_sae.model.SparseAutoencoder`.
+
+    The model must have ``config.activation == "batchtopk"`` and ``n_latents`` / ``k`` of the result;
+    its normalisation buffers are left as they are (the samples given to :func:`find_ensembles` must
+    have been normalised with them).
+    """
+    with torch.no_grad():
+        for name in ("W_enc", "b_enc", "W_dec", "b_dec"):
+            getattr(model, name).copy_(torch.as_tensor(weights[name]))
+        model.threshold.fill_(float(weights["threshold"]))
+
+
+def selectivity_table(responses: np.ndarray, columns: dict, tested: np.ndarray, *,
+                      n_permutations: int = 1000, seed: int = 0) -> pd.DataFrame:
+    """Stimulus selectivity of the ``tested`` latents for every categorical presentation column.
+
+    Parameters
+    ----------
+    responses : numpy.ndarray
+        (latents, presentations): each latent's mean activation in each presentation.
+    columns : dict
+        Column name -> (presentations,) labels (e.g. the presentation coordinates of the data).
+    tested : numpy.ndarray
+        (latents,) bool: the latents to test (the significant ones); BH runs across them only.
+    n_permutations, seed : int
+        Of :func:`nwb_sae.ensembles.selectivity.selectivity_test`.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per latent, per column ``{name}_eta_squared``, ``{name}_p_value``, ``{name}_q_value``,
+        ``{name}_preferred`` (NaN / None for untested latents).
+    """
+    from nwb_sae.ensembles.selectivity import selectivity_test
+
+    n = responses.shape[0]
+    idx = np.flatnonzero(tested)
+    table = pd.DataFrame(index=pd.RangeIndex(n, name="latent"))
+    for name, labels in columns.items():
+        result = selectivity_test(responses[idx], labels, n_permutations=n_permutations, seed=seed)
+        for field in ("eta_squared", "p_value", "q_value", "preferred"):
+            values = np.full(n, None if field == "preferred" else np.nan, dtype=object if field == "preferred"
+                             else float)
+            values[idx] = getattr(result, field)
+            table[f"{name}_{field}"] = values
+    return table
