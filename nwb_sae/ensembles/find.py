@@ -17,6 +17,8 @@ from nwb_sae.ensembles.selection import _subset, select_model
 from nwb_sae.ensembles.significance import coactivation_test
 from nwb_sae.ensembles.stability import seed_stability
 
+REFINE_STEPS = 2000
+"""Least optimisation steps of the final fits (selection candidates get fewer; rare ensembles need many)."""
 STABLE_COSINE = 0.9
 """A latent counts as found again by another seed when its one-to-one match has at least this cosine."""
 
@@ -103,6 +105,8 @@ def find_ensembles(x_train: np.ndarray, x_val: np.ndarray, val_groups: np.ndarra
         more = fit_fleet(xt, xv, [InstanceSpec(n_latents, k, seed + s) for s in range(have, n_seeds)],
                          **fit_kwargs)
         fits = more if fits is None else _concat(fits, more)
+    # the selection sweeps train on a short budget; the chosen fits continue until they converge
+    fits = fit_fleet(xt, xv, fits.specs, init=fits, **{"min_steps": REFINE_STEPS, **fit_kwargs})
     reference = _subset(fits, [0])
     others = [fits.W_dec[i][fits.latent_mask[i]].numpy() for i in range(1, min(n_seeds, len(fits.specs)))]
     x_test = np.asarray(x_val)[test_rows]

@@ -121,7 +121,7 @@ def _calibrate(W_enc, b_enc, b_dec, mask, x, specs, batch_size=8192) -> torch.Te
 
 def fit_fleet(x_train: torch.Tensor, x_val: torch.Tensor, specs: list[InstanceSpec], *,
               max_epochs: int = 20, patience: int = 3, batch_size: int = 1024, lr: float = 4e-3,
-              min_steps: int = 500, progress=None) -> Fleet:
+              min_steps: int = 500, init: Fleet | None = None, progress=None) -> Fleet:
     """Fit one BatchTopK autoencoder per spec on the same normalised samples.
 
     Parameters
@@ -137,6 +137,8 @@ def fit_fleet(x_train: torch.Tensor, x_val: torch.Tensor, specs: list[InstanceSp
         Samples per step, shared by all instances.
     lr : float
         Adam learning rate (after a linear warm-up of 50 steps).
+    init : Fleet, optional
+        Start from these weights and thresholds (same specs) instead of a fresh initialisation.
     progress : callable, optional
         ``progress(epoch, val_mse)`` after each epoch.
 
@@ -148,16 +150,19 @@ def fit_fleet(x_train: torch.Tensor, x_val: torch.Tensor, specs: list[InstanceSp
     n_inst, n_max = len(specs), max(s.n_latents for s in specs)
     mask = torch.tensor([[j < s.n_latents for j in range(n_max)] for s in specs], dtype=x_train.dtype)
     b_dec0 = x_train[:65536].median(dim=0).values
-    W_dec = torch.nn.Parameter(_init_decoder(x_train, n_inputs, n_max, specs, b_dec0))
-    W_enc = torch.nn.Parameter(W_dec.detach().clone())
-    b_enc = torch.nn.Parameter(torch.zeros(n_inst, n_max))
-    b_dec = torch.nn.Parameter(b_dec0.repeat(n_inst, 1))
+    if init is None:
+        W_dec = torch.nn.Parameter(_init_decoder(x_train, n_inputs, n_max, specs, b_dec0))
+        W_enc = torch.nn.Parameter(W_dec.detach().clone())
+        b_enc = torch.nn.Parameter(torch.zeros(n_inst, n_max))
+        b_dec = torch.nn.Parameter(b_dec0.repeat(n_inst, 1))
+    else:
+        W_enc, b_enc, W_dec, b_dec = (torch.nn.Parameter(t.clone()) for t in init[1:5])
     params = [W_enc, b_enc, W_dec, b_dec]
     optimizer = torch.optim.Adam(params, lr=lr)
     batch_size = min(batch_size, n)
     counts = torch.tensor([max(1, int(round(s.k * batch_size))) for s in specs])
     target = torch.tensor([s.k for s in specs], dtype=x_train.dtype)
-    theta = None
+    theta = None if init is None else init.threshold.clone()
     steps_per_epoch = max(1, n // batch_size)
     max_epochs = max(max_epochs, 1)
     min_epochs = math.ceil(min_steps / steps_per_epoch)
