@@ -66,3 +66,14 @@ def test_weights_load_into_the_package_model_and_encode_the_same():
     load_weights(model, fleet.instance(0))
     torch.testing.assert_close(model.encode(x[2400:]), encode(fleet, x[2400:])[0])
     assert 0.3 < float((model.encode(x[:2400]) > 0).sum(1).float().mean()) < 0.7
+
+
+def test_explicit_size_and_sparsity_skip_the_selection():
+    rng = np.random.default_rng(2)
+    x = rng.poisson(0.2, (4000, 10)).astype(float)
+    x[rng.random(4000) < 0.05, :4] += 2
+    x = (x - x.mean(0)) / x.std(0)
+    result = find_ensembles(x[:3200], x[3200:], np.repeat(np.arange(8), 100), n_latents=4, k=0.1,
+                            n_seeds=1, fit_kwargs=dict(max_epochs=3))
+    assert (result.n_latents, result.k, result.selection_curve) == (4, 0.1, None)
+    assert result.latent_table["stability"].eq(1.0).all() and len(result.latent_table) == 4

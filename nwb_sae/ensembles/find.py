@@ -93,22 +93,18 @@ def find_ensembles(x_train: np.ndarray, x_val: np.ndarray, val_groups: np.ndarra
     fit_kwargs = fit_kwargs or {}
     curve, mp, fits = None, None, None
     if n_latents is None or k is None:
-        grid = {"size_factors": ()} if n_latents is not None else {}
-        if k is not None:
-            grid["k_grid"] = (k,)
-        sel = select_model(xt, xv, groups[tune], seed=seed, fit_kwargs=fit_kwargs, **grid)
-        curve, mp, k = sel.curve, sel.mp_count, sel.k
-        if n_latents is None or n_latents == sel.n_latents:
-            n_latents, fits = sel.n_latents, sel.fleet
+        sel = select_model(xt, xv, groups[tune], n_latents=n_latents, k=k, seed=seed, fit_kwargs=fit_kwargs)
+        curve, mp, n_latents, k, fits = sel.curve, sel.mp_count, sel.n_latents, sel.k, sel.fleet
     have = len(fits.specs) if fits is not None else 0
     if n_seeds > have:
         more = fit_fleet(xt, xv, [InstanceSpec(n_latents, k, seed + s) for s in range(have, n_seeds)],
                          **fit_kwargs)
         fits = more if fits is None else _concat(fits, more)
+    fits = _subset(fits, list(range(max(n_seeds, 1))))
     # the selection sweeps train on a short budget; the chosen fits continue until they converge
     fits = fit_fleet(xt, xv, fits.specs, init=fits, **{"min_steps": REFINE_STEPS, **fit_kwargs})
     reference = _subset(fits, [0])
-    others = [fits.W_dec[i][fits.latent_mask[i]].numpy() for i in range(1, min(n_seeds, len(fits.specs)))]
+    others = [fits.W_dec[i][fits.latent_mask[i]].numpy() for i in range(1, len(fits.specs))]
     x_test = np.asarray(x_val)[test_rows]
     weights = reference.instance(0)
     atoms = weights["W_dec"]

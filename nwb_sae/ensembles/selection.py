@@ -115,7 +115,8 @@ def _sweep(x_train, x_val, val_groups, candidates, seed, alpha, n_shifts, fit_kw
 
 
 def select_model(x_train: torch.Tensor, x_val: torch.Tensor, val_groups: np.ndarray, *, seed: int = 0,
-                 k_grid=K_GRID, size_factors=SIZE_FACTORS, max_latents: int = 4096, alpha: float = 0.05,
+                 n_latents: int | None = None, k: float | None = None, k_grid=K_GRID,
+                 size_factors=SIZE_FACTORS, max_latents: int = 4096, alpha: float = 0.05,
                  n_shifts: int = 100, fit_kwargs=None) -> Selection:
     """Choose ``n_latents`` and ``k`` by the rule of this module's docstring.
 
@@ -127,8 +128,10 @@ def select_model(x_train: torch.Tensor, x_val: torch.Tensor, val_groups: np.ndar
         Presentation index of each held-out sample.
     seed : int
         Seed of the first fit of every candidate (the second uses ``seed + 1``).
+    n_latents, k : optional
+        Fix one of the two; only the other is selected.
     k_grid, size_factors : sequence
-        Candidates for ``k`` and for ``n_latents / m`` (an empty ``size_factors`` keeps ``2 m``).
+        Candidates for ``k`` and for ``n_latents / m``.
     max_latents : int
         Upper bound of ``n_latents``.
     alpha, n_shifts : float, int
@@ -142,14 +145,15 @@ def select_model(x_train: torch.Tensor, x_val: torch.Tensor, val_groups: np.ndar
     """
     fit_kwargs = fit_kwargs or {}
     m = max(1, marchenko_pastur_count(x_train.numpy()))
-    base = min(max(2 * m, 2), max_latents)
-    ks = [k for k in k_grid if k <= base / 2] or [min(k_grid)]
+    base = n_latents if n_latents is not None else min(max(2 * m, 2), max_latents)
+    ks = [k] if k is not None else ([c for c in k_grid if c <= base / 2] or [min(k_grid)])
     args = (seed, alpha, n_shifts, fit_kwargs)
     scores_k, masked_k, fleet_k = _sweep(x_train, x_val, val_groups, [(base, k) for k in ks], *args)
     pick_k = int(np.flatnonzero(scores_k == scores_k.max())[0])
     k = ks[pick_k]
 
-    sizes = sorted({min(max(int(f * m), 2), max_latents) for f in size_factors} | {base})
+    factors = () if n_latents is not None else size_factors
+    sizes = sorted({min(max(int(f * m), 2), max_latents) for f in factors} | {base})
     new = [n for n in sizes if n != base]
     by_size = {base: (scores_k[pick_k], masked_k[pick_k], fleet_k, 2 * pick_k)}
     if new:
