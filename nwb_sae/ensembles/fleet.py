@@ -17,7 +17,6 @@ from __future__ import annotations
 import math
 from typing import NamedTuple
 
-import numpy as np
 import torch
 
 
@@ -246,7 +245,3 @@ def _revive_dead(x, W_enc, b_enc, W_dec, b_dec, mask, dead, theta, generator, pr
         W_enc.data[i, idx] = directions
         b_enc.data[i, idx] = 0.0
 
-
-def as_numpy_dictionary(fleet: Fleet, i: int) -> np.ndarray:
-    """The atoms (latents, neurons) of instance ``i``."""
-    return fleet.W_dec[i][fleet.latent_mask[i]].numpy()
