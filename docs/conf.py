@@ -62,3 +62,14 @@ sphinx_gallery_conf = {
     "capture_repr": (),
     "show_memory": False,
 }
+
+
+def _skip_sklearn_routing(app, what, name, obj, skip, options):
+    """scikit-learn adds ``set_*_request`` (metadata routing) to every estimator; they are not ours."""
+    if name.startswith("set_") and name.endswith("_request") or name == "set_output":
+        return True
+    return skip
+
+
+def setup(app):
+    app.connect("autodoc-skip-member", _skip_sklearn_routing)

@@ -45,6 +45,7 @@ __getattr__, _, _ = lazy_loader.attach(
         "io.results.write": ["write_nwb"],
         "io.results.read": ["read_results"],
         "io.recording.pynapple": ["from_pynapple", "to_pynapple"],
+        "sessions": ["batch"],
     },
 )
 
@@ -61,6 +62,7 @@ __all__ = [
     "UnsupportedFileError",
     "__version__",
     "baselines",
+    "batch",
     "describe_file",
     "from_pynapple",
     "load",

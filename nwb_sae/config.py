@@ -25,8 +25,9 @@ class ModelConfig:
     activation: Activation = "topk"
     """``topk`` (exactly k active per sample), ``batchtopk`` (k on average over a batch, a threshold at
     inference) or ``relu`` (ReLU with an L1 penalty, the original design)."""
-    k: int = 6
-    """Active latents per sample for topk / batchtopk."""
+    k: float = 6
+    """Active latents per sample: exactly ``k`` (an integer) for topk; on average for batchtopk, where it
+    may be below one (most time bins of a spiking recording hold no ensemble at all)."""
     l1_coefficient: float = 0.05
     """Weight of the L1 penalty for ``relu`` (the original design's ``sparsity_weight``): the loss is the
     mean squared error per element of normalised data plus this times the sum of the codes."""
@@ -42,8 +43,10 @@ class ModelConfig:
             raise ValueError(f"normalize must be one of {NORMALIZATIONS}, got {self.normalize!r}")
         if self.n_latents < 1:
             raise ValueError(f"n_latents must be positive, got {self.n_latents}")
-        if self.activation != "relu" and not 1 <= self.k <= self.n_latents:
-            raise ValueError(f"k must be between 1 and n_latents={self.n_latents}, got {self.k}")
+        if self.activation == "topk" and (self.k != int(self.k) or not 1 <= self.k <= self.n_latents):
+            raise ValueError(f"k must be an integer between 1 and n_latents={self.n_latents}, got {self.k}")
+        if self.activation == "batchtopk" and not 0 < self.k <= self.n_latents:
+            raise ValueError(f"k must be above 0 and at most n_latents={self.n_latents}, got {self.k}")
         if self.l1_coefficient < 0:
             raise ValueError(f"l1_coefficient must be >= 0, got {self.l1_coefficient}")
 
@@ -81,6 +84,15 @@ class TrainConfig:
     """CPU threads for torch (``None``: torch's default)."""
     progress: bool = True
     """Show a tqdm progress bar."""
+    n_seeds: int = 2
+    """Fits with different seeds behind each latent's stability score (the model selection already
+    makes two, so 2 costs nothing extra; 1 disables the stability check)."""
+    alpha: float = 0.05
+    """False discovery rate at which latents are reported as significant ensembles."""
+    n_shifts: int = 200
+    """Circular-shift surrogates of the significance null (each neuron shifted on its own)."""
+    n_permutations: int = 1000
+    """Label permutations of the stimulus-selectivity test."""
 
     def resolve_batch_size(self, n_train: int) -> int:
         """The batch size used for ``n_train`` training samples."""

@@ -135,7 +135,7 @@ def orient(patterns: np.ndarray) -> np.ndarray:
     return p * np.where(largest < 0, -1.0, 1.0)[:, None]
 
 def precision(learned: np.ndarray, true: np.ndarray) -> float:
-    """Mean over the returned patterns of the best |cosine| with any planted one.
+    """Mean over the returned patterns of the best absolute cosine with any planted one.
 
     1 means every returned pattern is a planted one; spurious patterns pull it towards 0.
 
@@ -167,7 +167,7 @@ def precision(learned: np.ndarray, true: np.ndarray) -> float:
 
 
 def fraction_found(learned: np.ndarray, true: np.ndarray, threshold: float = 0.9) -> float:
-    """Fraction of planted patterns whose best |cosine| with a returned pattern exceeds ``threshold``.
+    """Fraction of planted patterns whose best absolute cosine with a returned pattern exceeds ``threshold``.
 
     Returns nan when nothing was planted and 0.0 when nothing was returned.
 

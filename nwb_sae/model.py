@@ -180,7 +180,7 @@ class SparseAutoencoder(nn.Module):
         pre = torch.relu(self.pre_activations(x))
         kind = self.config.activation
         if kind == "topk":
-            values, cols = pre.topk(self.config.k, dim=1, sorted=False)
+            values, cols = pre.topk(int(self.config.k), dim=1, sorted=False)
             return torch.zeros_like(pre).scatter_(1, cols, values)
         if kind == "batchtopk":
             return pre * (pre > self.threshold)
@@ -233,9 +233,10 @@ class SparseAutoencoder(nn.Module):
         """
         k = self.config.k
         if self.config.activation == "topk":
-            return pre.topk(k, dim=1, sorted=False).indices, None
+            return pre.topk(int(k), dim=1, sorted=False).indices, None
         batch = pre.shape[0]
-        flat = pre.reshape(-1).topk(min(k * batch, pre.numel()), sorted=False).indices.sort().values
+        count = min(max(1, round(k * batch)), pre.numel())
+        flat = pre.reshape(-1).topk(count, sorted=False).indices.sort().values
         rows, cols = flat // self.n_latents, flat % self.n_latents
         counts = torch.bincount(rows, minlength=batch)
         starts = torch.cumsum(counts, 0) - counts

@@ -83,3 +83,16 @@ def test_inference_takes_the_runtime_settings_only():
     assert (args.device, args.threads, args.progress, args.batch_size) == ("cpu", 1, False, 7)
     with pytest.raises(SystemExit):
         build_parser().parse_args(["inference", "--data_path", "x", "--model_path", "m", "--k", "3"])
+
+
+def test_batch_takes_every_train_flag():
+    verbs = next(a for a in build_parser()._actions if isinstance(a, argparse._SubParsersAction)).choices
+    flags = {verb: {s for a in verbs[verb]._actions for s in a.option_strings} for verb in ("train", "batch")}
+    assert flags["train"] <= flags["batch"]
+    assert flags["batch"] - flags["train"] == {"--workers", "--scheduler"}
+    argv = ["--embedding-dim", "16", "--k", "3", "--no-progress", "--presentations", "trials", "--window", "0,1"]
+    train = parse(*argv)
+    batch = build_parser().parse_args(["batch", "--data_path", "a.nwb", "b.nwb", "--output_dir", "out", *argv])
+    assert batch.data_path == ["a.nwb", "b.nwb"]
+    assert settings_from_args(batch, ModelConfig, TrainConfig) == settings_from_args(train, ModelConfig, TrainConfig)
+    assert (batch.presentations, batch.window) == ("trials", (0.0, 1.0))

@@ -283,6 +283,23 @@ def test_sigkill_at_every_stage_leaves_original_or_complete_new_file(long_record
     assert sha256(path) == with_results
 
 
+def pause_process(script: str, stage: str, fifo) -> tuple[subprocess.Popen, str | None, list[str]]:
+    """Start ``script`` in a new Python process paused at ``stage``; return it once stopped there."""
+    env = {**os.environ, PAUSE_AT: stage, PAUSE_FIFO: str(fifo[0])}
+    proc = subprocess.Popen([sys.executable, "-u", "-c", textwrap.dedent(script)], stdout=subprocess.PIPE,
+                            stderr=subprocess.STDOUT, env=env)
+    lines: list[str] = []
+    try:
+        paused = wait_for_pause(fifo[1], proc.stdout.fileno(), lines)
+        if paused is not None:
+            wait_stopped(proc.pid)  # a SIGCONT sent before the writer has stopped itself would be lost
+    except BaseException:
+        proc.kill()
+        proc.wait()
+        raise
+    return proc, paused, lines
+
+
 def test_sigkill_of_a_real_inference_process(long_recording, tmp_path, fifo):
     """A separate Python process loads a checkpoint and writes in place with write_nwb; kill it mid-codes."""
     pristine, sae = long_recording
@@ -290,22 +307,14 @@ def test_sigkill_of_a_real_inference_process(long_recording, tmp_path, fifo):
     shutil.copyfile(pristine, path)
     sae.save(tmp_path / "model")
     before = sha256(path)
-    script = textwrap.dedent(f"""
+    proc, paused, lines = pause_process(f"""
         import nwb_sae
         sae = nwb_sae.load({str(tmp_path / "model")!r})
         nwb_sae.write_nwb(sae, {str(path)!r}, in_place=True, block_rows={BLOCK})
         print("DONE", flush=True)
-    """)
-    env = {**os.environ, PAUSE_AT: "encoded block 2", PAUSE_FIFO: str(fifo[0])}
-    proc = subprocess.Popen([sys.executable, "-u", "-c", script], stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                            env=env)
-    lines: list[str] = []
-    try:
-        paused = wait_for_pause(fifo[1], proc.stdout.fileno(), lines)
-        wait_stopped(proc.pid)
-    finally:
-        proc.kill()
-        proc.wait()
+    """, "encoded block 2", fifo)
+    proc.kill()
+    proc.wait()
     assert paused == "encoded block 2", lines[-5:]
     assert proc.returncode == -signal.SIGKILL
     assert sha256(path) == before
@@ -318,18 +327,13 @@ def test_a_paused_writer_goes_on_when_continued(tmp_path, fifo):
     """The hook only pauses: continued (SIGCONT) at 'renaming', the write completes; before, nothing changed."""
     target = tmp_path / "metrics.json"
     target.write_text("old")
-    script = textwrap.dedent(f"""
+    proc, paused, lines = pause_process(f"""
         from nwb_sae.io.jsonable import write_json
         write_json({str(target)!r}, {{"fvu": 0.25}})
         print("DONE", flush=True)
-    """)
-    env = {**os.environ, PAUSE_AT: "renaming", PAUSE_FIFO: str(fifo[0])}
-    proc = subprocess.Popen([sys.executable, "-u", "-c", script], stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                            env=env)
-    lines: list[str] = []
+    """, "renaming", fifo)
     try:
-        assert wait_for_pause(fifo[1], proc.stdout.fileno(), lines) == "renaming", lines
-        wait_stopped(proc.pid)  # a SIGCONT sent before the writer has stopped itself would be lost
+        assert paused == "renaming", lines
         assert target.read_text() == "old" and len(temps(tmp_path)) == 1
         proc.send_signal(signal.SIGCONT)
         assert proc.wait(timeout=GUARD_S) == 0

@@ -18,12 +18,15 @@ GROUPS = {
                            "from_pynapple"],
     "The model": ["SAE", "load"],
     "Results in NWB": ["write_nwb", "read_results", "to_pynapple"],
+    "Many sessions": ["batch"],
     "Ground truth and scores": ["synthetic", "metrics"],
 }
 INTRO = {
     "Reading recordings": "From a file to a labelled ``(neurons, time, presentations)`` array.",
     "The model": "A scikit-learn style estimator; checkpoints are safetensors + JSON.",
     "Results in NWB": "Codes, dictionary and provenance written into NWB and read back.",
+    "Many sessions": "Every session of a dataset (local files, URLs, DANDI assets) trained, encoded and "
+                     "written back as ``dask.distributed`` tasks, with a summary table.",
     "Ground truth and scores": "Recordings with planted ensembles, and how a learned dictionary is scored "
                                "against them.",
     "Errors": "Every error nwb-sae raises on bad input is one of these; the message names the file, the "

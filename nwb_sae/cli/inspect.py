@@ -15,7 +15,7 @@ def register(subparsers) -> None:
                     "interval tables (name, rows, columns) of a file, i.e. what to pass as --activity "
                     "and --presentations.",
     )
-    parser.add_argument("file", help="an .nwb file (or a plain .h5/.hdf5 file)")
+    parser.add_argument("file", help="an .nwb file (or a plain .h5/.hdf5 file), or its URL (https://, dandi://)")
     parser.add_argument("--json", action="store_true", help="print the listing as JSON")
     parser.set_defaults(func=run)
 

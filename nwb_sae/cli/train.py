@@ -20,14 +20,22 @@ def register(subparsers) -> None:
         description="Fit a sparse autoencoder on DATA_PATH and write OUTPUT_DIR/checkpoints/best_model."
                     "safetensors (+ .json), OUTPUT_DIR/history.json, OUTPUT_DIR/metrics.json and "
                     "OUTPUT_DIR/figures/*.png.")
-    add_flag(p, "data_path", required=True, help=".nwb, .h5, .npy, .npz or .nc shaped [neurons, time, presentations]")
+    add_flag(p, "data_path", required=True, help=".nwb, .h5, .npy, .npz or .nc shaped [neurons, time, presentations], "
+                                                 "or the URL of an NWB file (https://, dandi://)")
     add_flag(p, "output_dir", required=True, help="folder for checkpoints, history and figures")
-    add_flag(p, "resume", action="store_true", help="continue an interrupted run in OUTPUT_DIR")
-    add_flag(p, "no_figures", action="store_true", help="skip the figures")
-    add_config_flags(p, ModelConfig, TrainConfig, aliases=ALIASES)
-    add_quiet_flag(p)
-    add_data_options(p)
+    add_training_flags(p)
     p.set_defaults(func=run)
+
+
+def add_training_flags(parser: argparse.ArgumentParser) -> None:
+    """Every ``train`` flag but the input and output: one per field of ModelConfig and TrainConfig
+    (generated, see :mod:`nwb_sae.cli._flags`), ``--resume``, ``--no_figures``, ``--quiet`` and the
+    NWB / HDF5 input options. ``batch`` adds the same, so both verbs always take the same settings."""
+    add_flag(parser, "resume", action="store_true", help="continue an interrupted run in OUTPUT_DIR")
+    add_flag(parser, "no_figures", action="store_true", help="skip the figures")
+    add_config_flags(parser, ModelConfig, TrainConfig, aliases=ALIASES)
+    add_quiet_flag(parser)
+    add_data_options(parser)
 
 
 def run(args: argparse.Namespace) -> int:

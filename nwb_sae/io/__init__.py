@@ -3,18 +3,18 @@
 - :mod:`nwb_sae.io.align`: the one window rule every reader (and the napari plugin) cuts windows by.
 - :mod:`nwb_sae.io.recording`: recordings in (NWB, plain HDF5, ``.npy`` / ``.npz`` / ``.nc``).
 - :mod:`nwb_sae.io.results`: the results module's schema, its writer and its reader.
-- :mod:`nwb_sae.io.safe_write`: the one atomic-write mechanism; :mod:`nwb_sae.io.h5` opens HDF5 files;
+- :mod:`nwb_sae.io.safe_write`: the one atomic-write mechanism; :mod:`nwb_sae.io.h5` opens HDF5 files,
+  local or remote (:mod:`nwb_sae.io.remote`: URLs and DANDI addresses through remfile);
   :mod:`nwb_sae.io.text`, :mod:`nwb_sae.io.jsonable` and :mod:`nwb_sae.io.netcdf` turn values into
   text, JSON and netCDF the same way everywhere.
 """
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import xarray as xr
 
 from nwb_sae.io.recording.arrays import read_array_file, to_dataarray
+from nwb_sae.io.remote import is_url, path_or_url
 
 __all__ = ["load_data", "to_dataarray", "read_array_file"]
 
@@ -27,7 +27,8 @@ def load_data(path, **options) -> xr.DataArray:
     Parameters
     ----------
     path : str or Path
-        ``.nwb`` (NWB), ``.h5``/``.hdf5`` (plain HDF5 or NWB), ``.npy``, ``.npz`` or ``.nc``.
+        ``.nwb`` (NWB), ``.h5``/``.hdf5`` (plain HDF5 or NWB), ``.npy``, ``.npz`` or ``.nc``; or the URL of
+        an NWB/HDF5 file (``https://...``, ``dandi://DANDISET_ID/path.nwb``; see :mod:`nwb_sae.io.remote`).
     **options
         Passed to the format's reader (e.g. ``activity``, ``presentations``, ``window``, ``bin_size``
         for NWB files; ``dataset``, ``dims`` for plain HDF5). Options that are ``None`` are dropped.
@@ -36,10 +37,9 @@ def load_data(path, **options) -> xr.DataArray:
     -------
     xarray.DataArray
     """
-    path = Path(path)
     options = {k: v for k, v in options.items() if v is not None}
-    suffix = path.suffix.lower()
-    if suffix in (".nwb", ".h5", ".hdf5"):
+    path = path_or_url(path)
+    if is_url(path) or path.suffix.lower() in (".nwb", ".h5", ".hdf5"):  # a URL is read in place: HDF5 only
         from nwb_sae.io.recording import nwb as nwb_reader
 
         return nwb_reader.load_hdf5_or_nwb(path, **options)

@@ -7,6 +7,7 @@ or pynwb traceback.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -14,6 +15,7 @@ from pathlib import Path
 import h5py
 
 from nwb_sae.errors import NwbSaeError, UnsupportedFileError
+from nwb_sae.io import remote
 
 
 @contextmanager
@@ -37,13 +39,16 @@ def reading(path, what: str, hint: str = "") -> Iterator[None]:
 
 
 def open_h5(path) -> h5py.File:
-    """Open ``path`` read-only with h5py, explaining the usual failures.
+    """Open ``path`` read-only with h5py, explaining the usual failures; a URL is opened through remfile.
 
     Raises
     ------
     UnsupportedFileError
-        Missing file, not HDF5, truncated, or locked by a program writing to it.
+        Missing file, not HDF5, truncated, or locked by a program writing to it; for a URL, unreachable,
+        missing (404) or refused (see :func:`nwb_sae.io.remote.open_url`).
     """
+    if remote.is_url(path):  # http(s):// and dandi:// are read in place (byte ranges) through remfile
+        return remote.open_url(path)
     path = Path(path)
     if not path.exists():
         raise UnsupportedFileError(f"{path}: no such file.")
@@ -55,13 +60,13 @@ def open_h5(path) -> h5py.File:
         return h5py.File(path, "r")
     except OSError as err:  # BlockingIOError is an OSError
         text = str(err)
-        if "lock" in text:
+        if "truncated" in text:  # its message names the 'sblock', so this test comes before the lock test
+            reason = ("is truncated (the file is shorter than its header says): the copy or the "
+                      "download did not finish, or the writer crashed. Copy it again.")
+        elif re.search(r"\block", text):
             reason = ("is locked by another program that has it open for writing. Close that program "
                       "(or the pynwb/h5py handle) and try again; on a network file system where locks "
                       "are not supported, set HDF5_USE_FILE_LOCKING=FALSE.")
-        elif "truncated" in text:
-            reason = ("is truncated (the file is shorter than its header says): the copy or the "
-                      "download did not finish, or the writer crashed. Copy it again.")
         elif "signature" in text or not h5py.is_hdf5(path):
             reason = ("is not an HDF5 file, so not an NWB file nwb-sae can read (NWB files are HDF5). "
                       "Arrays can be given as .npy, .npz or .nc instead.")

@@ -1,8 +1,9 @@
 """Writing a file so that it is either the old one or the complete new one, never half of each.
 
 :func:`staged_file` gives a temporary byte copy of the source *in the destination's folder* (same
-filesystem, so the final rename is atomic). Everything is written and checked there; only then is the
-copy flushed to disk and ``os.replace``-d onto the destination. The source is only ever read.
+filesystem, so the final rename is atomic); a remote source (a URL) is downloaded into it. Everything is
+written and checked there; only then is the copy flushed to disk and ``os.replace``-d onto the
+destination. The source is only ever read.
 
 What that guarantees:
 
@@ -39,6 +40,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from nwb_sae.errors import NwbSaeError
+from nwb_sae.io import remote
 
 log = logging.getLogger(__name__)
 
@@ -136,14 +138,22 @@ def _fsync_path(path: Path, directory: bool = False) -> None:
         os.close(fd)
 
 
+def _size(source) -> int:
+    """Bytes of the file to start from (0 for none; a URL's as the server reports it)."""
+    if source is None:
+        return 0
+    return remote.remote_size(source) if remote.is_url(source) else Path(source).stat().st_size
+
+
 @contextmanager
 def staged_file(source, dest, *, extra_bytes: int = 0, keep_mode_of=None) -> Iterator[Path]:
     """Yield a temporary copy of ``source`` next to ``dest``; on success it atomically becomes ``dest``.
 
     Parameters
     ----------
-    source : path or None
-        The file to start from (read only); None starts from no file (the caller creates it).
+    source : path, URL or None
+        The file to start from (read only); None starts from no file (the caller creates it). A URL
+        (:mod:`nwb_sae.io.remote`) is downloaded into the temporary file instead of copied.
     dest : path
         Where the result goes; may be ``source`` itself (in-place write).
     extra_bytes : int
@@ -159,7 +169,7 @@ def staged_file(source, dest, *, extra_bytes: int = 0, keep_mode_of=None) -> Ite
     """
     dest = Path(dest)
     remove_stale_temps(dest)
-    check_space(dest.parent, (Path(source).stat().st_size if source is not None else 0) + extra_bytes, dest)
+    check_space(dest.parent, _size(source) + extra_bytes, dest)
     tmp = temp_path(dest)
     committed = False
     try:
@@ -167,7 +177,10 @@ def staged_file(source, dest, *, extra_bytes: int = 0, keep_mode_of=None) -> Ite
             if source is not None:
                 stage("copying")
                 log.info("copying %s to %s", source, tmp)
-                shutil.copyfile(source, tmp)
+                if remote.is_url(source):
+                    remote.download(source, tmp)
+                else:
+                    shutil.copyfile(source, tmp)
             stage("copied")
             yield tmp
         except OSError as err:

@@ -196,8 +196,9 @@ def read_hdf5(path, dataset=None, dims=None) -> xr.DataArray:
     (12, 1000, 1)
     """
     from nwb_sae.io.h5 import open_h5, reading
+    from nwb_sae.io.remote import path_or_url
 
-    path = Path(path)
+    path = path_or_url(path)
     with open_h5(path) as h5, reading(path, f"dataset {dataset!r}"):
         candidates = _numeric_datasets(h5)
         listing = ", ".join(f"{d.name} {d.shape}" for d in candidates[:30]) or "(none)"

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import numpy as np
 
 from nwb_sae.errors import NwbSaeError
@@ -16,6 +14,7 @@ from nwb_sae.io.recording.nwb_find import (
     choose_activity,
     interval_tables,
 )
+from nwb_sae.io.remote import path_or_url
 
 
 def _timing(candidate: ActivityCandidate) -> tuple[str, float | None]:
@@ -54,7 +53,7 @@ def describe_file(path) -> dict:
     >>> [a["path"] for a in info["activity"]]              # doctest: +SKIP
     ['processing/ophys/DfOverF/RoiResponseSeries']
     """
-    path = Path(path)
+    path = path_or_url(path)
     with open_h5(path) as h5:
         nwb = is_nwb(h5) or "nwb_version" in h5
         if not nwb:

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 from contextlib import contextmanager
 from dataclasses import dataclass
-from pathlib import Path
 
 import numpy as np
 import xarray as xr
@@ -32,6 +31,7 @@ from nwb_sae.io.recording.nwb_windows import (
     window_attrs,
     windows_dataarray,
 )
+from nwb_sae.io.remote import path_or_url
 
 __all__ = ["read_nwb", "open_activity", "load_hdf5_or_nwb", "ActivitySource", "DEFAULT_BIN_SIZE"]
 
@@ -58,7 +58,8 @@ def read_nwb(path, activity=None, presentations=None, window=None, bin_size=None
     Parameters
     ----------
     path : str or Path
-        The NWB file (HDF5). Opened read-only.
+        The NWB file (HDF5), opened read-only; or its URL (``https://...``, ``dandi://ID/path.nwb``), read
+        in place by byte ranges (:mod:`nwb_sae.io.remote`).
     activity : str, optional
         Path of the activity in the file, e.g. ``"processing/ophys/Fluorescence/RoiResponseSeries"``,
         ``"units"``, ``"processing/ecephys/LFP/ElectricalSeries"``, ``"acquisition/<name>"``, or a
@@ -123,7 +124,7 @@ def read_nwb(path, activity=None, presentations=None, window=None, bin_size=None
     >>> da.dims, da.shape                                                # doctest: +SKIP
     (('neurons', 'time', 'presentations'), (8, 10, 6))
     """
-    path = Path(path)
+    path = path_or_url(path)
     request = ReadRequest(activity=activity, presentations=presentations, window=align.as_window(window, path),
                           bin_size=bin_size, align_to=align_to, neurons=neurons, where=where, as_rate=as_rate,
                           lazy=lazy)
@@ -198,7 +199,7 @@ def open_activity(path, activity=None, bin_size=None):
     Parameters
     ----------
     path : str or Path
-        The NWB file, opened read-only for the duration of the ``with`` block.
+        The NWB file (or its URL), opened read-only for the duration of the ``with`` block.
     activity : str, optional
         As in :func:`read_nwb`.
     bin_size : float, optional
@@ -215,7 +216,7 @@ def open_activity(path, activity=None, bin_size=None):
     ...     for start in range(0, src.n_samples, 10_000):
     ...         block = src.read(start, min(start + 10_000, src.n_samples))
     """
-    path = Path(path)
+    path = path_or_url(path)
     with open_nwb(path) as (io, nwbfile, version):
         with reading(path, "its activity"):
             candidate = choose_activity(path, activity_candidates(io, nwbfile), activity)
@@ -245,7 +246,7 @@ def load_hdf5_or_nwb(path, **options) -> xr.DataArray:
     >>> load_hdf5_or_nwb("session.nwb", presentations="trials", window=(-0.5, 1.5))  # doctest: +SKIP
     >>> load_hdf5_or_nwb("traces.h5", dataset="dff", dims=("time", "neurons"))    # doctest: +SKIP
     """
-    path = Path(path)
+    path = path_or_url(path)
     dataset, dims = options.pop("dataset", None), options.pop("dims", None)
     if dataset is not None:
         if options:

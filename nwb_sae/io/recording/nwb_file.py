@@ -13,6 +13,7 @@ from contextlib import contextmanager
 import h5py
 
 from nwb_sae.errors import UnsupportedFileError
+from nwb_sae.io import remote
 from nwb_sae.io.h5 import open_h5, reading
 from nwb_sae.io.text import first_str
 
@@ -55,7 +56,8 @@ def open_nwb(path):
     """Open an NWB file with pynwb, read-only, yielding ``(io, nwbfile, version)``.
 
     pynwb's own warnings about the file (e.g. transposed data) are silenced here: the readers detect
-    those cases themselves and say what they did.
+    those cases themselves and say what they did. A URL (:mod:`nwb_sae.io.remote`) is read through the
+    remfile-backed handle of :func:`~nwb_sae.io.h5.open_h5`, kept open for pynwb.
 
     Raises
     ------
@@ -64,22 +66,22 @@ def open_nwb(path):
     """
     from pynwb import NWBHDF5IO
 
-    with open_h5(path) as h5:
-        version = nwb_version(h5)
-        is_nwb_file = is_nwb(h5)
-    if not is_nwb_file:
-        version = None
-    check_nwb_version(path, version)
-    prerelease = "b" in version or "a" in version
-    hint = (f"The file says NWB {version}, a pre-release schema that current pynwb cannot read. {CONVERT_HINT}"
-            if prerelease else
-            f"The file says NWB {version}; run nwbinspector on it, or re-write it with a current pynwb. "
-            f"{CONVERT_HINT}")
+    h5 = open_h5(path)
+    remote_file = remote.is_url(path)  # stays open: pynwb reads the remote file through the same handle
     io = None
     try:
+        version = nwb_version(h5) if is_nwb(h5) else None
+        if not remote_file:
+            h5.close()  # pynwb opens a local file itself
+        check_nwb_version(path, version)
+        prerelease = "b" in version or "a" in version
+        hint = (f"The file says NWB {version}, a pre-release schema that current pynwb cannot read. "
+                f"{CONVERT_HINT}" if prerelease else
+                f"The file says NWB {version}; run nwbinspector on it, or re-write it with a current pynwb. "
+                f"{CONVERT_HINT}")
         with reading(path, "the NWB file with pynwb", hint), warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            io = NWBHDF5IO(str(path), mode="r")
+            io = NWBHDF5IO(file=h5, mode="r") if remote_file else NWBHDF5IO(str(path), mode="r")
             nwbfile = io.read()
         yield io, nwbfile, version
     finally:
@@ -87,9 +89,11 @@ def open_nwb(path):
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")
                 try:
-                    io.close()
+                    io.close()  # closes the remote handle too
                 except Exception:  # closing a half-read file must not hide the real error
                     pass
+        else:
+            h5.close()  # no-op when already closed
 
 
 def object_path(io, container) -> str:

@@ -18,7 +18,7 @@ from dataclasses import dataclass, replace
 import numpy as np
 
 from nwb_sae.errors import InputDataError
-from nwb_sae.io import align
+from nwb_sae.io import align, remote
 from nwb_sae.io.h5 import reading
 from nwb_sae.io.recording.nwb_file import object_path
 from nwb_sae.io.recording.nwb_find import ActivityCandidate
@@ -202,8 +202,9 @@ def series_source(path, io, version, candidate: ActivityCandidate, bin_size) -> 
         raw_ts = None if series.timestamps is None else np.asarray(series.timestamps[:], dtype=float)
     raw_dt, starting_time = series_timing(path, what, raw_ts, series)
     per_bin = samples_per_bin(path, what, bin_size, raw_dt, notes)
+    filename = path if remote.is_url(path) else os.path.abspath(data.file.filename)  # reopened by workers
     reader = SeriesReader(
-        filename=os.path.abspath(data.file.filename), dataset=data.name, transposed=candidate.transposed, n_raw=n_raw,
+        filename=filename, dataset=data.name, transposed=candidate.transposed, n_raw=n_raw,
         n_channels=n_channels, conversion=float(getattr(series, "conversion", 1.0) or 1.0),
         offset=float(getattr(series, "offset", 0.0) or 0.0), channel_conversion=channel_conversion,
         per_bin=per_bin, raw_dt=raw_dt, starting_time=starting_time, raw_timestamps=raw_ts, h5dataset=data,

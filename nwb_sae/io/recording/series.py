@@ -56,9 +56,9 @@ class SeriesReader:
         if self.h5dataset is not None:
             yield self
             return
-        import h5py
+        from nwb_sae.io.h5 import open_h5  # a URL is reopened through remfile
 
-        with h5py.File(self.filename, "r") as h5:
+        with open_h5(self.filename) as h5:
             yield replace(self, h5dataset=h5[self.dataset])
 
     def raw(self, start: int, stop: int) -> np.ndarray:

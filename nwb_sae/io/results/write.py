@@ -45,6 +45,7 @@ from nwb_sae.errors import (
     OutputExistsError,
     UnsupportedFileError,
 )
+from nwb_sae.io.remote import is_url, path_or_url, url_file_name
 from nwb_sae.io.results.read import results_from_h5
 from nwb_sae.io.results.validation import is_under
 from nwb_sae.io.results.write_model import default_activity, results_from_model
@@ -63,6 +64,8 @@ log = logging.getLogger(__name__)
 
 def default_output(source, module: str = "sae") -> Path:
     """Where results go when no output is named: ``<source stem>_<module>.nwb`` beside the source."""
+    if is_url(source):  # results of a remote file go to the current folder
+        return Path(f"{Path(url_file_name(source)).stem}_{module}.nwb")
     source = Path(source)
     return source.with_name(f"{source.stem}_{module}.nwb")
 
@@ -73,8 +76,19 @@ def check_module_name(module: str) -> None:
         raise InputDataError(f"module name {module!r} is not usable: give a plain name such as 'sae' (no '/').")
 
 
-def _destination(src: Path, out, in_place: bool, overwrite: bool, module: str) -> Path:
+def _source_file(source) -> Path | str:
+    """``source`` as a Path, or the URL unchanged (checked when it is opened); a missing file is refused."""
+    src = path_or_url(source)
+    if not is_url(src) and not src.is_file():
+        raise UnsupportedFileError(f"{src}: no such file.")
+    return src
+
+
+def _destination(src: Path | str, out, in_place: bool, overwrite: bool, module: str) -> Path:
     if in_place:
+        if is_url(src):
+            raise InputDataError(f"{src}: a remote file cannot be written in place; name a local output file "
+                                 "(--nwb_out / out=): it will be a copy of the file with the results added.")
         if out is not None and Path(out).resolve() != src.resolve():
             raise InputDataError(f"{src}: in_place=True writes into the input file; do not also name an output "
                                  f"({out}). Drop one of --in_place / --nwb_out.")
@@ -84,7 +98,7 @@ def _destination(src: Path, out, in_place: bool, overwrite: bool, module: str) -
                               "write the results to a new file (--nwb_out / out=).")
         return dest
     dest = Path(out) if out is not None else default_output(src, module)
-    if dest.exists() and dest.resolve() == src.resolve():
+    if not is_url(src) and dest.exists() and dest.resolve() == src.resolve():
         raise InputDataError(f"{dest}: is the input file. To add the results to it, pass --in_place "
                              "(in_place=True); otherwise name a new output file.")
     if dest.is_dir():
@@ -108,9 +122,7 @@ def check_output(source, out=None, *, module: str = "sae", in_place: bool = Fals
     OutputExistsError, InputDataError, NwbSaeError, UnsupportedFileError
         As :func:`write_nwb` would.
     """
-    src = Path(source)
-    if not src.is_file():
-        raise UnsupportedFileError(f"{src}: no such file.")
+    src = _source_file(source)
     check_module_name(module)
     dest = _destination(src, out, in_place, overwrite, module)
     check_module_free(src, module, overwrite, activity, shown_as=src)
@@ -126,8 +138,9 @@ def write_results(source, results: ResultsToWrite, out=None, *, module: str = "s
 
     Parameters
     ----------
-    source : path
-        The NWB file the results belong to.
+    source : path or URL
+        The NWB file the results belong to. A URL (:mod:`nwb_sae.io.remote`) is downloaded into the
+        staging file of ``out``; it cannot be written in place.
     results : ResultsToWrite
         The codes stream, time base, dictionary, neuron ids / link and provenance.
     out : path, optional
@@ -151,9 +164,7 @@ def write_results(source, results: ResultsToWrite, out=None, *, module: str = "s
     Path
         The file written.
     """
-    src = Path(source)
-    if not src.is_file():
-        raise UnsupportedFileError(f"{src}: no such file.")
+    src = _source_file(source)
     check_module_name(module)
     dest = _destination(src, out, in_place, overwrite, module)
     replace = check_module_free(src, module, overwrite, activity_path, shown_as=src)
@@ -210,7 +221,9 @@ def write_nwb(sae, source, out=None, *, activity: str | None = None, module: str
     sae : nwb_sae.SAE
         A fitted model (``encode_samples``, ``dictionary``, ``provenance()``, ``neuron_coords_``).
     source : str, Path or ActivitySource
-        The NWB file, or an activity source already opened with ``nwb_sae.io.recording.nwb.open_activity``.
+        The NWB file (or its URL: the output is then a local copy with the results; see
+        :mod:`nwb_sae.io.remote`), or an activity source already opened with
+        ``nwb_sae.io.recording.nwb.open_activity``.
     out : str or Path, optional
         Output file; default ``<source stem>_<module>.nwb`` beside the source.
     activity : str, optional
@@ -257,7 +270,7 @@ def write_nwb(sae, source, out=None, *, activity: str | None = None, module: str
                                   compression_opts=compression_opts, block_rows=block_rows)
     from nwb_sae.io.recording.nwb import open_activity
 
-    path = Path(source)
+    path = path_or_url(source)
     named = activity is not None
     activity = activity if named else default_activity(sae)
     check_output(path, out, module=module, in_place=in_place, overwrite=overwrite, activity=activity)

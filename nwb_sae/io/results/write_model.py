@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import datetime
 import warnings
-from pathlib import Path
 
-import h5py
 import numpy as np
 
-from nwb_sae.errors import InputDataError
+from nwb_sae.errors import InputDataError, NwbSaeError
+from nwb_sae.io import remote
+from nwb_sae.io.h5 import open_h5
 from nwb_sae.io.results.schema import WRITER
 from nwb_sae.io.results.write_codes import CodeStream
 from nwb_sae.io.results.write_module import ResultsToWrite
@@ -51,14 +51,14 @@ def _neuron_selection(sae, source, shown_as) -> np.ndarray | None:
     )
 
 
-def _identifier(path: Path) -> str | None:
+def _identifier(path) -> str | None:
     try:
-        with h5py.File(path, "r") as h5:
+        with open_h5(path) as h5:
             value = h5.get("identifier")
             if value is None:
                 return None
             return as_str(value[()])
-    except OSError:
+    except (OSError, NwbSaeError):
         return None
 
 
@@ -95,14 +95,16 @@ def results_from_model(sae, source, *, module: str = "sae", in_place: bool = Fal
     InputDataError
         The model's neurons are not in the source, or the source has no usable time base.
     """
-    path = Path(source.path)
+    path = remote.path_or_url(source.path)
+    name = remote.url_file_name(path) if remote.is_url(path) else path.name
+    file = path if remote.is_url(path) else str(path.resolve())
     selection = _neuron_selection(sae, source, path)
 
     def read(start: int, stop: int) -> np.ndarray:
         x = source.read(start, stop)
         return x if selection is None else x[:, selection]
 
-    label = f"{path.name}:{source.object_path}"
+    label = f"{name}:{source.object_path}"
     stream = CodeStream(read, source.n_samples, sae.n_latents, sae.encode_samples,
                         block_rows=block_rows, progress=progress, label=label)
     link = source.object_path if source.kind != "units" else None
@@ -122,7 +124,7 @@ def results_from_model(sae, source, *, module: str = "sae", in_place: bool = Fal
 
     provenance = {
         "model": sae.provenance(),
-        "source": {"file": str(path.resolve()), "file_name": path.name, "identifier": _identifier(path),
+        "source": {"file": file, "file_name": name, "identifier": _identifier(path),
                    "activity": source.object_path, "kind": source.kind, "n_samples": int(source.n_samples),
                    "n_neurons": int(len(ids)), "neuron_table": source.neuron_table_path,
                    "bin_size": _bin_size(source, bin_size)},

@@ -1,0 +1,207 @@
+"""One call from samples to trustworthy ensembles: selection, fit, significance, seed stability.
+
+:func:`find_ensembles` is what :class:`nwb_sae.SAE` runs by default; it works on normalised sample
+matrices so it knows nothing of files, labels or the estimator.
+"""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+
+import numpy as np
+import pandas as pd
+import torch
+
+from nwb_sae.ensembles.fleet import Fleet, InstanceSpec, encode, fit_fleet
+from nwb_sae.ensembles.selection import _subset, select_model
+from nwb_sae.ensembles.significance import coactivation_test
+from nwb_sae.ensembles.stability import seed_stability
+
+REFINE_STEPS = 2000
+"""Least optimisation steps of the final fits (selection candidates get fewer; rare ensembles need many)."""
+STABLE_COSINE = 0.9
+"""A latent counts as found again by another seed when its one-to-one match has at least this cosine."""
+
+
+class EnsembleResult(NamedTuple):
+    """Outcome of :func:`find_ensembles`."""
+
+    weights: dict
+    """Weights of the reference fit, keys ``W_enc``, ``b_enc``, ``W_dec``, ``b_dec`` (numpy) and
+    ``threshold`` (float): a BatchTopK :class:`nwb_sae.model.SparseAutoencoder` with ``k``."""
+    n_latents: int
+    """Number of latents (chosen unless given)."""
+    k: float
+    """Mean active latents per time bin (chosen unless given)."""
+    latent_table: pd.DataFrame
+    """One row per latent: ``frequency`` and ``mean_activation`` (held-out codes), ``statistic``,
+    ``z_score``, ``p_value``, ``q_value`` (co-activation vs circular shifts, held-out), ``stability``,
+    ``matched_fraction`` (seeds), ``composite`` (see :func:`composite_latents`), ``significant``."""
+    significant: np.ndarray
+    """(latents,) bool: ``q_value <= alpha``, active on held-out data, found again by the majority of
+    the other seeds, and not a union of other significant ensembles."""
+    consensus: np.ndarray
+    """Consensus dictionary (latents, neurons) over seeds."""
+    selection_curve: pd.DataFrame | None
+    """Masked held-out error of every candidate (``None`` when both size and sparsity were given)."""
+    mp_count: int | None
+    """Marchenko-Pastur count (``None`` when selection was skipped)."""
+
+
+def find_ensembles(x_train: np.ndarray, x_val: np.ndarray, val_groups: np.ndarray, *,
+                   n_latents: int | None = None, k: float | None = None, n_seeds: int = 2,
+                   alpha: float = 0.05, n_shifts: int = 200, seed: int = 0,
+                   fit_kwargs: dict | None = None) -> EnsembleResult:
+    """Select, fit and vet a sparse dictionary of ensembles.
+
+    Parameters
+    ----------
+    x_train, x_val : numpy.ndarray
+        Normalised training and held-out samples (samples, neurons); held-out samples in time order
+        with each presentation contiguous (the significance shifts run across all of them).
+    val_groups : numpy.ndarray
+        (held-out samples,) presentation index of each held-out sample. Every other held-out
+        presentation is used to choose the model (and to stop training early), the rest to test the
+        latents, so the test never sees data that shaped the choice.
+    n_latents, k : optional
+        Fix the number of latents / the mean active latents per time bin instead of selecting them
+        (:func:`nwb_sae.ensembles.selection.select_model`).
+    n_seeds : int
+        Fits with different seeds for the stability score (1 disables it: stability is then 1). The
+        selection already fits two, so 2 costs nothing extra.
+    alpha : float
+        False discovery rate of the significance test.
+    n_shifts : int
+        Circular-shift copies of the null distribution.
+    seed : int
+        Seed of the reference fit; the other fits use ``seed + 1, ...``.
+    fit_kwargs : dict, optional
+        Passed to :func:`nwb_sae.ensembles.fleet.fit_fleet` (``max_epochs``, ``batch_size``, ``lr``, ...).
+
+    Returns
+    -------
+    EnsembleResult
+    """
+    groups = np.asarray(val_groups)
+    names = np.unique(groups)
+    tune = np.isin(groups, names[0::2])  # half of the held-out presentations chooses, half tests
+    if tune.all() or not tune.any():
+        tune = np.ones(len(groups), bool)
+    test_rows = ~tune if (~tune).any() else tune
+    xt = torch.as_tensor(np.ascontiguousarray(x_train, dtype=np.float32))
+    xv = torch.as_tensor(np.ascontiguousarray(x_val[tune], dtype=np.float32))
+    fit_kwargs = fit_kwargs or {}
+    curve, mp, fits = None, None, None
+    if n_latents is None or k is None:
+        sel = select_model(xt, xv, groups[tune], n_latents=n_latents, k=k, seed=seed, fit_kwargs=fit_kwargs)
+        curve, mp, n_latents, k, fits = sel.curve, sel.mp_count, sel.n_latents, sel.k, sel.fleet
+    have = len(fits.specs) if fits is not None else 0
+    if n_seeds > have:
+        more = fit_fleet(xt, xv, [InstanceSpec(n_latents, k, seed + s) for s in range(have, n_seeds)],
+                         **fit_kwargs)
+        fits = more if fits is None else _concat(fits, more)
+    fits = _subset(fits, list(range(max(n_seeds, 1))))
+    # the selection sweeps train on a short budget; the chosen fits continue until they converge
+    fits = fit_fleet(xt, xv, fits.specs, init=fits, **{"min_steps": REFINE_STEPS, **fit_kwargs})
+    reference = _subset(fits, [0])
+    others = [fits.W_dec[i][fits.latent_mask[i]].numpy() for i in range(1, len(fits.specs))]
+    x_test = np.asarray(x_val)[test_rows]
+    weights = reference.instance(0)
+    atoms = weights["W_dec"]
+    codes = encode(reference, torch.as_tensor(np.ascontiguousarray(x_test, dtype=np.float32)))[0].numpy()
+    test = coactivation_test(atoms, x_test, n_shifts=n_shifts, seed=seed)
+    stab = seed_stability(atoms, others, threshold=STABLE_COSINE)
+    frequency = (codes > 0).mean(axis=0)
+    candidate = (test.q_value <= alpha) & (frequency > 0) & (stab.matched_fraction >= 0.5)
+    composite = composite_latents(atoms, frequency, candidate)
+    significant = candidate & ~composite
+    table = pd.DataFrame({
+        "frequency": frequency, "mean_activation": codes.mean(axis=0), "statistic": test.statistic,
+        "z_score": test.z_score, "p_value": test.p_value, "q_value": test.q_value,
+        "stability": stab.stability, "matched_fraction": stab.matched_fraction, "composite": composite,
+        "significant": significant,
+    })
+    table.index.name = "latent"
+    return EnsembleResult(weights, int(n_latents), float(k), table, significant, stab.consensus, curve, mp)
+
+
+def composite_latents(atoms: np.ndarray, frequency: np.ndarray, candidates: np.ndarray,
+                      cosine: float = STABLE_COSINE) -> np.ndarray:
+    """Candidates whose atom is a non-negative mix of two or more more-frequent candidates' atoms.
+
+    Two ensembles that happen to fire together now and then pass the co-activation test as one
+    pattern (each half is real), and replicate across seeds; but such a union adds nothing beyond its
+    parts, which fire more often on their own. Candidates are visited from the most to the least
+    frequent; one whose atom is fitted with |cosine| >= ``cosine`` by non-negative least squares on
+    the atoms already kept, using at least two of them, is marked composite.
+    """
+    from scipy.optimize import nnls
+
+    atoms = atoms / np.maximum(np.linalg.norm(atoms, axis=1, keepdims=True), 1e-12)
+    composite = np.zeros(len(atoms), bool)
+    kept: list[int] = []
+    for i in sorted(np.flatnonzero(candidates), key=lambda j: -frequency[j]):
+        if len(kept) >= 2:
+            basis = atoms[kept].T
+            weights, _ = nnls(basis, atoms[i])
+            fit = basis @ weights
+            used = (weights > 0.1 * weights.max()).sum() if weights.max() > 0 else 0
+            if used >= 2 and fit @ atoms[i] >= cosine * max(np.linalg.norm(fit), 1e-12):
+                composite[i] = True
+                continue
+        kept.append(i)
+    return composite
+
+
+def _concat(a: Fleet, b: Fleet) -> Fleet:
+    """Instances of ``a`` then ``b`` (same ``n_latents``)."""
+    return Fleet(a.specs + b.specs, *(torch.cat([x, y]) for x, y in zip(a[1:7], b[1:7], strict=True)), max(a.epochs, b.epochs))
+
+
+def load_weights(model, weights: dict) -> None:
+    """Copy ``EnsembleResult.weights`` into a BatchTopK :class:`nwb_sae.model.SparseAutoencoder`.
+
+    The model must have ``config.activation == "batchtopk"`` and ``n_latents`` / ``k`` of the result;
+    its normalisation buffers are left as they are (the samples given to :func:`find_ensembles` must
+    have been normalised with them).
+    """
+    with torch.no_grad():
+        for name in ("W_enc", "b_enc", "W_dec", "b_dec"):
+            getattr(model, name).copy_(torch.as_tensor(weights[name]))
+        model.threshold.fill_(float(weights["threshold"]))
+
+
+def selectivity_table(responses: np.ndarray, columns: dict, tested: np.ndarray, *,
+                      n_permutations: int = 1000, seed: int = 0) -> pd.DataFrame:
+    """Stimulus selectivity of the ``tested`` latents for every categorical presentation column.
+
+    Parameters
+    ----------
+    responses : numpy.ndarray
+        (latents, presentations): each latent's mean activation in each presentation.
+    columns : dict
+        Column name -> (presentations,) labels (e.g. the presentation coordinates of the data).
+    tested : numpy.ndarray
+        (latents,) bool: the latents to test (the significant ones); BH runs across them only.
+    n_permutations, seed : int
+        Of :func:`nwb_sae.ensembles.selectivity.selectivity_test`.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per latent, per column ``{name}_eta_squared``, ``{name}_p_value``, ``{name}_q_value``,
+        ``{name}_preferred`` (NaN / None for untested latents).
+    """
+    from nwb_sae.ensembles.selectivity import selectivity_test
+
+    n = responses.shape[0]
+    idx = np.flatnonzero(tested)
+    table = pd.DataFrame(index=pd.RangeIndex(n, name="latent"))
+    for name, labels in columns.items():
+        result = selectivity_test(responses[idx], labels, n_permutations=n_permutations, seed=seed)
+        for field in ("eta_squared", "p_value", "q_value", "preferred"):
+            values = np.full(n, None if field == "preferred" else np.nan, dtype=object if field == "preferred"
+                             else float)
+            values[idx] = getattr(result, field)
+            table[f"{name}_{field}"] = values
+    return table

@@ -1,0 +1,179 @@
+"""How many latents, and how sparse? Chosen from the data: the most ensembles that replicate and are real.
+
+The rule (:func:`select_model`):
+
+1. A floor from random-matrix theory: ``m`` = number of eigenvalues of the neurons' correlation
+   matrix (training split) above the Marchenko-Pastur edge ``(1 + sqrt(neurons / samples))**2``,
+   the count of co-activation patterns distinguishable from independent noise (Lopes-dos-Santos 2013).
+2. Every candidate (n_latents, k) is fitted with two seeds. Its score is the number of *trustworthy*
+   latents: latents of the first seed that the second seed finds again (one-to-one cosine >= 0.9,
+   :mod:`nwb_sae.ensembles.stability`) and whose co-activation on the held-out presentations beats
+   independent circular shifts (q <= 0.05, :mod:`nwb_sae.ensembles.significance`). Latents that fit
+   noise fail the held-out test; fragments and mixtures that a too large ``k`` or ``n_latents`` forces
+   do not replicate across seeds; a too small ``k`` or ``n_latents`` leaves ensembles out.
+3. ``k`` (mean active latents per time bin, BatchTopK) is swept first on a log2 grid at ``2 m``
+   latents; then ``n_latents`` over ``m * (1, 2, 4)`` at that ``k``. The highest score wins; ties go to
+   the sparser / smaller model. The masked held-out error of each candidate (10% of held-out entries
+   hidden, predicted from the others, relative to predicting the decoder bias) is reported alongside.
+
+The seed-0 and seed-1 fits of the chosen candidate are the reference model and its stability check,
+so the selection costs no extra fit.
+"""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+
+import numpy as np
+import pandas as pd
+import torch
+
+from nwb_sae.ensembles.fleet import Fleet, InstanceSpec, _pre, decode, fit_fleet
+from nwb_sae.ensembles.significance import coactivation_test
+from nwb_sae.ensembles.stability import seed_stability
+
+K_GRID = (1 / 16, 1 / 8, 1 / 4, 1 / 2, 1, 2, 4, 8)
+"""Candidate mean numbers of active latents per time bin."""
+SIZE_FACTORS = (1, 2, 4)
+"""Candidate numbers of latents, as multiples of the Marchenko-Pastur count."""
+
+
+class Selection(NamedTuple):
+    """Outcome of :func:`select_model`."""
+
+    n_latents: int
+    """Chosen number of latents."""
+    k: float
+    """Chosen mean number of active latents per time bin."""
+    mp_count: int
+    """Marchenko-Pastur count (the floor of ``n_latents``)."""
+    curve: pd.DataFrame
+    """One row per candidate: ``sweep`` (``k`` or ``n_latents``), ``n_latents``, ``k``, ``trustworthy``
+    (the score), ``masked_error``, ``chosen``."""
+    fleet: Fleet
+    """The chosen candidate's two fits: instance 0 (``seed``) and instance 1 (``seed + 1``)."""
+
+
+def marchenko_pastur_count(x: np.ndarray) -> int:
+    """Eigenvalues of the correlation matrix of ``x`` (samples, neurons) above the Marchenko-Pastur edge."""
+    x = np.asarray(x, dtype=np.float64)
+    sd = x.std(axis=0)
+    z = (x - x.mean(axis=0)) / np.where(sd > 0, sd, 1.0)
+    eig = np.linalg.eigvalsh(z.T @ z / z.shape[0])
+    edge = (1 + np.sqrt(x.shape[1] / x.shape[0])) ** 2
+    return int((eig > edge).sum())
+
+
+def masked_errors(fleet: Fleet, x_val: torch.Tensor, groups: np.ndarray, fraction: float = 0.1,
+                  seed: int = 0) -> np.ndarray:
+    """Relative masked-entry error of every instance on every held-out group, (instances, groups).
+
+    Parameters
+    ----------
+    fleet : Fleet
+        Fitted instances.
+    x_val : torch.Tensor
+        Normalised held-out samples (samples, neurons).
+    groups : numpy.ndarray
+        (samples,) presentation index of each held-out sample; errors are summed per presentation.
+    fraction : float
+        Fraction of entries masked.
+    seed : int
+        Seed of the mask.
+    """
+    mask = torch.rand(x_val.shape, generator=torch.Generator().manual_seed(seed)) < fraction
+    filled = torch.where(mask.unsqueeze(0), fleet.b_dec.unsqueeze(1), x_val.unsqueeze(0))
+    with torch.no_grad():
+        pre = _pre(filled, fleet.W_enc, fleet.b_enc, fleet.b_dec, fleet.latent_mask)
+        codes = pre * (pre > fleet.threshold.view(-1, 1, 1))
+        err = ((decode(fleet, codes) - x_val) ** 2 * mask).sum(dim=2).numpy()
+        base = ((fleet.b_dec.unsqueeze(1) - x_val) ** 2 * mask).sum(dim=2).numpy()
+    _, g = np.unique(groups, return_inverse=True)
+    per_err = np.stack([np.bincount(g, weights=e) for e in err])
+    per_base = np.stack([np.bincount(g, weights=b) for b in base])
+    return per_err / per_base.sum(axis=1, keepdims=True) * per_base.shape[1]
+
+
+def _trustworthy(fleet: Fleet, first: int, second: int, x_val: np.ndarray, alpha: float, n_shifts: int,
+                 seed: int) -> int:
+    """Latents of instance ``first`` found again by ``second`` and significant on the held-out data."""
+    atoms = fleet.W_dec[first][fleet.latent_mask[first]].numpy()
+    other = fleet.W_dec[second][fleet.latent_mask[second]].numpy()
+    stable = seed_stability(atoms, [other]).matched_fraction >= 1.0
+    significant = coactivation_test(atoms[stable], x_val, n_shifts=n_shifts, seed=seed).q_value <= alpha
+    return int(significant.sum())
+
+
+def _sweep(x_train, x_val, val_groups, candidates, seed, alpha, n_shifts, fit_kwargs):
+    """Fit each (n_latents, k) with two seeds; scores, masked errors and the fleet."""
+    specs = [InstanceSpec(n, k, seed + s) for n, k in candidates for s in (0, 1)]
+    fleet = fit_fleet(x_train, x_val, specs, **fit_kwargs)
+    masked = masked_errors(fleet, x_val, val_groups).mean(axis=1)
+    xv = x_val.numpy()
+    scores = [_trustworthy(fleet, 2 * i, 2 * i + 1, xv, alpha, n_shifts, seed) for i in range(len(candidates))]
+    return np.array(scores), masked[0::2], fleet
+
+
+def select_model(x_train: torch.Tensor, x_val: torch.Tensor, val_groups: np.ndarray, *, seed: int = 0,
+                 n_latents: int | None = None, k: float | None = None, k_grid=K_GRID,
+                 size_factors=SIZE_FACTORS, max_latents: int = 4096, alpha: float = 0.05,
+                 n_shifts: int = 100, fit_kwargs=None) -> Selection:
+    """Choose ``n_latents`` and ``k`` by the rule of this module's docstring.
+
+    Parameters
+    ----------
+    x_train, x_val : torch.Tensor
+        Normalised training and held-out samples (samples, neurons); held-out samples in time order.
+    val_groups : numpy.ndarray
+        Presentation index of each held-out sample.
+    seed : int
+        Seed of the first fit of every candidate (the second uses ``seed + 1``).
+    n_latents, k : optional
+        Fix one of the two; only the other is selected.
+    k_grid, size_factors : sequence
+        Candidates for ``k`` and for ``n_latents / m``.
+    max_latents : int
+        Upper bound of ``n_latents``.
+    alpha, n_shifts : float, int
+        Significance level and circular shifts of the held-out test inside the score.
+    fit_kwargs : dict, optional
+        Passed to :func:`nwb_sae.ensembles.fleet.fit_fleet`.
+
+    Returns
+    -------
+    Selection
+    """
+    fit_kwargs = fit_kwargs or {}
+    m = max(1, marchenko_pastur_count(x_train.numpy()))
+    base = n_latents if n_latents is not None else min(max(2 * m, 2), max_latents)
+    ks = [k] if k is not None else ([c for c in k_grid if c <= base / 2] or [min(k_grid)])
+    args = (seed, alpha, n_shifts, fit_kwargs)
+    scores_k, masked_k, fleet_k = _sweep(x_train, x_val, val_groups, [(base, k) for k in ks], *args)
+    pick_k = int(np.flatnonzero(scores_k == scores_k.max())[0])
+    k = ks[pick_k]
+
+    factors = () if n_latents is not None else size_factors
+    sizes = sorted({min(max(int(f * m), 2), max_latents) for f in factors} | {base})
+    new = [n for n in sizes if n != base]
+    by_size = {base: (scores_k[pick_k], masked_k[pick_k], fleet_k, 2 * pick_k)}
+    if new:
+        scores_n, masked_n, fleet_n = _sweep(x_train, x_val, val_groups, [(n, k) for n in new], *args)
+        by_size.update({n: (scores_n[i], masked_n[i], fleet_n, 2 * i) for i, n in enumerate(new)})
+    scores_all = np.array([by_size[n][0] for n in sizes])
+    pick_n = int(np.flatnonzero(scores_all == scores_all.max())[0])
+    n_latents = sizes[pick_n]
+
+    rows = [dict(sweep="k", n_latents=base, k=kk, trustworthy=int(sc), masked_error=float(me),
+                 chosen=i == pick_k) for i, (kk, sc, me) in enumerate(zip(ks, scores_k, masked_k, strict=True))]
+    rows += [dict(sweep="n_latents", n_latents=n, k=k, trustworthy=int(by_size[n][0]),
+                  masked_error=float(by_size[n][1]), chosen=i == pick_n) for i, n in enumerate(sizes)]
+    _, _, fleet, index = by_size[n_latents]
+    return Selection(n_latents, float(k), m, pd.DataFrame(rows), _subset(fleet, [index, index + 1]))
+
+
+def _subset(fleet: Fleet, idx: list[int]) -> Fleet:
+    """The instances ``idx`` of a fleet, padding trimmed to their largest ``n_latents``."""
+    width = max(fleet.specs[i].n_latents for i in idx)
+    return Fleet([fleet.specs[i] for i in idx], fleet.W_enc[idx, :width], fleet.b_enc[idx, :width],
+                 fleet.W_dec[idx, :width], fleet.b_dec[idx], fleet.threshold[idx],
+                 fleet.latent_mask[idx, :width], fleet.epochs)

@@ -1,0 +1,79 @@
+"""find_ensembles end to end on planted assemblies and on independent neurons."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from nwb_sae.config import ModelConfig
+from nwb_sae.ensembles import find_ensembles, load_weights, same_ensembles
+from nwb_sae.ensembles.fleet import InstanceSpec, encode, fit_fleet
+from nwb_sae.metrics import cosine_matrix
+from nwb_sae.model import SparseAutoencoder
+from nwb_sae.synthetic import make_assemblies
+
+
+def split(data, seed=0):
+    """Normalised training / held-out samples and the held-out presentation index, as SAE.fit makes them."""
+    x = data.transpose("presentations", "time", "neurons").values.astype(np.float64)
+    order = np.random.default_rng(seed).permutation(x.shape[0])
+    n_val = x.shape[0] // 5
+    val, train = np.sort(order[:n_val]), np.sort(order[n_val:])
+    xt, xv = x[train].reshape(-1, x.shape[2]), x[val].reshape(-1, x.shape[2])
+    mean, std = xt.mean(axis=0), xt.std(axis=0)
+    return (xt - mean) / std, (xv - mean) / std, np.repeat(np.arange(n_val), x.shape[1])
+
+
+@pytest.fixture(scope="module")
+def assemblies():
+    return make_assemblies(n_neurons=30, n_assemblies=3, members=6, overlap=0.0, duration=400.0,
+                           n_presentations=50, seed=11)
+
+
+@pytest.fixture(scope="module")
+def found(assemblies):
+    return find_ensembles(*split(assemblies.data), seed=0)
+
+
+def test_every_planted_assembly_is_a_significant_ensemble(assemblies, found):
+    sig = found.weights["W_dec"][found.significant]
+    cos = cosine_matrix(sig, assemblies.assemblies)
+    assert (cos.max(axis=1) >= 0.9).all()  # every planted assembly found
+    assert (cos.max(axis=0) >= 0.9).mean() >= 0.9  # and the reported ones are planted ones
+    table = found.latent_table
+    assert {"frequency", "mean_activation", "p_value", "q_value", "significant", "stability"} <= set(table)
+    assert len(table) == found.n_latents and table["significant"].sum() == found.significant.sum()
+    assert found.selection_curve["chosen"].sum() == 2 and found.mp_count >= 3
+
+
+def test_independent_neurons_give_no_ensemble():
+    rec = make_assemblies(n_neurons=30, n_assemblies=0, duration=400.0, n_presentations=50, seed=12)
+    assert not find_ensembles(*split(rec.data), seed=0).significant.any()
+
+
+def test_another_seed_reports_the_same_ensembles(assemblies, found):
+    again = find_ensembles(*split(assemblies.data, seed=1), seed=1)
+    a, b = found.weights["W_dec"][found.significant], again.weights["W_dec"][again.significant]
+    assert min(same_ensembles(a, b), same_ensembles(b, a)) >= 0.9
+
+
+def test_weights_load_into_the_package_model_and_encode_the_same():
+    rng = np.random.default_rng(0)
+    x = torch.as_tensor(rng.normal(size=(3000, 12)), dtype=torch.float32)
+    fleet = fit_fleet(x[:2400], x[2400:], [InstanceSpec(8, 0.5, 0)], max_epochs=2, min_steps=0)
+    model = SparseAutoencoder(12, ModelConfig(n_latents=8, activation="batchtopk", k=0.5))
+    load_weights(model, fleet.instance(0))
+    torch.testing.assert_close(model.encode(x[2400:]), encode(fleet, x[2400:])[0])
+    assert 0.3 < float((model.encode(x[:2400]) > 0).sum(1).float().mean()) < 0.7
+
+
+def test_explicit_size_and_sparsity_skip_the_selection():
+    rng = np.random.default_rng(2)
+    x = rng.poisson(0.2, (4000, 10)).astype(float)
+    x[rng.random(4000) < 0.05, :4] += 2
+    x = (x - x.mean(0)) / x.std(0)
+    result = find_ensembles(x[:3200], x[3200:], np.repeat(np.arange(8), 100), n_latents=4, k=0.1,
+                            n_seeds=1, fit_kwargs=dict(max_epochs=3))
+    assert (result.n_latents, result.k, result.selection_curve) == (4, 0.1, None)
+    assert result.latent_table["stability"].eq(1.0).all() and len(result.latent_table) == 4

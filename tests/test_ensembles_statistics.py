@@ -1,0 +1,114 @@
+"""Significance, FDR, stability and selectivity checked against cases with known answers."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from nwb_sae.ensembles import (
+    benjamini_hochberg,
+    circular_shift,
+    coactivation_test,
+    composite_latents,
+    same_ensembles,
+    seed_stability,
+    selectivity_table,
+    selectivity_test,
+)
+
+
+def planted(n_bins=6000, n_neurons=30, members=range(6), seed=0):
+    """Independent Poisson neurons; ``members`` fire together in 4% of the bins."""
+    rng = np.random.default_rng(seed)
+    x = rng.poisson(0.1, (n_bins, n_neurons)).astype(float)
+    x[np.ix_(rng.random(n_bins) < 0.04, list(members))] += 1
+    return x
+
+
+def indicator(n_neurons, members):
+    atom = np.zeros(n_neurons)
+    atom[list(members)] = 1.0
+    return atom
+
+
+def test_planted_ensemble_is_significant_and_independent_neurons_are_not():
+    x = planted()
+    atoms = np.stack([indicator(30, range(6)), indicator(30, range(10, 16))])
+    result = coactivation_test(atoms, x, n_shifts=100)
+    assert result.q_value[0] < 1e-6
+    assert result.q_value[1] > 0.05
+
+
+def test_shuffled_ensemble_is_not_significant():
+    """The planted data with every neuron shifted on its own: the ensemble is gone (20 shuffles)."""
+    x = planted()
+    atom = indicator(30, range(6))[None]
+    p = [coactivation_test(atom, circular_shift(x, np.random.default_rng(s)), n_shifts=50, seed=s).p_value[0]
+         for s in range(20)]
+    assert np.mean(np.array(p) <= 0.05) <= 0.2  # binomial(20, 0.05): at most 4 in 98% of runs
+
+
+def test_q_values_control_the_false_discovery_rate_on_null_data():
+    """Under the global null every discovery is false: P(any q <= alpha) must stay near alpha."""
+    alpha, repeats = 0.1, 200
+    rng = np.random.default_rng(0)
+    any_rejection = 0
+    for r in range(repeats):
+        x = rng.poisson(rng.uniform(0.05, 0.3, 20), (2000, 20)).astype(float)
+        atoms = np.abs(rng.normal(size=(10, 20))) * (rng.random((10, 20)) < 0.3)
+        any_rejection += bool((coactivation_test(atoms, x, n_shifts=40, seed=r).q_value <= alpha).any())
+    # binomial(200, 0.1): mean 20, sd 4.2; 32 is about three sd above
+    assert any_rejection <= 32
+
+
+def test_benjamini_hochberg_matches_the_step_up_rule():
+    p = np.array([0.001, 0.008, 0.039, 0.041, 0.042, 0.06, 0.074, 0.205, 0.212, 0.216])
+    q = benjamini_hochberg(p)
+    expected = np.minimum.accumulate((p * len(p) / np.arange(1, len(p) + 1))[::-1])[::-1]
+    np.testing.assert_allclose(q, expected)
+    assert ((q <= 0.05) == (np.arange(10) < 2)).all()
+
+
+def test_stability_is_high_for_the_same_atoms_and_low_for_random_ones():
+    rng = np.random.default_rng(0)
+    atoms = np.abs(rng.normal(size=(8, 40))) * (rng.random((8, 40)) < 0.25)
+    again = atoms[rng.permutation(8)] + 0.02 * rng.normal(size=(8, 40))
+    other = rng.normal(size=(8, 40))
+    result = seed_stability(atoms, [again, other])
+    assert (result.matched_cosine[0] > 0.95).all()
+    assert (result.matched_cosine[1] < 0.9).all()
+    assert (result.matched_fraction == 0.5).all()
+    assert np.allclose(np.linalg.norm(result.consensus, axis=1), 1.0)
+    assert same_ensembles(atoms, again) == 1.0 and same_ensembles(atoms, other) == 0.0
+
+
+def test_a_union_of_two_ensembles_is_composite():
+    a, b, c = indicator(30, range(5)), indicator(30, range(5, 10)), indicator(30, range(20, 25))
+    atoms = np.stack([a, b, c, a + b, a + 0.05 * c])
+    composite = composite_latents(atoms, np.array([0.05, 0.04, 0.03, 0.001, 0.002]), np.ones(5, bool))
+    assert composite.tolist() == [False, False, False, True, False]
+
+
+@pytest.fixture
+def responses():
+    rng = np.random.default_rng(1)
+    labels = np.repeat(np.array(["face", "house", "tool"]), 30)
+    tuned = rng.gamma(2.0, 0.1, 90) + 0.4 * (labels == "house")
+    return np.stack([tuned, rng.gamma(2.0, 0.1, 90)]), labels, rng
+
+
+def test_stimulus_locked_latent_is_selective_and_label_shuffled_is_not(responses):
+    values, labels, rng = responses
+    result = selectivity_test(values, labels, n_permutations=500)
+    assert result.preferred[0] == "house" and result.q_value[0] < 0.01 and result.eta_squared[0] > 0.3
+    assert result.q_value[1] > 0.05
+    shuffled = selectivity_test(values[:1], rng.permutation(labels), n_permutations=500)
+    assert shuffled.p_value[0] > 0.01
+
+
+def test_selectivity_table_tests_only_the_given_latents(responses):
+    values, labels, _ = responses
+    table = selectivity_table(values, {"stimulus": labels}, np.array([True, False]), n_permutations=200)
+    assert table.loc[0, "stimulus_preferred"] == "house" and table.loc[0, "stimulus_q_value"] < 0.01
+    assert np.isnan(table.loc[1, "stimulus_p_value"]) and pd.isna(table.loc[1, "stimulus_preferred"])
