@@ -57,7 +57,7 @@ class SAE(TransformerMixin, BaseEstimator):
     n_latents, activation, k, l1_coefficient, normalize
         The model: see :class:`nwb_sae.config.ModelConfig` (the same names and defaults).
     epochs, batch_size, lr, warmup_steps, val_fraction, patience, min_delta, seed, device,
-    aux_coefficient, dead_after, resample_every, threads, progress
+    aux_coefficient, dead_after, resample_every, threads, progress, n_seeds, alpha, n_shifts, n_permutations
         The training: see :class:`nwb_sae.config.TrainConfig` (the same names and defaults).
 
     Attributes
@@ -87,12 +87,13 @@ class SAE(TransformerMixin, BaseEstimator):
     array's rows are its presentations, so the validation split holds out whole rows.
     """
 
-    def __init__(self, n_latents: int = 1024, activation: str = "topk", k: int = 6,
+    def __init__(self, n_latents: int = 1024, activation: str = "topk", k: float = 6,
                  l1_coefficient: float = 0.05, normalize: str = "zscore", epochs: int = 100,
                  batch_size: int | None = None, lr: float | None = None, warmup_steps: int = 50,
                  val_fraction: float = 0.2, patience: int = 5, min_delta: float = 1e-3, seed: int = 0,
                  device: str = "auto", aux_coefficient: float = 1 / 32, dead_after: int = 100_000,
-                 resample_every: int = 2000, threads: int | None = None, progress: bool = True):
+                 resample_every: int = 2000, threads: int | None = None, progress: bool = True,
+                 n_seeds: int = 2, alpha: float = 0.05, n_shifts: int = 200, n_permutations: int = 1000):
         self.n_latents = n_latents
         self.activation = activation
         self.k = k
@@ -112,6 +113,10 @@ class SAE(TransformerMixin, BaseEstimator):
         self.resample_every = resample_every
         self.threads = threads
         self.progress = progress
+        self.n_seeds = n_seeds
+        self.alpha = alpha
+        self.n_shifts = n_shifts
+        self.n_permutations = n_permutations
 
     # -- scikit-learn protocol (get_params, set_params, clone, tags: from BaseEstimator) ---------
     @property
