@@ -10,6 +10,7 @@ complex values and the conversion to float would drop the imaginary part silentl
 from __future__ import annotations
 
 import math
+import os
 import warnings
 import zipfile
 import zlib
@@ -81,6 +82,25 @@ def check_numeric_dtype(dtype, source, what: str = "the array") -> None:
     else:
         reason = f"holds {dtype}, not numbers. {_SAVE_HINT}"
     raise InputDataError(f"{source}: {what} {reason}")
+
+
+def check_fits_in_memory(nbytes: int, source, what: str) -> None:
+    """Refuse to load ``nbytes`` that exceed this machine's physical memory (before allocating them).
+
+    Examples
+    --------
+    >>> check_fits_in_memory(1024, "rec.h5", "dataset /d")
+    """
+    try:
+        total = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    except (AttributeError, ValueError, OSError):  # not a POSIX system: let the allocation decide
+        return
+    if nbytes > total:
+        raise InputDataError(
+            f"{source}: {what} needs {nbytes / 2**30:,.3g} GiB, more than this machine's memory "
+            f"({total / 2**30:,.3g} GiB). Read a part of it (select neurons or presentations, or split the "
+            "file), or store it as NWB, whose series nwb-sae reads in blocks."
+        )
 
 
 def _check_npy_stream(f, path, size: int | None, what: str) -> None:

@@ -12,7 +12,12 @@ import numpy as np
 import xarray as xr
 
 from nwb_sae.errors import InputDataError, NwbSaeError, ObjectNotFoundError, UnsupportedFileError
-from nwb_sae.io.diagnose_arrays import array_read_error, check_array_file, check_numeric_dtype
+from nwb_sae.io.diagnose_arrays import (
+    array_read_error,
+    check_array_file,
+    check_fits_in_memory,
+    check_numeric_dtype,
+)
 from nwb_sae.io.text import as_str
 
 ACTIVITY_DIMS = ("neurons", "time", "presentations")
@@ -228,6 +233,7 @@ def read_hdf5(path, dataset=None, dims=None) -> xr.DataArray:
                 f"name each axis once as one of {ACTIVITY_DIMS} (or an alias such as 'cells', "
                 "'frames', 'trials'). Pass dims=... (e.g. ('time', 'neurons'))."
             )
+        check_fits_in_memory(dset.size * max(dset.dtype.itemsize, 4), path, f"dataset {dset.name} {dset.shape}")
         values = dset[()]
         coords = {}
         for axis, dim in enumerate(mapped):
