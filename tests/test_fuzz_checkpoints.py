@@ -40,7 +40,7 @@ def _case(name, folder, good, other, data):
     """(checkpoint path, data path, words of the diagnosis) for one fuzz case."""
     raw = good.read_bytes()
     if name == "truncated weights":
-        return _copy(good, folder, "cut", weights_bytes=raw[: len(raw) // 2]), data, ("truncated or corrupt",)
+        return _copy(good, folder, "cut", weights_bytes=raw[: len(raw) // 2]), data, ("is truncated",)
     if name == "weights cut inside the header":
         return _copy(good, folder, "cut", weights_bytes=raw[:5]), data, ("truncated or corrupt",)
     if name == "truncated settings":
@@ -49,7 +49,7 @@ def _case(name, folder, good, other, data):
     if name == "settings without weights":
         target = _copy(good, folder, "alone")
         target.unlink()
-        return target.with_suffix(".json"), data, ("no such checkpoint",)
+        return target.with_suffix(".json"), data, ("the weights that belong to alone.json",)
     if name == "weights without settings":
         target = _copy(good, folder, "alone")
         target.with_suffix(".json").unlink()
@@ -58,7 +58,7 @@ def _case(name, folder, good, other, data):
         meta = other.with_suffix(".json").read_bytes()
         return _copy(good, folder, "mixed", meta_bytes=meta), data, ("do not match the saved settings",)
     if name == "a .npy renamed .safetensors":
-        return _copy(good, folder, "npy", weights_bytes=data.read_bytes()), data, ("not a readable safetensors",)
+        return _copy(good, folder, "npy", weights_bytes=data.read_bytes()), data, ("it is a numpy .npy file",)
     if name == "data given as the model":
         return data, data, ("no such checkpoint",)
     if name == "more neurons than the model":
@@ -95,5 +95,5 @@ def test_truncated_checkpoint_in_a_fresh_process(models, tmp_path):
     model = _copy(good, tmp_path, "cut", weights_bytes=raw[: len(raw) // 3])
     done = run_cli("inference", "--data_path", source / "data6.npy", "--model_path", model,
                    "--output_dir", tmp_path / "out", "--quiet")
-    assert_diagnosed(done.returncode, done.stderr, ("truncated or corrupt",), model)
+    assert_diagnosed(done.returncode, done.stderr, ("is truncated",), model)
     assert_nothing_written(tmp_path / "out")
