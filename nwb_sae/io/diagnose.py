@@ -359,9 +359,11 @@ def find_damaged_object(h5, limit: int = 100_000) -> tuple[str, str] | None:
 
 
 def damage_in(path) -> DamagedFileError | None:
-    """A :class:`DamagedFileError` naming the first damaged object of the HDF5 file ``path``, or None."""
+    """A :class:`DamagedFileError` naming the first damaged object of the local HDF5 file ``path``, or None."""
     import h5py
 
+    if not Path(path).is_file():  # a URL or a file-like object: streamed, not checked here
+        return None
     try:
         with h5py.File(path, "r") as h5:
             found = find_damaged_object(h5)
@@ -379,9 +381,10 @@ def hdf5_read_error(path, what: str, err: BaseException, hint: str = "") -> Unsu
     first object that cannot be read; anything else as "could not read" with the library's message and
     ``hint``.
     """
-    path = Path(path)
+    local = Path(path).is_file()  # a URL (streamed) gets no file checks
     try:
-        check_hdf5_file(path)
+        if local:
+            check_hdf5_file(path)
     except UnsupportedFileError as diagnosed:
         return diagnosed
     except OSError:
