@@ -36,3 +36,15 @@ class CheckpointError(NwbSaeError):
 
 class OutputExistsError(NwbSaeError, FileExistsError):
     """Writing would replace something the user did not ask to replace."""
+
+
+class DamagedFileError(UnsupportedFileError):
+    """The file is truncated (shorter than its header says) or its bytes are damaged."""
+
+
+class FileInUseError(UnsupportedFileError):
+    """Another program holds the file: locked by a writer, or still marked as being written."""
+
+
+class FileAccessError(UnsupportedFileError):
+    """The file cannot be opened at all: permission denied, a folder, an empty file."""

@@ -11,7 +11,13 @@ from pathlib import Path
 import numpy as np
 import xarray as xr
 
-from nwb_sae.errors import InputDataError, ObjectNotFoundError, UnsupportedFileError
+from nwb_sae.errors import InputDataError, NwbSaeError, ObjectNotFoundError, UnsupportedFileError
+from nwb_sae.io.diagnose_arrays import (
+    array_read_error,
+    check_array_file,
+    check_fits_in_memory,
+    check_numeric_dtype,
+)
 from nwb_sae.io.text import as_str
 
 ACTIVITY_DIMS = ("neurons", "time", "presentations")
@@ -39,7 +45,8 @@ def to_dataarray(data, *, source: str = "array", name: str = "activity") -> xr.D
     Raises
     ------
     InputDataError
-        Wrong number of dimensions, unknown dimension names, or an empty axis.
+        Wrong number of dimensions, unknown dimension names, an empty axis, or values that are not
+        real numbers (complex, objects, text: refused by name, never converted silently).
 
     Examples
     --------
@@ -68,6 +75,7 @@ def to_dataarray(data, *, source: str = "array", name: str = "activity") -> xr.D
                 "3 dimensions [neurons, time, presentations] (or 2: [neurons, time])."
             )
         arr = xr.DataArray(values, dims=ACTIVITY_DIMS)
+    check_numeric_dtype(arr.dtype, source)
     if 0 in arr.shape:
         raise InputDataError(f"{source}: the array has an empty axis, shape {dict(arr.sizes)}.")
     for dim in ACTIVITY_DIMS:
@@ -93,8 +101,7 @@ def read_array_file(path) -> xr.DataArray:
     xarray.DataArray
     """
     path = Path(path)
-    if not path.exists():
-        raise UnsupportedFileError(f"{path}: no such file.")
+    check_array_file(path)  # by cause: missing, empty, not this format, truncated, pickled, complex, ...
     suffix = path.suffix.lower()
     try:
         if suffix == ".npy":
@@ -114,12 +121,10 @@ def read_array_file(path) -> xr.DataArray:
             with xr.open_dataarray(path) as opened:
                 arr = opened.load()
             return to_dataarray(arr, source=str(path))
-    except ValueError as err:  # numpy refuses pickled object arrays, malformed headers, ...
-        if isinstance(err, InputDataError):
-            raise
-        raise UnsupportedFileError(f"{path}: cannot be read as {suffix}: {err}") from err
-    except OSError as err:
-        raise UnsupportedFileError(f"{path}: cannot be read as {suffix}: {err}") from err
+    except NwbSaeError:
+        raise
+    except Exception as err:  # what the checks above could not foresee (a damaged netCDF-4, memory, ...)
+        raise array_read_error(path, err) from err
     raise UnsupportedFileError(
         f"{path}: unknown file type '{suffix}'. nwb-sae reads .nwb, .h5/.hdf5, .npy, .npz and .nc."
     )
@@ -216,8 +221,7 @@ def read_hdf5(path, dataset=None, dims=None) -> xr.DataArray:
                     f"{path}: has no dataset {dataset!r}. Numeric datasets with 2 or more dimensions "
                     f"there: {listing}."
                 )
-        if dset.dtype.kind not in "fiub":
-            raise InputDataError(f"{path}: dataset {dset.name} holds {dset.dtype}, not numbers.")
+        check_numeric_dtype(dset.dtype, path, f"dataset {dset.name}")
         given = dims is not None
         names = tuple(dims) if given else _stored_dims(dset)
         origin = "given" if given else ("stored with the dataset" if names else "assumed (neurons, time, ...)")
@@ -230,6 +234,7 @@ def read_hdf5(path, dataset=None, dims=None) -> xr.DataArray:
                 f"name each axis once as one of {ACTIVITY_DIMS} (or an alias such as 'cells', "
                 "'frames', 'trials'). Pass dims=... (e.g. ('time', 'neurons'))."
             )
+        check_fits_in_memory(dset.size * max(dset.dtype.itemsize, 4), path, f"dataset {dset.name} {dset.shape}")
         values = dset[()]
         coords = {}
         for axis, dim in enumerate(mapped):
