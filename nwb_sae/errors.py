@@ -36,3 +36,11 @@ class CheckpointError(NwbSaeError):
 
 class OutputExistsError(NwbSaeError, FileExistsError):
     """Writing would replace something the user did not ask to replace."""
+
+
+class OutputError(NwbSaeError):
+    """An output cannot be written (folder not writable, read-only file system, ...); nothing was left half-written."""
+
+
+class DiskFullError(OutputError):
+    """Not enough free space (or quota) to write an output; the message says how much is needed and free."""
