@@ -27,6 +27,7 @@ from nwb_sae.io.recording.nwb_tables import select_rows
 from nwb_sae.io.recording.nwb_windows import (
     Presentations,
     check_fits,
+    check_sampled,
     consecutive_presentations,
     finite_events,
     lazy_windows,
@@ -144,6 +145,7 @@ def _read_windows(path, io, nwbfile, version, request: ReadRequest):
     source = build_source(path, io, version, candidate, request.bin_size)
     if request.neurons is not None:
         source = source.subset(_neuron_positions(path, source, request.neurons))
+    check_sampled(path, source)
     if request.presentations is None:
         pres = consecutive_presentations(path, source, request.window)
     else:
