@@ -15,8 +15,8 @@ from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 
 from nwb_sae.errors import CheckpointError
-from nwb_sae.io.jsonable import write_json
-from nwb_sae.io.safe_write import atomic_write
+from nwb_sae.io.jsonable import dumps, write_json
+from nwb_sae.io.safe_write import atomic_write, check_space
 
 WEIGHTS_SUFFIX = ".safetensors"
 META_SUFFIX = ".json"
@@ -44,7 +44,10 @@ def save_checkpoint(path, tensors: dict[str, torch.Tensor], meta: dict) -> Path:
     """
     weights, meta_path = checkpoint_paths(path)
     cpu = {k: v.detach().to("cpu").contiguous() for k, v in tensors.items()}
-    atomic_write(weights, lambda tmp: save_file(cpu, tmp))
+    size = sum(t.numel() * t.element_size() for t in cpu.values())
+    weights.parent.mkdir(parents=True, exist_ok=True)
+    check_space(weights.parent, size + len(dumps(meta, indent=2).encode()), weights)  # both files, or neither
+    atomic_write(weights, lambda tmp: save_file(cpu, tmp), expected_bytes=size)
     write_json(meta_path, meta)
     return weights
 

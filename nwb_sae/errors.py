@@ -48,3 +48,11 @@ class FileInUseError(UnsupportedFileError):
 
 class FileAccessError(UnsupportedFileError):
     """The file cannot be opened at all: permission denied, a folder, an empty file."""
+
+
+class OutputError(NwbSaeError):
+    """An output cannot be written (folder not writable, read-only file system, ...); nothing was left half-written."""
+
+
+class DiskFullError(OutputError):
+    """Not enough free space (or quota) to write an output; the message says how much is needed and free."""
