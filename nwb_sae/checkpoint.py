@@ -15,8 +15,8 @@ from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 
 from nwb_sae.errors import CheckpointError
-from nwb_sae.io.jsonable import write_json
-from nwb_sae.io.safe_write import atomic_write
+from nwb_sae.io.jsonable import dumps, write_json
+from nwb_sae.io.safe_write import atomic_write, check_space
 
 WEIGHTS_SUFFIX = ".safetensors"
 META_SUFFIX = ".json"
@@ -44,7 +44,10 @@ def save_checkpoint(path, tensors: dict[str, torch.Tensor], meta: dict) -> Path:
     """
     weights, meta_path = checkpoint_paths(path)
     cpu = {k: v.detach().to("cpu").contiguous() for k, v in tensors.items()}
-    atomic_write(weights, lambda tmp: save_file(cpu, tmp))
+    size = sum(t.numel() * t.element_size() for t in cpu.values())
+    weights.parent.mkdir(parents=True, exist_ok=True)
+    check_space(weights.parent, size + len(dumps(meta, indent=2).encode()), weights)  # both files, or neither
+    atomic_write(weights, lambda tmp: save_file(cpu, tmp), expected_bytes=size)
     write_json(meta_path, meta)
     return weights
 
@@ -61,6 +64,11 @@ def load_checkpoint(path) -> tuple[dict[str, torch.Tensor], dict]:
     if path.suffix in (".pt", ".pth"):
         return _load_legacy(path)
     weights, meta_path = checkpoint_paths(path)
+    if not weights.exists() and meta_path.exists():
+        raise CheckpointError(
+            f"{weights}: missing: the weights that belong to {meta_path.name} are not beside it. Keep the "
+            ".safetensors and the .json files of a checkpoint together (copy both)."
+        )
     if not weights.exists():
         raise CheckpointError(
             f"{weights}: no such checkpoint. Pass the path of a '.safetensors' file written by "
@@ -74,14 +82,38 @@ def load_checkpoint(path) -> tuple[dict[str, torch.Tensor], dict]:
     try:
         tensors = load_file(str(weights))
     except (SafetensorError, OSError, ValueError) as err:
-        raise CheckpointError(f"{weights}: not a readable safetensors file ({err}); it may be "
-                              "truncated or corrupt. Retrain or copy it again.") from err
+        raise CheckpointError(f"{weights}: not a readable safetensors file ({err}); {_why_unreadable(weights)}. "
+                              "Retrain or copy it again.") from err
     try:
         meta = json.loads(meta_path.read_text())
     except (json.JSONDecodeError, UnicodeDecodeError) as err:
         raise CheckpointError(f"{meta_path}: not valid JSON ({err}); the checkpoint's settings "
                               "file is corrupt.") from err
     return tensors, meta
+
+
+def _why_unreadable(weights: Path) -> str:
+    """What is wrong with a safetensors file, by its 8-byte header length and JSON header."""
+    from nwb_sae.io.diagnose import describe_content
+
+    actual = weights.stat().st_size
+    with open(weights, "rb") as f:
+        head = f.read(8)
+        length = int.from_bytes(head, "little") if len(head) == 8 else None
+        if length is None or length > 100_000_000:  # not a safetensors header length
+            content = describe_content(head) if head else "it is empty"
+            return f"it may be truncated or corrupt ({content})"
+        if 8 + length > actual:
+            return f"it is truncated: {actual:,} bytes, fewer than its header alone ({8 + length:,})"
+        try:
+            header = json.loads(f.read(length))
+            end = max((v["data_offsets"][1] for k, v in header.items() if k != "__metadata__"), default=0)
+        except (ValueError, KeyError, TypeError, AttributeError):
+            return "it may be truncated or corrupt (its header is cut or damaged)"
+    expected = 8 + length + end
+    if actual < expected:
+        return f"it is truncated: {actual:,} bytes of the {expected:,} its header describes"
+    return "it may be corrupt"
 
 
 def _load_legacy(path: Path) -> tuple[dict[str, torch.Tensor], dict]:

@@ -36,3 +36,23 @@ class CheckpointError(NwbSaeError):
 
 class OutputExistsError(NwbSaeError, FileExistsError):
     """Writing would replace something the user did not ask to replace."""
+
+
+class DamagedFileError(UnsupportedFileError):
+    """The file is truncated (shorter than its header says) or its bytes are damaged."""
+
+
+class FileInUseError(UnsupportedFileError):
+    """Another program holds the file: locked by a writer, or still marked as being written."""
+
+
+class FileAccessError(UnsupportedFileError):
+    """The file cannot be opened at all: permission denied, a folder, an empty file."""
+
+
+class OutputError(NwbSaeError):
+    """An output cannot be written (folder not writable, read-only file system, ...); nothing was left half-written."""
+
+
+class DiskFullError(OutputError):
+    """Not enough free space (or quota) to write an output; the message says how much is needed and free."""

@@ -37,8 +37,10 @@ from nwb_sae.samples import (
     check_finite,
     describe_attrs,
     describe_neurons,
+    drop_constant_neurons,
     fit_normalization,
     population_vectors,
+    select_model_neurons,
     split_presentations,
 )
 from nwb_sae.train import as_tensor, resolve_device, train_model
@@ -57,7 +59,7 @@ class SAE(TransformerMixin, BaseEstimator):
     n_latents, activation, k, l1_coefficient, normalize
         The model: see :class:`nwb_sae.config.ModelConfig` (the same names and defaults).
     epochs, batch_size, lr, warmup_steps, val_fraction, patience, min_delta, seed, device,
-    aux_coefficient, dead_after, resample_every, threads, progress
+    aux_coefficient, dead_after, resample_every, threads, progress, n_seeds, alpha, n_shifts, n_permutations
         The training: see :class:`nwb_sae.config.TrainConfig` (the same names and defaults).
 
     Attributes
@@ -67,11 +69,12 @@ class SAE(TransformerMixin, BaseEstimator):
     components_ : numpy.ndarray
         The dictionary (latents, neurons), the same as :attr:`dictionary`.
     n_features_in_ : int
-        Number of neurons seen by :meth:`fit`.
+        Number of neurons seen by :meth:`fit` (the model's neurons and the constant ones it dropped).
     neuron_coords_ : dict
         The training data's neuron coordinates (name -> list; the neuron ids under ``id``).
     data_attrs_ : dict
-        The training data's description (source, window, sizes of the split, ...).
+        The training data's description (source, window, sizes of the split, ``dropped_neurons``: ids
+        of the constant or all-NaN neurons left out, ...).
     history_ : dict
         Per-epoch training history.
     metrics_ : dict
@@ -86,14 +89,19 @@ class SAE(TransformerMixin, BaseEstimator):
     2-D array of population vectors (samples, neurons) and then return 2-D numpy arrays. A 2-D
     array's rows are its presentations, so the validation split holds out whole rows. pynapple objects
     (``TsGroup``, ``TsdFrame``, ...) are read by :func:`nwb_sae.from_pynapple` with its defaults.
+
+    Constant (or all-NaN) neurons are dropped by :meth:`fit` with one warning that names them; the
+    model keeps the ids of its neurons (``neuron_coords_["id"]``), and ``encode`` / ``transform`` /
+    ``score`` pick those neurons by id from an input that has more (:meth:`select_neurons`).
     """
 
-    def __init__(self, n_latents: int = 1024, activation: str = "topk", k: int = 6,
+    def __init__(self, n_latents: int = 1024, activation: str = "topk", k: float = 6,
                  l1_coefficient: float = 0.05, normalize: str = "zscore", epochs: int = 100,
                  batch_size: int | None = None, lr: float | None = None, warmup_steps: int = 50,
                  val_fraction: float = 0.2, patience: int = 5, min_delta: float = 1e-3, seed: int = 0,
                  device: str = "auto", aux_coefficient: float = 1 / 32, dead_after: int = 100_000,
-                 resample_every: int = 2000, threads: int | None = None, progress: bool = True):
+                 resample_every: int = 2000, threads: int | None = None, progress: bool = True,
+                 n_seeds: int = 2, alpha: float = 0.05, n_shifts: int = 200, n_permutations: int = 1000):
         self.n_latents = n_latents
         self.activation = activation
         self.k = k
@@ -113,6 +121,10 @@ class SAE(TransformerMixin, BaseEstimator):
         self.resample_every = resample_every
         self.threads = threads
         self.progress = progress
+        self.n_seeds = n_seeds
+        self.alpha = alpha
+        self.n_shifts = n_shifts
+        self.n_permutations = n_permutations
 
     # -- scikit-learn protocol (get_params, set_params, clone, tags: from BaseEstimator) ---------
     @property
@@ -150,6 +162,8 @@ class SAE(TransformerMixin, BaseEstimator):
         cfg_m, cfg_t = settings.model, settings.train
         arr, _ = as_activity(X)
         source = str(arr.attrs.get("source", "data"))
+        n_input_neurons = arr.sizes["neurons"]
+        arr, dropped = drop_constant_neurons(arr, source)  # one warning names them
         check_finite(arr, source)
         train_idx, val_idx = split_presentations(arr.sizes["presentations"], cfg_t.val_fraction,
                                                  cfg_t.seed, source)
@@ -171,11 +185,12 @@ class SAE(TransformerMixin, BaseEstimator):
         model.init_from_data(xt)
 
         self.model_ = model
-        self.n_features_in_ = arr.sizes["neurons"]
+        self.n_features_in_ = n_input_neurons
         self.neuron_coords_ = describe_neurons(arr)
         self.data_attrs_ = describe_attrs(arr.attrs)
         self.data_attrs_.update(n_time=arr.sizes["time"], n_presentations=arr.sizes["presentations"],
-                                train_presentations=len(train_idx), val_presentations=len(val_idx))
+                                train_presentations=len(train_idx), val_presentations=len(val_idx),
+                                dropped_neurons=dropped)
         self.history_, self.metrics_ = {}, {}
         epoch_callback = (lambda _m, row: callback(self, row)) if callback is not None else None
         result = train_model(model, xt, xv, cfg_t, checkpoint_dir=checkpoint_dir, resume=resume,
@@ -234,16 +249,22 @@ class SAE(TransformerMixin, BaseEstimator):
                 out[start:start + batch_size] = step(as_tensor(x[start:start + batch_size], self._device())).cpu().numpy()
         return out
 
-    def _checked_input(self, X) -> tuple[xr.DataArray, bool]:
+    def select_neurons(self, X):
+        """``X`` (activity or 2-D samples) restricted to the model's neurons, picked by id.
+
+        An input with more neurons than the model (the constant ones :meth:`fit` dropped, say) gives
+        the model's neurons in the model's order; one lacking some raises InputDataError.
+        """
+        arr, is_samples = self._checked_input(X, finite=False)
+        return population_vectors(arr) if is_samples else arr
+
+    def _checked_input(self, X, finite: bool = True) -> tuple[xr.DataArray, bool]:
         arr, is_samples = as_activity(X)
         source = arr.attrs.get("source", "data")
-        if arr.sizes["neurons"] != self.n_neurons:
-            raise InputDataError(
-                f"{source}: has {arr.sizes['neurons']} neurons, but the model was trained on "
-                f"{self.n_neurons} (from {self.data_attrs_.get('source', 'its training data')}). "
-                "Encode data from the same recording and neuron selection as the training data."
-            )
-        check_finite(arr, source)
+        arr = select_model_neurons(arr, (getattr(self, "neuron_coords_", None) or {}).get("id"), self.n_neurons,
+                                   source, self.data_attrs_.get("source", "its training data"))
+        if finite:
+            check_finite(arr, source)
         return arr, is_samples
 
     def encode(self, X, batch_size: int = 16384):
@@ -380,7 +401,7 @@ class SAE(TransformerMixin, BaseEstimator):
         if device is not None:
             sae.device = device
         sae.model_.to(resolve_device(sae.device))
-        sae.n_features_in_ = sae.model_.n_inputs
+        sae.n_features_in_ = sae.model_.n_inputs + len(sae.data_attrs_.get("dropped_neurons", []))
         return sae
 
 

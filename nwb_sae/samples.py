@@ -14,6 +14,8 @@ of a held-out trial never leak into training.
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 import xarray as xr
 
@@ -89,23 +91,110 @@ def check_finite(data: xr.DataArray, source: str) -> None:
         )
 
 
+MAX_NAMED = 100
+"""Most neuron ids one message lists."""
+
+STD_FLOOR = 0.01
+"""z-scoring divides each neuron by at least this fraction of the median neuron's standard deviation
+(on the training split). A neuron almost constant in training (a few changed frames in one held-out
+window) would otherwise be blown up by its tiny std: its validation values reach 1e5 standard
+deviations and the reconstruction error with them. 1 %: such a neuron enters the model at most 100
+times louder than a typical one; any neuron with at least 1 % of the typical spread is z-scored exactly."""
+
+
+def _named(ids) -> str:
+    ids = list(ids)
+    return f"{ids[:MAX_NAMED]}{' ...' if len(ids) > MAX_NAMED else ''}"
+
+
+def drop_constant_neurons(data: xr.DataArray, source: str) -> tuple[xr.DataArray, list]:
+    """``data`` without its constant or all-NaN neurons, and their ids; one warning names them.
+
+    Such neurons carry no information (suite2p exports, for one, keep ROIs whose trace is flat), and a
+    constant cannot be z-scored. Neurons with some NaN and some varying values are kept (and refused
+    by :func:`check_finite`).
+
+    Raises
+    ------
+    InputDataError
+        Every neuron is constant or NaN.
+
+    Examples
+    --------
+    >>> data = xr.DataArray(np.stack([np.arange(6.0), np.ones(6)]).reshape(2, 3, 2), dims=ACTIVITY_DIMS,
+    ...                     coords={"neurons": [10, 11]})
+    >>> with warnings.catch_warnings(record=True):
+    ...     kept, dropped = drop_constant_neurons(data, "rec")
+    >>> kept["neurons"].values.tolist(), dropped
+    ([10], [11])
+    """
+    flat = data.values.reshape(data.sizes["neurons"], -1)
+    finite = np.where(np.isfinite(flat), flat, np.nan)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN rows
+        low, high = np.nanmin(finite, axis=1), np.nanmax(finite, axis=1)
+    all_nan = np.isnan(low)
+    constant = ~all_nan & (high - low <= 1e-12 * np.maximum(1.0, np.abs(high)))
+    drop = all_nan | constant
+    if not drop.any():
+        return data, []
+    ids = plain(data["neurons"].values[drop])
+    if drop.all():
+        raise InputDataError(f"{source}: all {len(ids)} neurons are constant or NaN; there is nothing to learn. "
+                             "Check that the right activity was read (nwb-sae inspect FILE).")
+    kinds = " and ".join(k for k, n in (("constant", constant.sum()), ("all-NaN", all_nan.sum())) if n)
+    warnings.warn(f"{source}: dropped {len(ids)} of {data.sizes['neurons']} neurons that are {kinds} (they carry "
+                  f"no information); ids: {_named(ids)}. The model keeps the other {int((~drop).sum())} and "
+                  "records the dropped ones (data_attrs_['dropped_neurons']).", UserWarning, stacklevel=3)
+    return data.isel(neurons=np.flatnonzero(~drop)), ids
+
+
+def select_model_neurons(data: xr.DataArray, model_ids, n_model: int, source: str,
+                         trained_on: str = "its training data") -> xr.DataArray:
+    """The model's neurons of ``data``, picked by id when ``data`` has others too (e.g. dropped ones).
+
+    Raises
+    ------
+    InputDataError
+        ``data`` lacks some of the model's neurons, or has a different count and no ids to match.
+    """
+    n = data.sizes["neurons"]
+    missing = []
+    if model_ids is not None and n != n_model:
+        where = {str(v): i for i, v in enumerate(data["neurons"].values)}
+        missing = [v for v in model_ids if str(v) not in where]
+        if not missing and len(model_ids) == n_model:
+            return data.isel(neurons=[where[str(v)] for v in model_ids])
+    if n != n_model:
+        lacking = f"; the model's neuron ids {_named(missing)} are not in it" if missing else ""
+        raise InputDataError(
+            f"{source}: has {n} neurons, but the model was trained on {n_model} (from {trained_on}){lacking}. "
+            "Encode data from the same recording and neuron selection as the training data."
+        )
+    return data
+
+
 def fit_normalization(x: np.ndarray, mode: str, neuron_ids, source: str) -> tuple[np.ndarray, np.ndarray]:
-    """Per-neuron (mean, scale) learned on the training samples ``x`` (samples, neurons)."""
+    """Per-neuron (mean, scale) learned on the training samples ``x`` (samples, neurons).
+
+    ``zscore`` divides by each neuron's standard deviation, floored at :data:`STD_FLOOR` times the
+    median one; ``scale`` by one common scale; ``none`` leaves the data as they are.
+    """
     n = x.shape[1]
     if mode == "none":
         return np.zeros(n, np.float32), np.ones(n, np.float32)
     mean = x.mean(axis=0, dtype=np.float64)
     std = x.std(axis=0, dtype=np.float64)
-    constant = std <= 1e-12 * np.maximum(1.0, np.abs(mean))
-    if mode == "zscore" and constant.any():
-        ids = np.asarray(neuron_ids)[constant][:10].tolist()
-        raise InputDataError(
-            f"{source}: {int(constant.sum())} neuron(s) are constant over the training presentations "
-            f"(first ids: {ids}), so they cannot be z-scored. Drop them "
-            "(data.drop_sel(neurons=[...])), or use normalize='scale'."
-        )
     if mode == "zscore":
-        return mean.astype(np.float32), std.astype(np.float32)
+        floor = STD_FLOOR * float(np.median(std))
+        if floor <= 1e-12 * max(1.0, float(np.median(np.abs(mean)))):
+            constant = std <= 1e-12 * np.maximum(1.0, np.abs(mean))
+            raise InputDataError(
+                f"{source}: {int(constant.sum())} of {n} neurons are constant over the training presentations "
+                f"(first ids: {np.asarray(neuron_ids)[constant][:10].tolist()}), so they cannot be z-scored. "
+                "Use longer or more presentations, or normalize='scale'."
+            )
+        return mean.astype(np.float32), np.maximum(std, floor).astype(np.float32)
     scale = np.sqrt(np.mean(std**2))
     return mean.astype(np.float32), np.full(n, max(scale, 1e-12), np.float32)
 

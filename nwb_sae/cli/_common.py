@@ -54,7 +54,9 @@ def add_data_options(parser: argparse.ArgumentParser) -> None:
     add_flag(group, "align_to", default=None,
              help="column of the interval table holding the event times (default: start_time)")
     add_flag(group, "window", type=parse_window, default=None,
-             help="window around each event in seconds, 'START,STOP', e.g. '-0.5,1.5'")
+             help="window around each event in seconds, 'START,STOP', e.g. '-0.5,1.5'; without --presentations "
+                  "the length of the consecutive windows (also for a 2-D [neurons, time] .npy/.npz/.nc/HDF5 "
+                  "array, in samples when it has no time coordinate)")
     add_flag(group, "bin_size", type=float, default=None,
              help="bin size in seconds for spike trains (Units)")
     add_flag(group, "neurons", type=parse_neurons, default=None,

@@ -60,7 +60,7 @@ def run(args: argparse.Namespace) -> int:
 
         check_output(args.data_path, args.nwb_out, module=args.module, in_place=args.in_place,
                      overwrite=args.overwrite, activity=opts.get("activity"))
-    data = load_data(args.data_path, **opts)
+    data = sae.select_neurons(load_data(args.data_path, **opts))  # the model's neurons, by id
     codes = sae.encode(data, batch_size=args.batch_size)  # checks neurons and NaNs before any writing
     recon = sae.decode(codes, batch_size=args.batch_size).assign_coords(
         {n: c for n, c in data.coords.items() if c.dims == ("neurons",)})

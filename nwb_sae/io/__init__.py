@@ -32,6 +32,11 @@ def load_data(path, **options) -> xr.DataArray:
     **options
         Passed to the format's reader (e.g. ``activity``, ``presentations``, ``window``, ``bin_size``
         for NWB files; ``dataset``, ``dims`` for plain HDF5). Options that are ``None`` are dropped.
+        ``window`` also applies to a 2-D ``[neurons, time]`` array file: such a file is a continuous
+        recording, cut into consecutive windows as a continuous NWB series is (default
+        :data:`nwb_sae.io.align.DEFAULT_WINDOW_SAMPLES` samples; see
+        :mod:`nwb_sae.io.recording.continuous`). An in-memory 2-D numpy array passed to
+        :class:`nwb_sae.SAE` is instead population vectors ``(samples, neurons)``, as in scikit-learn.
 
     Returns
     -------
@@ -43,6 +48,10 @@ def load_data(path, **options) -> xr.DataArray:
         from nwb_sae.io.recording import nwb as nwb_reader
 
         return nwb_reader.load_hdf5_or_nwb(path, **options)
+    window = options.pop("window", None)
     if options:
-        raise TypeError(f"{path}: options {sorted(options)} only apply to NWB or HDF5 files.")
-    return read_array_file(path)
+        from nwb_sae.errors import InputDataError
+
+        raise InputDataError(f"{path}: the options {sorted(options)} only apply to NWB or HDF5 files; an array "
+                             "file takes only a window (for a 2-D [neurons, time] recording).")
+    return read_array_file(path, window=window)

@@ -80,5 +80,5 @@ def write_json(path, obj) -> Path:
     >>> write_json(tmp_path / "metrics.json", {"fvu": np.float32(0.25)})   # doctest: +SKIP
     """
     text = dumps(obj, indent=2)
-    atomic_write(path, lambda tmp: Path(tmp).write_text(text))
+    atomic_write(path, lambda tmp: Path(tmp).write_text(text), expected_bytes=len(text.encode()))
     return Path(path)

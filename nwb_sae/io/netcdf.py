@@ -51,8 +51,14 @@ def _numeric_list(value) -> bool:
 def write_netcdf(arr: xr.DataArray, path) -> Path:
     """Write ``arr`` to netCDF through a temporary file (never a half-written target).
 
+    Raises :class:`~nwb_sae.errors.DiskFullError` before writing when the folder has less free space
+    than the array needs, and when the disk fills up while writing (netCDF reports that only as
+    ``NetCDF: HDF error``); nothing is left behind then.
+
     Examples
     --------
     >>> write_netcdf(codes, tmp_path / "codes.nc")   # doctest: +SKIP
     """
-    return atomic_write(path, lambda tmp: netcdf_safe(arr).to_netcdf(tmp))
+    safe = netcdf_safe(arr)
+    size = safe.nbytes + sum(c.nbytes for c in safe.coords.values())  # uncompressed, as to_netcdf writes
+    return atomic_write(path, safe.to_netcdf, expected_bytes=size)

@@ -39,7 +39,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from nwb_sae.errors import NwbSaeError
+from nwb_sae.errors import DiskFullError, NwbSaeError, OutputError
 from nwb_sae.io import remote
 
 log = logging.getLogger(__name__)
@@ -114,14 +114,40 @@ def remove_stale_temps(dest: Path) -> list[Path]:
     return removed
 
 
+def format_bytes(n: float) -> str:
+    """A byte count for people: ``"1.5 MB"``, ``"820 kB"``, ``"3.20 GB"`` (decimal units, as ``df -H``).
+
+    Examples
+    --------
+    >>> format_bytes(1_500_000), format_bytes(820_000), format_bytes(12)
+    ('1.5 MB', '820 kB', '12 B')
+    """
+    for unit, size in (("TB", 1e12), ("GB", 1e9), ("MB", 1e6), ("kB", 1e3)):
+        if n >= size:
+            value = n / size
+            return f"{value:.2f} {unit}" if unit in ("TB", "GB") else f"{value:.3g} {unit}"
+    return f"{int(n)} B"
+
+
+def not_enough_space(folder, needed: float, free: float, shown_as, during: bool = False) -> DiskFullError:
+    """The one message for a full disk: ``not enough space in DIR (needs ~X, Y free)``.
+
+    ``during``: the write itself ran out of space, so ``needed`` is a lower bound.
+    """
+    when, about = ("the write ran out of space; ", "more than ") if during else ("", "~")
+    return DiskFullError(
+        f"{shown_as}: {when}not enough space in {folder} (needs {about}{format_bytes(needed)}, {format_bytes(free)} "
+        f"free); {Path(shown_as).name} is unchanged. Free some space or write the output to "
+        "another folder.")
+
+
 def check_space(folder: Path, needed: int, shown_as) -> None:
-    """Raise NwbSaeError when ``folder`` has less than ``needed`` bytes free."""
+    """Raise :class:`~nwb_sae.errors.DiskFullError` when ``folder`` has less than ``needed`` bytes free."""
+    if needed <= 0:
+        return
     free = shutil.disk_usage(folder).free
     if free < needed:
-        raise NwbSaeError(
-            f"{shown_as}: writing needs about {needed / 1e9:.2f} GB in {folder}, only {free / 1e9:.2f} GB are "
-            "free. Free some space or write the results elsewhere (--nwb_out)."
-        )
+        raise not_enough_space(folder, needed, free, shown_as)
 
 
 def _fsync_path(path: Path, directory: bool = False) -> None:
@@ -169,7 +195,8 @@ def staged_file(source, dest, *, extra_bytes: int = 0, keep_mode_of=None) -> Ite
     """
     dest = Path(dest)
     remove_stale_temps(dest)
-    check_space(dest.parent, _size(source) + extra_bytes, dest)
+    needed = _size(source) + extra_bytes
+    check_space(dest.parent, needed, dest)
     tmp = temp_path(dest)
     committed = False
     try:
@@ -183,30 +210,36 @@ def staged_file(source, dest, *, extra_bytes: int = 0, keep_mode_of=None) -> Ite
                     shutil.copyfile(source, tmp)
             stage("copied")
             yield tmp
-        except OSError as err:
-            friendly = _os_error(err, dest)
-            if friendly is err:
+            if keep_mode_of is not None:
+                shutil.copymode(keep_mode_of, tmp)
+            stage("flushing")
+            _fsync_path(tmp)
+            stage("renaming")
+            os.replace(tmp, dest)
+            committed = True
+        except NwbSaeError:
+            raise
+        except Exception as err:  # noqa: BLE001 -- only re-raised as ours when it is a full disk / no access
+            friendly = _write_failure(err, dest, tmp, needed)
+            if friendly is None:
                 raise
             raise friendly from err
-        if keep_mode_of is not None:
-            shutil.copymode(keep_mode_of, tmp)
-        stage("flushing")
-        _fsync_path(tmp)
-        stage("renaming")
-        os.replace(tmp, dest)
-        committed = True
         stage("replaced")
         _fsync_path(dest.parent, directory=True)
     finally:
         if not committed:
-            try:
-                tmp.unlink()
-                log.info("removed %s", tmp)
-            except FileNotFoundError:
-                pass
+            _remove(tmp)
 
 
-def atomic_write(target, write) -> Path:
+def _remove(tmp: Path) -> None:
+    try:
+        tmp.unlink()
+        log.info("removed %s", tmp)
+    except FileNotFoundError:
+        pass
+
+
+def atomic_write(target, write, expected_bytes: int = 0) -> Path:
     """Call ``write(tmp_path)`` to create a file next to ``target``, then rename it onto ``target``.
 
     The target is never half-written: it is either the old file or the complete new one (see
@@ -218,30 +251,87 @@ def atomic_write(target, write) -> Path:
         The file to write.
     write : callable
         ``write(path: str)`` creates the file at ``path`` (e.g. ``lambda p: Path(p).write_text(text)``).
+    expected_bytes : int
+        About how large the file will be: when the folder has less free space, nothing is written and
+        :class:`~nwb_sae.errors.DiskFullError` says so (0: no check before writing; a full disk during
+        the write is reported the same way).
 
     Returns
     -------
     Path
         ``target``.
 
+    Raises
+    ------
+    DiskFullError
+        Not enough space, before or during the write (the temporary file is removed).
+    OutputError
+        The folder cannot be written (permissions, read-only file system).
+
     Examples
     --------
     >>> atomic_write(tmp_path / "a.txt", lambda p: Path(p).write_text("hello"))   # doctest: +SKIP
     """
     target = Path(target)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    with staged_file(None, target) as tmp:
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as err:
+        friendly = _write_failure(err, target, None, expected_bytes)
+        if friendly is None:
+            raise
+        raise friendly from err
+    with staged_file(None, target, extra_bytes=expected_bytes) as tmp:
         write(str(tmp))
     return target
 
 
-def _os_error(err: OSError, dest: Path) -> Exception:
-    if isinstance(err, NwbSaeError):
-        return err
-    if err.errno == errno.ENOSPC or "No space left" in str(err) or "errno = 28" in str(err):
-        return NwbSaeError(f"{dest}: no space left on the device while writing; {dest} is unchanged. "
-                           "Free some space or write the results elsewhere (--nwb_out).")
-    if err.errno in (errno.EACCES, errno.EPERM, errno.EROFS):
-        return NwbSaeError(f"{dest}: cannot write in {dest.parent} ({err.strerror}); {dest} is unchanged. "
-                           "Write the results elsewhere (--nwb_out).")
-    return err
+FULL_ERRNOS = frozenset(code for code in (errno.ENOSPC, getattr(errno, "EDQUOT", None)) if code is not None)
+"""errno values of a full disk or an exhausted quota."""
+_FULL_TEXTS = ("no space left", "disk quota", "errno = 28", "errno = 122")
+LOW_SPACE_BYTES = 1 << 20
+"""After a failed write, a folder with less free space than this is taken to be full: some libraries
+(netCDF: ``RuntimeError: NetCDF: HDF error``) hide ENOSPC behind a generic error."""
+
+
+def _chain(err: BaseException) -> Iterator[BaseException]:
+    seen = set()
+    while err is not None and id(err) not in seen:
+        seen.add(id(err))
+        yield err
+        err = err.__cause__ or err.__context__
+
+
+def is_disk_full(err: BaseException) -> bool:
+    """Whether ``err`` (or an error it was raised from) is ENOSPC / EDQUOT, by errno or by its text."""
+    for e in _chain(err):
+        if isinstance(e, OSError) and e.errno in FULL_ERRNOS:
+            return True
+        if any(text in str(e).lower() for text in _FULL_TEXTS):
+            return True
+    return False
+
+
+def _write_failure(err: BaseException, dest: Path, tmp: Path | None, needed: int) -> NwbSaeError | None:
+    """Our error for a failed write (full disk, no permission), or None to let ``err`` through.
+
+    Runs before the temporary file is removed, so that a full disk is still seen as full when the
+    library's error does not say so; the free space reported is the one after removing it.
+    """
+    folder = dest.parent
+    written = tmp.stat().st_size if tmp is not None and tmp.exists() else 0
+    try:
+        free_at_failure = shutil.disk_usage(folder).free
+    except OSError:
+        free_at_failure = None
+    full = is_disk_full(err) or (free_at_failure is not None and free_at_failure < LOW_SPACE_BYTES)
+    if full:
+        if tmp is not None:
+            _remove(tmp)
+        free = shutil.disk_usage(folder).free if free_at_failure is not None else 0
+        if needed > written:  # the estimate is better than what was written when it failed
+            return not_enough_space(folder, needed, free, dest)
+        return not_enough_space(folder, max(written, free), free, dest, during=True)
+    if isinstance(err, OSError) and err.errno in (errno.EACCES, errno.EPERM, errno.EROFS):
+        return OutputError(f"{dest}: cannot write in {folder} ({err.strerror}); {dest.name} is unchanged. "
+                           "Write the output to another folder.")
+    return None

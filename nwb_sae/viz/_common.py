@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import io
 import math
 from collections.abc import Sequence
 from os import PathLike
+from pathlib import Path
 
 import numpy as np
 import xarray as xr
@@ -12,6 +14,7 @@ from matplotlib.axes import Axes
 from matplotlib.figure import Figure, FigureBase
 
 from nwb_sae.errors import InputDataError
+from nwb_sae.io.safe_write import atomic_write
 
 DPI = 120
 """Resolution of every PNG written by this module."""
@@ -40,8 +43,10 @@ def _save(fig: FigureBase, path: str | PathLike | None) -> Figure:
     is given; return that (root) Figure."""
     while not isinstance(fig, Figure):  # a SubFigure: climb to the figure that can be saved
         fig = fig.figure
-    if path is not None:
-        fig.savefig(path, dpi=DPI, format="png")
+    if path is not None:  # rendered first, so the free-space check knows the exact size
+        png = io.BytesIO()
+        fig.savefig(png, dpi=DPI, format="png")
+        atomic_write(path, lambda tmp: Path(tmp).write_bytes(png.getvalue()), expected_bytes=png.tell())
     return fig
 
 

@@ -27,7 +27,8 @@ def save_training_figures(sae, data: xr.DataArray, folder: str | PathLike) -> li
     sae : nwb_sae.SAE
         A fitted model (``history_``, ``dictionary``, ``neuron_coords_``, ``encode``, ``decode``).
     data : xarray.DataArray
-        The activity it was trained on, dims (neurons, time, presentations).
+        The activity it was trained on, dims (neurons, time, presentations) (the neurons the model
+        dropped as constant may be included; they are left out).
     folder : str or path-like
         Created when missing.
 
@@ -38,6 +39,7 @@ def save_training_figures(sae, data: xr.DataArray, folder: str | PathLike) -> li
     """
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
+    data = sae.select_neurons(data)  # without the constant neurons fit dropped
     codes = sae.encode(data)
     recon = sae.decode(codes)
     order = codes.mean(dim=("time", "presentations")).values.argsort()[::-1]

@@ -11,7 +11,13 @@ from pathlib import Path
 import numpy as np
 import xarray as xr
 
-from nwb_sae.errors import InputDataError, ObjectNotFoundError, UnsupportedFileError
+from nwb_sae.errors import InputDataError, NwbSaeError, ObjectNotFoundError, UnsupportedFileError
+from nwb_sae.io.diagnose_arrays import (
+    array_read_error,
+    check_array_file,
+    check_fits_in_memory,
+    check_numeric_dtype,
+)
 from nwb_sae.io.text import as_str
 
 ACTIVITY_DIMS = ("neurons", "time", "presentations")
@@ -39,7 +45,8 @@ def to_dataarray(data, *, source: str = "array", name: str = "activity") -> xr.D
     Raises
     ------
     InputDataError
-        Wrong number of dimensions, unknown dimension names, or an empty axis.
+        Wrong number of dimensions, unknown dimension names, an empty axis, or values that are not
+        real numbers (complex, objects, text: refused by name, never converted silently).
 
     Examples
     --------
@@ -65,9 +72,11 @@ def to_dataarray(data, *, source: str = "array", name: str = "activity") -> xr.D
         if values.ndim != 3:
             raise InputDataError(
                 f"{source}: the array has {values.ndim} dimension(s) {values.shape}; nwb-sae needs "
-                "3 dimensions [neurons, time, presentations] (or 2: [neurons, time])."
+                "3 dimensions [neurons, time, presentations], or 2: [neurons, time], a continuous recording "
+                "that files and load_data cut into consecutive windows (--window sets their length)."
             )
         arr = xr.DataArray(values, dims=ACTIVITY_DIMS)
+    check_numeric_dtype(arr.dtype, source)
     if 0 in arr.shape:
         raise InputDataError(f"{source}: the array has an empty axis, shape {dict(arr.sizes)}.")
     for dim in ACTIVITY_DIMS:
@@ -80,25 +89,47 @@ def to_dataarray(data, *, source: str = "array", name: str = "activity") -> xr.D
     return arr
 
 
-def read_array_file(path) -> xr.DataArray:
-    """Read a ``.npy``, ``.npz`` or netCDF (``.nc``) file shaped [neurons, time, presentations].
+def as_recording(data, source: str, window=None) -> xr.DataArray:
+    """A file's array as activity: 3-D as it is; 2-D ``[neurons, time]`` cut into consecutive windows.
+
+    See :mod:`nwb_sae.io.recording.continuous` (``window`` sets the windows' length; it does not apply
+    to an array that already has presentations).
+    """
+    from nwb_sae.io.recording.continuous import cut_consecutive, is_continuous
+
+    if is_continuous(data):
+        return to_dataarray(cut_consecutive(data, window, source=source), source=source)
+    if window is not None:
+        raise InputDataError(
+            f"{source}: a window cuts a continuous [neurons, time] recording into consecutive windows; this "
+            f"array is shaped {tuple(np.shape(data))} and already has presentations. Drop --window (window=).")
+    return to_dataarray(data, source=source)
+
+
+def read_array_file(path, window=None) -> xr.DataArray:
+    """Read a ``.npy``, ``.npz`` or netCDF (``.nc``) file shaped [neurons, time, presentations] or [neurons, time].
+
+    A 2-D array is a continuous recording [neurons, time]: it is cut into consecutive windows as a
+    continuous NWB series is (:func:`nwb_sae.io.recording.continuous.cut_consecutive`).
 
     Parameters
     ----------
     path : str or Path
         The file. An ``.npz`` must hold exactly one array, or one named ``data`` or ``activity``.
+    window : (float, float) or float, optional
+        Length of the consecutive windows of a 2-D recording (samples, or seconds when a ``.nc`` file
+        has a regular ``time`` coordinate); default :data:`nwb_sae.io.align.DEFAULT_WINDOW_SAMPLES` samples.
 
     Returns
     -------
     xarray.DataArray
     """
     path = Path(path)
-    if not path.exists():
-        raise UnsupportedFileError(f"{path}: no such file.")
+    check_array_file(path)  # by cause: missing, empty, not this format, truncated, pickled, complex, ...
     suffix = path.suffix.lower()
     try:
         if suffix == ".npy":
-            return to_dataarray(np.load(path, allow_pickle=False), source=str(path))
+            return as_recording(np.load(path, allow_pickle=False), str(path), window)
         if suffix == ".npz":
             with np.load(path, allow_pickle=False) as npz:
                 keys = list(npz.keys())
@@ -109,17 +140,15 @@ def read_array_file(path) -> xr.DataArray:
                     raise ObjectNotFoundError(
                         f"{path}: holds arrays {keys}; name the activity 'data' or keep one array."
                     )
-                return to_dataarray(npz[key], source=str(path))
+                return as_recording(npz[key], str(path), window)
         if suffix in (".nc", ".netcdf", ".cdf"):
             with xr.open_dataarray(path) as opened:
                 arr = opened.load()
-            return to_dataarray(arr, source=str(path))
-    except ValueError as err:  # numpy refuses pickled object arrays, malformed headers, ...
-        if isinstance(err, InputDataError):
-            raise
-        raise UnsupportedFileError(f"{path}: cannot be read as {suffix}: {err}") from err
-    except OSError as err:
-        raise UnsupportedFileError(f"{path}: cannot be read as {suffix}: {err}") from err
+            return as_recording(arr, str(path), window)
+    except NwbSaeError:
+        raise
+    except Exception as err:  # what the checks above could not foresee (a damaged netCDF-4, memory, ...)
+        raise array_read_error(path, err) from err
     raise UnsupportedFileError(
         f"{path}: unknown file type '{suffix}'. nwb-sae reads .nwb, .h5/.hdf5, .npy, .npz and .nc."
     )
@@ -166,7 +195,7 @@ def _numeric_datasets(h5) -> list:
     return found
 
 
-def read_hdf5(path, dataset=None, dims=None) -> xr.DataArray:
+def read_hdf5(path, dataset=None, dims=None, window=None) -> xr.DataArray:
     """Read one dataset of a plain HDF5 file as a DataArray (neurons, time, presentations).
 
     Parameters
@@ -181,6 +210,9 @@ def read_hdf5(path, dataset=None, dims=None) -> xr.DataArray:
         (``cells``/``rois``/``units``/``channels``, ``frames``/``samples``, ``trials``). Default: the
         dataset's ``dims`` or ``_ARRAY_DIMENSIONS`` attribute or its HDF5 dimension labels; without any,
         the order is taken to be (neurons, time[, presentations]) as for ``.npy`` files.
+    window : (float, float) or float, optional
+        A 2-D dataset is a continuous recording cut into consecutive windows of this length (see
+        :func:`read_array_file`).
 
     Returns
     -------
@@ -216,8 +248,7 @@ def read_hdf5(path, dataset=None, dims=None) -> xr.DataArray:
                     f"{path}: has no dataset {dataset!r}. Numeric datasets with 2 or more dimensions "
                     f"there: {listing}."
                 )
-        if dset.dtype.kind not in "fiub":
-            raise InputDataError(f"{path}: dataset {dset.name} holds {dset.dtype}, not numbers.")
+        check_numeric_dtype(dset.dtype, path, f"dataset {dset.name}")
         given = dims is not None
         names = tuple(dims) if given else _stored_dims(dset)
         origin = "given" if given else ("stored with the dataset" if names else "assumed (neurons, time, ...)")
@@ -230,6 +261,7 @@ def read_hdf5(path, dataset=None, dims=None) -> xr.DataArray:
                 f"name each axis once as one of {ACTIVITY_DIMS} (or an alias such as 'cells', "
                 "'frames', 'trials'). Pass dims=... (e.g. ('time', 'neurons'))."
             )
+        check_fits_in_memory(dset.size * max(dset.dtype.itemsize, 4), path, f"dataset {dset.name} {dset.shape}")
         values = dset[()]
         coords = {}
         for axis, dim in enumerate(mapped):
@@ -238,6 +270,6 @@ def read_hdf5(path, dataset=None, dims=None) -> xr.DataArray:
                 coords[dim] = scales[0][()]
         name = dset.name
     arr = xr.DataArray(values, dims=mapped, coords=coords)
-    out = to_dataarray(arr, source=str(path))
+    out = as_recording(arr, str(path), window)
     out.attrs.update({"file": str(path), "dataset": name, "dims": list(names), "dims_origin": origin})
     return out

@@ -25,6 +25,7 @@ from nwb_sae.io.recording.nwb_source import DEFAULT_BIN_SIZE, ActivitySource, bu
 from nwb_sae.io.recording.nwb_tables import select_rows
 from nwb_sae.io.recording.nwb_windows import (
     Presentations,
+    check_sampled,
     consecutive_presentations,
     cut_windows,
     table_presentations,
@@ -142,6 +143,7 @@ def _read_windows(path, io, nwbfile, version, request: ReadRequest):
     source = build_source(path, io, version, candidate, request.bin_size)
     if request.neurons is not None:
         source = source.subset(_neuron_positions(path, source, request.neurons))
+    check_sampled(path, source)
     if request.presentations is None:
         pres = consecutive_presentations(path, source, request.window)
     else:
@@ -249,21 +251,23 @@ def load_hdf5_or_nwb(path, **options) -> xr.DataArray:
     path = path_or_url(path)
     dataset, dims = options.pop("dataset", None), options.pop("dims", None)
     if dataset is not None:
+        window = options.pop("window", None)
         if options:
             raise InputDataError(
                 f"{path}: dataset={dataset!r} reads a plain HDF5 dataset; the NWB options "
                 f"{sorted(options)} do not apply to it. Give one or the other."
             )
-        return read_hdf5(path, dataset, dims=dims)
+        return read_hdf5(path, dataset, dims=dims, window=window)
     with open_h5(path) as h5:
         nwb = is_nwb(h5) or "nwb_version" in h5
     if nwb:
         if dims is not None:
             raise InputDataError(f"{path}: dims={dims!r} applies to a plain HDF5 dataset; give dataset=... too.")
         return read_nwb(path, **options)
+    window = options.pop("window", None)
     if options:
         raise InputDataError(
             f"{path}: is a plain HDF5 file, not NWB; the options {sorted(options)} apply to NWB files. "
             "Name the dataset instead (dataset=..., --dataset)."
         )
-    return read_hdf5(path, None, dims=dims)
+    return read_hdf5(path, None, dims=dims, window=window)

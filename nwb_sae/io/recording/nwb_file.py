@@ -12,8 +12,9 @@ from contextlib import contextmanager
 
 import h5py
 
-from nwb_sae.errors import UnsupportedFileError
+from nwb_sae.errors import ObjectNotFoundError, UnsupportedFileError
 from nwb_sae.io import remote
+from nwb_sae.io.diagnose import damage_in
 from nwb_sae.io.h5 import open_h5, reading
 from nwb_sae.io.text import first_str
 
@@ -77,13 +78,20 @@ def open_nwb(path):
         prerelease = "b" in version or "a" in version
         hint = (f"The file says NWB {version}, a pre-release schema that current pynwb cannot read. "
                 f"{CONVERT_HINT}" if prerelease else
-                f"The file says NWB {version}; run nwbinspector on it, or re-write it with a current pynwb. "
+                f"The file says NWB {version}; it may be damaged, or its writer did not follow the schema: run "
+                "nwbinspector on it, or re-write it with a current pynwb. "
                 f"{CONVERT_HINT}")
         with reading(path, "the NWB file with pynwb", hint), warnings.catch_warnings():
             warnings.simplefilter("ignore")
             io = NWBHDF5IO(file=h5, mode="r") if remote_file else NWBHDF5IO(str(path), mode="r")
             nwbfile = io.read()
-        yield io, nwbfile, version
+        try:
+            yield io, nwbfile, version
+        except ObjectNotFoundError as err:  # pynwb skips objects it cannot read: missing may mean damaged
+            damage = damage_in(path)
+            if damage is None:
+                raise
+            raise damage from err
     finally:
         if io is not None:
             with warnings.catch_warnings():

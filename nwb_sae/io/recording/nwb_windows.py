@@ -126,6 +126,42 @@ def finite_events(path, pres: Presentations, keep) -> np.ndarray:
     return finite
 
 
+SAMPLED_FRACTION = 0.5
+"""A timestamped series is a sampled signal when at least this fraction of its intervals lie within
+50 % of the median interval (jitter and acquisition gaps keep most intervals typical); event times
+(licks, rewards, spikes stored as a TimeSeries) have no typical interval..."""
+GAP_FRACTION = 0.05
+"""...or when more than this fraction of its intervals are gaps (longer than 1.5 typical intervals)
+that together cover most of its span: bouts of events (licking at ~7 Hz, then pauses). One long pause
+in an otherwise sampled recording is a single gap and passes."""
+
+
+def check_sampled(path, source: ActivitySource) -> None:
+    """Refuse a timestamped series whose timestamps are event times, not samples of a signal.
+
+    Windows of samples (the rule of :mod:`nwb_sae.io.align`) need a signal sampled at a typical
+    interval; cut around events they would otherwise all be dropped, with a misleading message.
+    """
+    ts = source.timestamps
+    if source.kind == "units" or ts is None or len(ts) < 3:
+        return
+    diffs = np.diff(np.asarray(ts, dtype=float))
+    middle = float(np.median(diffs))
+    typical = float(np.mean(np.abs(diffs - middle) <= 0.5 * abs(middle))) if middle > 0 else 0.0
+    gaps = diffs > 1.5 * middle
+    in_gaps = float(diffs[gaps].sum() / max(diffs.sum(), 1e-300))
+    if typical >= SAMPLED_FRACTION and not (gaps.mean() > GAP_FRACTION and in_gaps > 0.5):
+        return
+    raise InputDataError(
+        f"{path}: {source.object_path} holds {len(ts)} irregular timestamps (intervals from {diffs.min():g} to "
+        f"{diffs.max():g} s, median {middle:g} s; {in_gaps:.0%} of the time lies in gaps between them): these are event times (licks, "
+        "rewards, ...), not a sampled signal, so nwb-sae cannot cut windows of samples from it. Bin the events as "
+        "counts first, e.g. counts, edges = numpy.histogram(timestamps, bins=numpy.arange(t0, t1, 0.05)), and "
+        "store them as a regularly sampled TimeSeries (rate=20.0), or store the events as spike times in a Units "
+        "table, which nwb-sae bins itself (--bin_size); or choose another activity (nwb-sae inspect FILE)."
+    )
+
+
 def check_fits(path, source: ActivitySource, window, n: int) -> None:
     """Refuse windows shorter than one sample or longer than the whole recording."""
     if n < 1:

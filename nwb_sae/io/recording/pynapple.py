@@ -28,6 +28,7 @@ from nwb_sae.io.recording.nwb_source import (
     spike_bin_size,
 )
 from nwb_sae.io.recording.nwb_windows import (
+    check_sampled,
     consecutive_presentations,
     cut_windows,
     interval_presentations,
@@ -134,6 +135,7 @@ def from_pynapple(data, presentations=None, window=None, bin_size=None, align_to
 
 def _read(nap, shown_as, source, presentations, window, align_to, as_rate) -> xr.DataArray:
     """The windows of ``source`` around ``presentations``, labelled (read_nwb's steps after the file)."""
+    check_sampled(shown_as, source)
     if presentations is None:
         pres = consecutive_presentations(shown_as, source, window)
     else:
