@@ -130,12 +130,13 @@ def from_pynapple(data, presentations=None, window=None, bin_size=None, align_to
     if align_to is not None and presentations is None:
         raise InputDataError(f"{shown_as}: align_to={align_to!r} needs presentations (an IntervalSet).")
     source = _source(nap, data, bin_size, shown_as)
+    if len(data.time_support) <= 1:  # several epochs: the gaps between them are stated, not event times
+        check_sampled(shown_as, source)
     return _read(nap, shown_as, source, presentations, window, align_to, as_rate)
 
 
 def _read(nap, shown_as, source, presentations, window, align_to, as_rate) -> xr.DataArray:
     """The windows of ``source`` around ``presentations``, labelled (read_nwb's steps after the file)."""
-    check_sampled(shown_as, source)
     if presentations is None:
         pres = consecutive_presentations(shown_as, source, window)
     else:
