@@ -85,11 +85,19 @@ def check_finite(data: xr.DataArray, source: str) -> None:
 
 def fit_normalization(x: np.ndarray, mode: str, neuron_ids, source: str) -> tuple[np.ndarray, np.ndarray]:
     """Per-neuron (mean, scale) learned on the training samples ``x`` (samples, neurons)."""
-    n = x.shape[1]
+    if mode == "none":
+        n = x.shape[1]
+        return np.zeros(n, np.float32), np.ones(n, np.float32)
+    return normalization_from_moments(x.mean(axis=0, dtype=np.float64), x.std(axis=0, dtype=np.float64),
+                                      mode, neuron_ids, source)
+
+
+def normalization_from_moments(mean: np.ndarray, std: np.ndarray, mode: str, neuron_ids,
+                               source: str) -> tuple[np.ndarray, np.ndarray]:
+    """Per-neuron (mean, scale) from the training samples' per-neuron mean and std (also when streamed)."""
+    n = len(mean)
     if mode == "none":
         return np.zeros(n, np.float32), np.ones(n, np.float32)
-    mean = x.mean(axis=0, dtype=np.float64)
-    std = x.std(axis=0, dtype=np.float64)
     constant = std <= 1e-12 * np.maximum(1.0, np.abs(mean))
     if mode == "zscore" and constant.any():
         ids = np.asarray(neuron_ids)[constant][:10].tolist()
