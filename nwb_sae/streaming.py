@@ -207,9 +207,11 @@ def is_lazy(data) -> bool:
     return type(values).__module__.split(".")[0] == "dask"
 
 
-def should_stream(data, in_memory_bytes: int = IN_MEMORY_BYTES) -> bool:
-    """A lazy input whose float32 samples exceed ``in_memory_bytes`` is streamed; others are loaded."""
-    return is_lazy(data) and int(np.prod(data.shape)) * 4 > in_memory_bytes
+def should_stream(data, in_memory_bytes: int | None = None) -> bool:
+    """A lazy input whose float32 samples exceed ``in_memory_bytes`` (default :data:`IN_MEMORY_BYTES`)
+    is streamed; others are loaded."""
+    limit = IN_MEMORY_BYTES if in_memory_bytes is None else in_memory_bytes
+    return is_lazy(data) and int(np.prod(data.shape)) * 4 > limit
 
 
 class StreamedSplit(NamedTuple):

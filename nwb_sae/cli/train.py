@@ -24,6 +24,9 @@ def register(subparsers) -> None:
     add_flag(p, "output_dir", required=True, help="folder for checkpoints, history and figures")
     add_flag(p, "resume", action="store_true", help="continue an interrupted run in OUTPUT_DIR")
     add_flag(p, "no_figures", action="store_true", help="skip the figures")
+    add_flag(p, "lazy", action="store_true",
+             help="NWB input: read windows only when trained on; a recording over 1 GiB of float32 samples is "
+                  "then streamed block by block (memory bounded by the block size, not the recording)")
     add_config_flags(p, ModelConfig, TrainConfig, aliases=ALIASES)
     add_quiet_flag(p)
     add_data_options(p)
@@ -36,6 +39,7 @@ def run(args: argparse.Namespace) -> int:
     from nwb_sae.estimator import SAE
     from nwb_sae.io import load_data
     from nwb_sae.io.jsonable import write_json
+    from nwb_sae.streaming import should_stream
     from nwb_sae.viz.report import save_training_figures
 
     settings = settings_from_args(args, ModelConfig, TrainConfig)
@@ -44,7 +48,10 @@ def run(args: argparse.Namespace) -> int:
     except (TypeError, ValueError) as err:
         raise InputDataError(f"invalid settings: {err}") from err
     sae = SAE(**settings)
-    data = load_data(args.data_path, **data_options(args))
+    options = data_options(args)
+    if args.lazy and Path(args.data_path).suffix.lower() in (".nwb", ".h5", ".hdf5") and "dataset" not in options:
+        options["lazy"] = True
+    data = load_data(args.data_path, **options)
     out = Path(args.output_dir)
     print(f"training on {args.data_path}: {data.sizes['neurons']} neurons x {data.sizes['time']} time bins "
           f"x {data.sizes['presentations']} presentations -> {sae}")
@@ -52,7 +59,14 @@ def run(args: argparse.Namespace) -> int:
     sae.fit(data, checkpoint_dir=out / "checkpoints", resume=args.resume)
     write_json(out / "history.json", sae.history_)
     write_json(out / "metrics.json", sae.metrics_)
-    if not args.no_figures:
+    if args.no_figures:
+        pass
+    elif should_stream(data):  # the other figures would encode the whole recording at once
+        from nwb_sae.viz.training import plot_history
+
+        (out / "figures").mkdir(parents=True, exist_ok=True)
+        plot_history(sae.history_, path=out / "figures" / "history.png")
+    else:
         save_training_figures(sae, data, out / "figures")
     best = out / "checkpoints" / "best_model.safetensors"
     m = sae.metrics_
