@@ -31,7 +31,7 @@ BLOCK_BYTES = 32 * 2**20
 """Target size of one streamed block (all neurons and bins of a run of presentations)."""
 BUFFER_BLOCKS = 4
 """Blocks whose samples are shuffled together during an epoch."""
-IN_MEMORY_BYTES = 1 * 2**30
+IN_MEMORY_BYTES = 128 * 2**20
 """Lazy inputs whose float32 samples fit in this many bytes are loaded and trained in memory."""
 
 

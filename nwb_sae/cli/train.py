@@ -25,7 +25,7 @@ def register(subparsers) -> None:
     add_flag(p, "resume", action="store_true", help="continue an interrupted run in OUTPUT_DIR")
     add_flag(p, "no_figures", action="store_true", help="skip the figures")
     add_flag(p, "lazy", action="store_true",
-             help="NWB input: read windows only when trained on; a recording over 1 GiB of float32 samples is "
+             help="NWB input: read windows only when trained on; a recording over 128 MiB of float32 samples is "
                   "then streamed block by block (memory bounded by the block size, not the recording)")
     add_config_flags(p, ModelConfig, TrainConfig, aliases=ALIASES)
     add_quiet_flag(p)
