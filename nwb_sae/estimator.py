@@ -199,11 +199,12 @@ class SAE(TransformerMixin, BaseEstimator):
         self.history_ = result.history
         self.best_epoch_ = result.best_epoch
         self.samples_per_second_ = result.samples_per_second
+        self.world_size_ = result.world_size
         report = self._sample_report(x_val if len(x_val) else x_train) if streamed is None \
             else streamed_code_report(model, xv)
         self.metrics_ = {**report,
                          "best_epoch": self.best_epoch_, "samples_per_second": self.samples_per_second_}
-        if checkpoint_dir is not None:  # the best checkpoint gets the final metrics too
+        if checkpoint_dir is not None and result.rank == 0:  # the best checkpoint gets the final metrics too
             self.save(Path(checkpoint_dir) / "best_model")
         return self
 
@@ -366,6 +367,7 @@ class SAE(TransformerMixin, BaseEstimator):
             "data_attrs": self.data_attrs_,
             "metrics": self.metrics_,
             "history": self.history_,
+            "world_size": getattr(self, "world_size_", 1),
         }
 
     def provenance(self) -> dict:
@@ -395,6 +397,7 @@ class SAE(TransformerMixin, BaseEstimator):
         sae.metrics_ = meta.get("metrics", {})
         sae.history_ = meta.get("history", {})
         sae.best_epoch_ = sae.metrics_.get("best_epoch")
+        sae.world_size_ = int(meta.get("world_size", 1))
         if device is not None:
             sae.device = device
         sae.model_.to(resolve_device(sae.device))

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import copy
 import math
+import os
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -19,6 +20,7 @@ import numpy as np
 import torch
 from tqdm.auto import tqdm
 
+from nwb_sae import distributed
 from nwb_sae.checkpoint import checkpoint_paths, load_checkpoint, save_checkpoint
 from nwb_sae.config import TrainConfig
 from nwb_sae.model import SparseAutoencoder
@@ -42,13 +44,19 @@ class TrainResult(NamedTuple):
     """True when patience ran out before ``epochs``."""
     samples_per_second: float
     """Training throughput over the whole run (optimisation steps only)."""
+    world_size: int = 1
+    """Processes that trained the model together (torchrun); 1 for a plain run."""
+    rank: int = 0
+    """This process's rank; only rank 0 writes files."""
 
 
 def resolve_device(device: str) -> torch.device:
     """``auto`` means CUDA when present, else CPU."""
-    if device == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    return torch.device(device)
+    resolved = torch.device("cuda" if torch.cuda.is_available() else "cpu") if device == "auto" \
+        else torch.device(device)
+    if resolved.type == "cuda" and resolved.index is None and "LOCAL_RANK" in os.environ:  # torchrun: a GPU each
+        resolved = torch.device("cuda", int(os.environ["LOCAL_RANK"]))
+    return resolved
 
 
 @torch.no_grad()
@@ -167,12 +175,13 @@ def train_model(
     """
     train_source, val_source = as_source(x_train), as_source(x_val)
     device = train_source.device
+    ctx = distributed.context(device)
     lr = cfg.resolved_lr()
     optimizer = torch.optim.Adam(model.parameters(), lr=lr)
     state = _State(model.n_latents)
     best_state = copy.deepcopy(model.state_dict())
     checkpoint_dir = Path(checkpoint_dir) if checkpoint_dir is not None else None
-    meta_fn = checkpoint_meta or dict
+    meta_fn = _with_world_size(checkpoint_meta or dict, ctx.world_size)
 
     if resume and checkpoint_dir is not None and checkpoint_paths(checkpoint_dir / "last")[0].exists():
         tensors, meta = load_checkpoint(checkpoint_dir / "last")
@@ -185,7 +194,8 @@ def train_model(
             else copy.deepcopy(model.state_dict())
 
     n_train = train_source.n_samples
-    batch_size = cfg.resolve_batch_size(n_train, device.type)
+    # torchrun: the global batch is split evenly over the ranks
+    batch_size = max(1, cfg.resolve_batch_size(n_train, device.type) // ctx.world_size) * ctx.world_size
     steps_per_epoch = max(1, n_train // batch_size)  # the incomplete last batch is dropped
     log_every = LOG_EVERY.get(device.type, LOG_EVERY_ACCELERATOR)
     any_dead = True  # on an accelerator, refreshed when logging: dead latents get the auxiliary loss
@@ -194,7 +204,7 @@ def train_model(
     train_seconds, trained_samples = 0.0, 0
 
     bar = tqdm(total=cfg.epochs * steps_per_epoch, initial=state.epoch * steps_per_epoch,
-               disable=not cfg.progress, desc="training", unit="step", dynamic_ncols=True)
+               disable=not cfg.progress or not ctx.is_main, desc="training", unit="step", dynamic_ncols=True)
     try:
         while state.epoch < cfg.epochs:
             generator = torch.Generator().manual_seed(cfg.seed * 1_000_003 + state.epoch)
@@ -204,9 +214,9 @@ def train_model(
                 for group in optimizer.param_groups:
                     group["lr"] = lr * min(1.0, (state.step + 1) / max(cfg.warmup_steps, 1))
                 dead = since_fired >= cfg.dead_after
-                out = _step(model, optimizer, xb, dead if any_dead else None, cfg)
+                out = _step(model, optimizer, ctx.shard(xb), dead if any_dead else None, cfg, ctx)
                 since_fired += xb.shape[0]
-                since_fired.masked_fill_(out.fired, 0)
+                since_fired.masked_fill_(ctx.any_rank(out.fired), 0)
                 state.step += 1
                 if (model.config.activation == "relu" and cfg.resample_every
                         and state.step % cfg.resample_every == 0):
@@ -234,17 +244,18 @@ def train_model(
             if val["loss"] < state.best_val:
                 state.best_val, state.best_epoch = val["loss"], state.epoch
                 best_state = copy.deepcopy(model.state_dict())
-                if checkpoint_dir is not None:
+                if checkpoint_dir is not None and ctx.is_main:
                     save_checkpoint(checkpoint_dir / "best_model", best_state,
                                     {**meta_fn(), "best_epoch": state.epoch, "val": val})
             state.bad_epochs = 0 if improved else state.bad_epochs + 1
-            if checkpoint_dir is not None:
+            if checkpoint_dir is not None and ctx.is_main:
                 state.since_fired = since_fired.cpu()
                 opt_tensors, opt_numbers = _optimizer_tensors(optimizer)
                 tensors = {**{f"model.{k}": v for k, v in model.state_dict().items()}, **opt_tensors,
                            "since_fired": state.since_fired}
                 save_checkpoint(checkpoint_dir / "last", tensors,
                                 {**meta_fn(), "optimizer": opt_numbers, "training_state": state.to_meta()})
+            ctx.barrier()  # the other ranks wait until rank 0 has written the checkpoints
             if callback is not None:
                 callback(model, row)
             if state.bad_epochs >= cfg.patience:
@@ -254,11 +265,20 @@ def train_model(
         bar.close()
     model.load_state_dict(best_state)
     rate = trained_samples / train_seconds if train_seconds > 0 else float("nan")
-    return TrainResult(state.history, state.best_epoch, stopped_early, rate)
+    return TrainResult(state.history, state.best_epoch, stopped_early, rate, ctx.world_size, ctx.rank)
 
 
-def _step(model: SparseAutoencoder, optimizer, xb: torch.Tensor, dead: torch.Tensor, cfg: TrainConfig):
+def _with_world_size(meta_fn: Callable[[], dict], world_size: int) -> Callable[[], dict]:
+    """Checkpoint metadata that also records how many processes trained the model."""
+    return lambda: {**meta_fn(), "world_size": world_size}
+
+
+def _step(model: SparseAutoencoder, optimizer, xb: torch.Tensor, dead: torch.Tensor | None, cfg: TrainConfig,
+          ctx: distributed.Context = distributed.SINGLE):
     """One optimisation step on the batch ``xb``; returns the forward output (nothing waits for the device).
+
+    Under torchrun ``xb`` is this rank's slice of the global batch and the gradients are averaged over
+    the ranks before the update (:mod:`nwb_sae.distributed`).
 
     ``dead`` is None when no latent was dead at the last check (every step on the CPU, where checking
     costs nothing; at every progress update on an accelerator).
@@ -267,6 +287,7 @@ def _step(model: SparseAutoencoder, optimizer, xb: torch.Tensor, dead: torch.Ten
         out = model(xb, dead=dead, aux_coefficient=cfg.aux_coefficient)
     optimizer.zero_grad(set_to_none=True)
     out.loss.backward()
+    ctx.average_gradients(model)
     model.remove_parallel_gradient_()
     optimizer.step()
     model.normalize_decoder_()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 from pathlib import Path
 
 from nwb_sae.cli._common import add_data_options, add_flag, add_quiet_flag, data_options
@@ -57,6 +58,8 @@ def run(args: argparse.Namespace) -> int:
           f"x {data.sizes['presentations']} presentations -> {sae}")
     # the data are checked by fit before anything is written to the output folder
     sae.fit(data, checkpoint_dir=out / "checkpoints", resume=args.resume)
+    if int(os.environ.get("RANK", "0")) != 0:  # torchrun: rank 0 writes the outputs
+        return 0
     write_json(out / "history.json", sae.history_)
     write_json(out / "metrics.json", sae.metrics_)
     if args.no_figures:
