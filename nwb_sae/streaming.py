@@ -158,7 +158,8 @@ class BlockSource:
         return samples
 
     def _normalised(self, samples: np.ndarray) -> torch.Tensor:
-        return (to_device(samples, self.device) - self.mean) / self.scale
+        """In place where possible: on the CPU the tensor shares the freshly read block's memory."""
+        return to_device(samples, self.device).sub_(self.mean).div_(self.scale)
 
     def batches(self, batch_size: int, generator: torch.Generator) -> Iterator[torch.Tensor]:
         """One epoch: blocks in random order, samples shuffled across a buffer of :data:`BUFFER_BLOCKS`."""
@@ -166,15 +167,24 @@ class BlockSource:
         carry = torch.empty(0, self.n_inputs, device=self.device)
         steps = self.n_samples // batch_size
         for first in range(0, len(order), BUFFER_BLOCKS):
-            raw = np.concatenate([self.read_block(i) for i in order[first:first + BUFFER_BLOCKS]])
-            buffer = torch.cat([carry, self._normalised(raw)])
-            del raw
+            buffer = self._normalised(np.concatenate([self.read_block(i) for i in order[first:first + BUFFER_BLOCKS]]))
+            if len(carry):
+                buffer = torch.cat([carry, buffer])
             shuffled = buffer[torch.randperm(buffer.shape[0], generator=generator).to(self.device)]
+            del buffer  # at most two buffers are alive: the one being read and the shuffled one
             n_full = shuffled.shape[0] // batch_size
             for i in range(min(n_full, steps)):
                 yield shuffled[i * batch_size:(i + 1) * batch_size]
             steps -= min(n_full, steps)
             carry = shuffled[n_full * batch_size:]
+
+    def _read_blocks(self, indices: list[int]) -> np.ndarray:
+        """Raw samples of several blocks, read straight into one array (no second copy)."""
+        sizes = [len(self.blocks[i][2]) * self.n_time for i in indices]
+        out = np.empty((sum(sizes), self.n_inputs), np.float32)
+        for index, start, size in zip(indices, np.cumsum([0, *sizes[:-1]]), sizes, strict=True):
+            out[start:start + size] = self.read_block(index)
+        return out
 
     def chunks(self, size: int) -> Iterator[torch.Tensor]:
         """All samples in order (block by block), at most ``size`` at a time."""
