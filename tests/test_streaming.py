@@ -73,3 +73,18 @@ def test_streamed_fit_refuses_nan_naming_the_recording(recording, monkeypatch):
 
     with pytest.raises(InputDataError, match="bad.nwb.*NaN"):
         SAE(n_latents=8, k=2, epochs=1, progress=False, device="cpu").fit(bad.chunk({"presentations": 10}))
+
+
+def test_cli_train_lazy_streams_an_nwb_file(recording, tmp_path, monkeypatch):
+    from nwb_sae.cli import main
+    from nwb_sae.estimator import load
+    from nwb_sae.synthetic import write_nwb_recording
+
+    path = write_nwb_recording(tmp_path / "rec.nwb", recording)
+    monkeypatch.setattr(streaming, "IN_MEMORY_BYTES", 0)
+    out = tmp_path / "run"
+    assert main(["train", "--data_path", str(path), "--output_dir", str(out), "--lazy", "--presentations",
+                 "trials", "--n_latents", "16", "--k", "2", "--epochs", "2", "--device", "cpu", "--quiet"]) == 0
+    sae = load(out / "checkpoints" / "best_model")
+    assert sae.data_attrs_["n_presentations"] == 120 and sae.n_neurons == 12
+    assert (out / "figures" / "history.png").exists() and (out / "metrics.json").exists()
