@@ -11,9 +11,11 @@ from dataclasses import asdict, dataclass, field, fields
 from typing import Literal, get_args
 
 Activation = Literal["topk", "batchtopk", "relu"]
+Precision = Literal["fp32", "bf16"]
 Normalization = Literal["zscore", "scale", "none"]
 ACTIVATIONS = get_args(Activation)
 NORMALIZATIONS = get_args(Normalization)
+PRECISIONS = get_args(Precision)
 
 
 @dataclass
@@ -59,7 +61,8 @@ class TrainConfig:
     """Maximum passes over the training split (early stopping usually ends sooner)."""
     batch_size: int | None = None
     """Samples (population vectors) per optimisation step; ``None`` picks the largest power of two up to
-    4096 that still gives at least 32 steps per epoch (small recordings need many small steps)."""
+    4096 (65536 on a GPU) that still gives at least 32 steps per epoch (small recordings need many small
+    steps)."""
     lr: float | None = None
     """Adam learning rate; ``None`` means 4e-3 (see ``resolved_lr``)."""
     warmup_steps: int = 50
@@ -93,13 +96,17 @@ class TrainConfig:
     """Circular-shift surrogates of the significance null (each neuron shifted on its own)."""
     n_permutations: int = 1000
     """Label permutations of the stimulus-selectivity test."""
+    precision: Precision = "fp32"
+    """``fp32``, or ``bf16``: the encoder's dense matrix product runs in bfloat16 autocast (a GPU's tensor
+    cores; weights, optimiser and loss stay float32)."""
 
-    def resolve_batch_size(self, n_train: int) -> int:
-        """The batch size used for ``n_train`` training samples."""
+    def resolve_batch_size(self, n_train: int, device_type: str = "cpu") -> int:
+        """The batch size used for ``n_train`` training samples on a ``device_type`` device."""
         if self.batch_size is not None:
             return max(1, min(self.batch_size, n_train))
         size = 2 ** int(math.floor(math.log2(max(n_train // 32, 1))))
-        return max(1, min(4096, max(64, size), n_train))
+        largest = 4096 if device_type == "cpu" else 65536  # a GPU step costs little more for more rows
+        return max(1, min(largest, max(64, size), n_train))
 
     def resolved_lr(self) -> float:
         """The learning rate: ``lr``, or 4e-3 (measured on the recovery benchmark, all activations)."""
@@ -126,6 +133,8 @@ class Settings:
         model = ModelConfig(**{k: v for k, v in kwargs.items() if k in model_keys})
         train = TrainConfig(**{k: v for k, v in kwargs.items() if k in train_keys})
         model.validate()
+        if train.precision not in PRECISIONS:
+            raise ValueError(f"precision must be one of {PRECISIONS}, got {train.precision!r}")
         return cls(model, train)
 
     def to_flat(self) -> dict:

@@ -43,6 +43,7 @@ from nwb_sae.samples import (
     select_model_neurons,
     split_presentations,
 )
+from nwb_sae.streaming import is_lazy, should_stream, streamed_code_report, streamed_split
 from nwb_sae.train import as_tensor, resolve_device, train_model
 
 CHECKPOINT_FORMAT = "nwb-sae/1"
@@ -59,7 +60,8 @@ class SAE(TransformerMixin, BaseEstimator):
     n_latents, activation, k, l1_coefficient, normalize
         The model: see :class:`nwb_sae.config.ModelConfig` (the same names and defaults).
     epochs, batch_size, lr, warmup_steps, val_fraction, patience, min_delta, seed, device,
-    aux_coefficient, dead_after, resample_every, threads, progress, n_seeds, alpha, n_shifts, n_permutations
+    aux_coefficient, dead_after, resample_every, threads, progress, n_seeds, alpha, n_shifts, n_permutations,
+    precision
         The training: see :class:`nwb_sae.config.TrainConfig` (the same names and defaults).
 
     Attributes
@@ -101,7 +103,8 @@ class SAE(TransformerMixin, BaseEstimator):
                  val_fraction: float = 0.2, patience: int = 5, min_delta: float = 1e-3, seed: int = 0,
                  device: str = "auto", aux_coefficient: float = 1 / 32, dead_after: int = 100_000,
                  resample_every: int = 2000, threads: int | None = None, progress: bool = True,
-                 n_seeds: int = 2, alpha: float = 0.05, n_shifts: int = 200, n_permutations: int = 1000):
+                 n_seeds: int = 2, alpha: float = 0.05, n_shifts: int = 200, n_permutations: int = 1000,
+                 precision: str = "fp32"):
         self.n_latents = n_latents
         self.activation = activation
         self.k = k
@@ -125,6 +128,7 @@ class SAE(TransformerMixin, BaseEstimator):
         self.alpha = alpha
         self.n_shifts = n_shifts
         self.n_permutations = n_permutations
+        self.precision = precision
 
     # -- scikit-learn protocol (get_params, set_params, clone, tags: from BaseEstimator) ---------
     @property
@@ -144,6 +148,9 @@ class SAE(TransformerMixin, BaseEstimator):
         ----------
         X : xarray.DataArray or numpy.ndarray
             Activity with dims (neurons, time, presentations), or population vectors (samples, neurons).
+            A dask-backed DataArray (``read_nwb(..., lazy=True)``) larger than
+            :data:`nwb_sae.streaming.IN_MEMORY_BYTES` is streamed block by block (memory bounded by the
+            block size, not the recording); a smaller one is loaded and trained in memory.
         y : None
             Ignored (scikit-learn's unsupervised signature).
         checkpoint_dir : path, optional
@@ -163,26 +170,38 @@ class SAE(TransformerMixin, BaseEstimator):
         arr, _ = as_activity(X)
         source = str(arr.attrs.get("source", "data"))
         n_input_neurons = arr.sizes["neurons"]
-        arr, dropped = drop_constant_neurons(arr, source)  # one warning names them
-        check_finite(arr, source)
-        train_idx, val_idx = split_presentations(arr.sizes["presentations"], cfg_t.val_fraction,
-                                                 cfg_t.seed, source)
-        x_train = population_vectors(arr.isel(presentations=train_idx))
-        x_val = population_vectors(arr.isel(presentations=val_idx)) if len(val_idx) else x_train[:0]
-        mean, scale = fit_normalization(x_train, cfg_m.normalize, arr["neurons"].values, source)
+        dropped = []
+        device = resolve_device(cfg_t.device)
+        streamed = None
+        if should_stream(arr):  # constant neurons are refused by the streamed normalisation, not dropped
+            streamed = streamed_split(arr, cfg_m.normalize, cfg_t.val_fraction, cfg_t.seed, device, source)
+            train_idx, val_idx, mean, scale = (streamed.train_presentations, streamed.val_presentations,
+                                               streamed.mean, streamed.scale)
+        else:
+            arr = arr.compute() if is_lazy(arr) else arr
+            arr, dropped = drop_constant_neurons(arr, source)  # one warning names them
+            check_finite(arr, source)
+            train_idx, val_idx = split_presentations(arr.sizes["presentations"], cfg_t.val_fraction,
+                                                     cfg_t.seed, source)
+            x_train = population_vectors(arr.isel(presentations=train_idx))
+            x_val = population_vectors(arr.isel(presentations=val_idx)) if len(val_idx) else x_train[:0]
+            mean, scale = fit_normalization(x_train, cfg_m.normalize, arr["neurons"].values, source)
 
         if cfg_t.threads:
             torch.set_num_threads(cfg_t.threads)
-        device = resolve_device(cfg_t.device)
         torch.manual_seed(cfg_t.seed)
         model = SparseAutoencoder(arr.sizes["neurons"], cfg_m)
         model.reset_parameters(torch.Generator().manual_seed(cfg_t.seed))
         model.input_mean.copy_(torch.from_numpy(mean))
         model.input_scale.copy_(torch.from_numpy(scale))
         model.to(device)
-        xt = model.normalize(as_tensor(x_train, device))
-        xv = model.normalize(as_tensor(x_val, device)) if len(x_val) else xt
-        model.init_from_data(xt)
+        if streamed is None:
+            xt = model.normalize(as_tensor(x_train, device))
+            xv = model.normalize(as_tensor(x_val, device)) if len(x_val) else xt
+            model.init_from_data(xt)
+        else:
+            xt, xv = streamed.train, streamed.val
+            model.init_from_data(model.normalize(as_tensor(streamed.head, device)))
 
         self.model_ = model
         self.n_features_in_ = n_input_neurons
@@ -198,9 +217,12 @@ class SAE(TransformerMixin, BaseEstimator):
         self.history_ = result.history
         self.best_epoch_ = result.best_epoch
         self.samples_per_second_ = result.samples_per_second
-        self.metrics_ = {**self._sample_report(x_val if len(x_val) else x_train),
+        self.world_size_ = result.world_size
+        report = self._sample_report(x_val if len(x_val) else x_train) if streamed is None \
+            else streamed_code_report(model, xv)
+        self.metrics_ = {**report,
                          "best_epoch": self.best_epoch_, "samples_per_second": self.samples_per_second_}
-        if checkpoint_dir is not None:  # the best checkpoint gets the final metrics too
+        if checkpoint_dir is not None and result.rank == 0:  # the best checkpoint gets the final metrics too
             self.save(Path(checkpoint_dir) / "best_model")
         return self
 
@@ -369,6 +391,7 @@ class SAE(TransformerMixin, BaseEstimator):
             "data_attrs": self.data_attrs_,
             "metrics": self.metrics_,
             "history": self.history_,
+            "world_size": getattr(self, "world_size_", 1),
         }
 
     def provenance(self) -> dict:
@@ -398,6 +421,7 @@ class SAE(TransformerMixin, BaseEstimator):
         sae.metrics_ = meta.get("metrics", {})
         sae.history_ = meta.get("history", {})
         sae.best_epoch_ = sae.metrics_.get("best_epoch")
+        sae.world_size_ = int(meta.get("world_size", 1))
         if device is not None:
             sae.device = device
         sae.model_.to(resolve_device(sae.device))

@@ -27,8 +27,9 @@ class ForwardOutput(NamedTuple):
     """Reconstruction of the normalised input, (batch, inputs)."""
     fired: torch.Tensor
     """Which latents were active on at least one sample of the batch, (latents,) bool."""
-    l0: float
-    """Mean number of active latents per sample."""
+    l0: torch.Tensor
+    """Mean number of active latents per sample (a 0-d tensor on the model's device: reading it waits
+    for the device, so the training loop reads it only when it logs)."""
     loss: torch.Tensor
     """Total loss: reconstruction plus sparsity penalty plus auxiliary loss."""
     mse: torch.Tensor
@@ -48,6 +49,12 @@ def _scatter_rows(cols: torch.Tensor, weights: torch.Tensor, rows_of: torch.Tens
     sparse = torch.sparse_coo_tensor(torch.stack([cols.reshape(-1), owners]), weights.reshape(-1),
                                      (n_rows, batch), check_invariants=False)
     return torch.sparse.mm(sparse, rows_of)
+
+
+def _fired(cols: torch.Tensor, on: torch.Tensor, n_latents: int) -> torch.Tensor:
+    """(latents,) bool: latents in ``cols`` where ``on``; a scatter, so the host never waits for the device."""
+    hits = torch.zeros(n_latents, dtype=torch.int32, device=cols.device)
+    return hits.index_add_(0, cols.reshape(-1), on.reshape(-1).to(torch.int32)) > 0
 
 
 class _SparseEncode(torch.autograd.Function):
@@ -168,7 +175,8 @@ class SparseAutoencoder(nn.Module):
         # the encoder bias rides along as an extra weight column, so one sparse product serves both
         w_aug = torch.cat([self.W_enc, self.b_enc[:, None]], dim=1)
         x_aug = F.pad(x - self.b_dec, (0, 1), value=1.0)
-        return _SparseEncode.apply(x_aug, w_aug, cols, pre.gather(1, cols))
+        # under bf16 autocast ``pre`` is bfloat16; the few selected values are trained in float32
+        return _SparseEncode.apply(x_aug, w_aug, cols, pre.gather(1, cols).float())
 
     def decode_sparse(self, cols: torch.Tensor, values: torch.Tensor) -> torch.Tensor:
         """Sum of the decoder rows ``cols`` (batch, j) weighted by ``values``, without the bias."""
@@ -202,7 +210,7 @@ class SparseAutoencoder(nn.Module):
             mse = (recon - x).pow(2).mean()
             active = acts.detach() > 0
             penalty = self.config.l1_coefficient * acts.sum(dim=1).mean()
-            return ForwardOutput(recon, active.any(dim=0), float(active.sum()) / x.shape[0],
+            return ForwardOutput(recon, active.any(dim=0), active.sum() / x.shape[0],
                                  mse + penalty, mse, zero)
 
         with torch.no_grad():
@@ -215,9 +223,8 @@ class SparseAutoencoder(nn.Module):
         mse = (recon - x).pow(2).mean()
         with torch.no_grad():
             on = values > 0
-            fired = torch.zeros(self.n_latents, dtype=torch.bool, device=x.device)
-            fired[cols[on]] = True
-            l0 = float(on.sum()) / x.shape[0]
+            fired = _fired(cols, on, self.n_latents)
+            l0 = on.sum() / x.shape[0]
             if self.config.activation == "batchtopk":
                 self._update_threshold(values[on])
         aux = zero

@@ -180,11 +180,19 @@ def fit_normalization(x: np.ndarray, mode: str, neuron_ids, source: str) -> tupl
     ``zscore`` divides by each neuron's standard deviation, floored at :data:`STD_FLOOR` times the
     median one; ``scale`` by one common scale; ``none`` leaves the data as they are.
     """
-    n = x.shape[1]
+    if mode == "none":
+        n = x.shape[1]
+        return np.zeros(n, np.float32), np.ones(n, np.float32)
+    return normalization_from_moments(x.mean(axis=0, dtype=np.float64), x.std(axis=0, dtype=np.float64),
+                                      mode, neuron_ids, source)
+
+
+def normalization_from_moments(mean: np.ndarray, std: np.ndarray, mode: str, neuron_ids,
+                               source: str) -> tuple[np.ndarray, np.ndarray]:
+    """Per-neuron (mean, scale) from the training samples' per-neuron mean and std (also when streamed)."""
+    n = len(mean)
     if mode == "none":
         return np.zeros(n, np.float32), np.ones(n, np.float32)
-    mean = x.mean(axis=0, dtype=np.float64)
-    std = x.std(axis=0, dtype=np.float64)
     if mode == "zscore":
         floor = STD_FLOOR * float(np.median(std))
         if floor <= 1e-12 * max(1.0, float(np.median(np.abs(mean)))):

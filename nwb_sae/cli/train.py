@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 from pathlib import Path
 
 from nwb_sae.cli._common import add_data_options, add_flag, add_quiet_flag, data_options
@@ -24,6 +25,9 @@ def register(subparsers) -> None:
                                                  "or the URL of an NWB file (https://, dandi://)")
     add_flag(p, "output_dir", required=True, help="folder for checkpoints, history and figures")
     add_training_flags(p)
+    add_flag(p, "lazy", action="store_true",
+             help="NWB input: read windows only when trained on; a recording over 128 MiB of float32 samples is "
+                  "then streamed block by block (memory bounded by the block size, not the recording)")
     p.set_defaults(func=run)
 
 
@@ -44,6 +48,7 @@ def run(args: argparse.Namespace) -> int:
     from nwb_sae.estimator import SAE
     from nwb_sae.io import load_data
     from nwb_sae.io.jsonable import write_json
+    from nwb_sae.streaming import should_stream
     from nwb_sae.viz.report import save_training_figures
 
     settings = settings_from_args(args, ModelConfig, TrainConfig)
@@ -52,15 +57,27 @@ def run(args: argparse.Namespace) -> int:
     except (TypeError, ValueError) as err:
         raise InputDataError(f"invalid settings: {err}") from err
     sae = SAE(**settings)
-    data = load_data(args.data_path, **data_options(args))
+    options = data_options(args)
+    if args.lazy and Path(args.data_path).suffix.lower() in (".nwb", ".h5", ".hdf5") and "dataset" not in options:
+        options["lazy"] = True
+    data = load_data(args.data_path, **options)
     out = Path(args.output_dir)
     print(f"training on {args.data_path}: {data.sizes['neurons']} neurons x {data.sizes['time']} time bins "
           f"x {data.sizes['presentations']} presentations -> {sae}")
     # the data are checked by fit before anything is written to the output folder
     sae.fit(data, checkpoint_dir=out / "checkpoints", resume=args.resume)
+    if int(os.environ.get("RANK", "0")) != 0:  # torchrun: rank 0 writes the outputs
+        return 0
     write_json(out / "history.json", sae.history_)
     write_json(out / "metrics.json", sae.metrics_)
-    if not args.no_figures:
+    if args.no_figures:
+        pass
+    elif should_stream(data):  # the other figures would encode the whole recording at once
+        from nwb_sae.viz.training import plot_history
+
+        (out / "figures").mkdir(parents=True, exist_ok=True)
+        plot_history(sae.history_, path=out / "figures" / "history.png")
+    else:
         save_training_figures(sae, data, out / "figures")
     best = out / "checkpoints" / "best_model.safetensors"
     m = sae.metrics_
