@@ -284,7 +284,8 @@ class SAE(TransformerMixin, BaseEstimator):
         arr, is_samples = as_activity(X)
         source = arr.attrs.get("source", "data")
         arr = select_model_neurons(arr, (getattr(self, "neuron_coords_", None) or {}).get("id"), self.n_neurons,
-                                   source, self.data_attrs_.get("source", "its training data"))
+                                   source, self.data_attrs_.get("source", "its training data"),
+                                   dropped_ids=self.data_attrs_.get("dropped_neurons", ()))
         if finite:
             check_finite(arr, source)
         return arr, is_samples

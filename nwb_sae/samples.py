@@ -150,20 +150,26 @@ def drop_constant_neurons(data: xr.DataArray, source: str) -> tuple[xr.DataArray
 
 
 def select_model_neurons(data: xr.DataArray, model_ids, n_model: int, source: str,
-                         trained_on: str = "its training data") -> xr.DataArray:
-    """The model's neurons of ``data``, picked by id when ``data`` has others too (e.g. dropped ones).
+                         trained_on: str = "its training data", dropped_ids=()) -> xr.DataArray:
+    """The model's neurons of ``data``, picked by id when ``data`` also holds the ones fit dropped.
+
+    Only the neurons :func:`drop_constant_neurons` removed at fit time (``dropped_ids``) may be extra:
+    any other difference (another recording, another neuron selection) is refused, because matching
+    plain positional ids (0, 1, 2, ... of an array) would silently encode the wrong neurons.
 
     Raises
     ------
     InputDataError
-        ``data`` lacks some of the model's neurons, or has a different count and no ids to match.
+        ``data`` lacks some of the model's neurons, or holds neurons the model neither kept nor dropped.
     """
     n = data.sizes["neurons"]
     missing = []
     if model_ids is not None and n != n_model:
         where = {str(v): i for i, v in enumerate(data["neurons"].values)}
         missing = [v for v in model_ids if str(v) not in where]
-        if not missing and len(model_ids) == n_model:
+        known = {str(v) for v in model_ids} | {str(v) for v in dropped_ids}
+        unknown = [v for v in where if v not in known]
+        if not missing and not unknown and len(model_ids) == n_model:
             return data.isel(neurons=[where[str(v)] for v in model_ids])
     if n != n_model:
         lacking = f"; the model's neuron ids {_named(missing)} are not in it" if missing else ""

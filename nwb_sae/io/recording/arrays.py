@@ -97,6 +97,7 @@ def as_recording(data, source: str, window=None) -> xr.DataArray:
     """
     from nwb_sae.io.recording.continuous import cut_consecutive, is_continuous
 
+    check_numeric_dtype(data.dtype, source)  # before any windowing casts text or complex values
     if is_continuous(data):
         return to_dataarray(cut_consecutive(data, window, source=source), source=source)
     if window is not None:
