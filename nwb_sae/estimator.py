@@ -19,6 +19,7 @@ True
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 
 import numpy as np
@@ -28,8 +29,15 @@ from sklearn.base import BaseEstimator, TransformerMixin
 
 from nwb_sae import metrics
 from nwb_sae.checkpoint import load_checkpoint, save_checkpoint
-from nwb_sae.config import Settings
+from nwb_sae.config import ModelConfig, Settings
 from nwb_sae.errors import CheckpointError, InputDataError, NotFittedError
+from nwb_sae.estimator_ensembles import (
+    add_selectivity,
+    ensemble_meta,
+    fit_ensembles,
+    restore_ensembles,
+    vet_latents,
+)
 from nwb_sae.io.recording.arrays import ACTIVITY_DIMS, CODE_DIMS
 from nwb_sae.model import SparseAutoencoder
 from nwb_sae.samples import (
@@ -57,8 +65,12 @@ class SAE(TransformerMixin, BaseEstimator):
     n_latents, activation, k, l1_coefficient, normalize
         The model: see :class:`nwb_sae.config.ModelConfig` (the same names and defaults).
     epochs, batch_size, lr, warmup_steps, val_fraction, patience, min_delta, seed, device,
-    aux_coefficient, dead_after, resample_every, threads, progress
-        The training: see :class:`nwb_sae.config.TrainConfig` (the same names and defaults).
+    aux_coefficient, dead_after, resample_every, threads, progress, n_seeds, alpha, n_shifts,
+    n_permutations
+        The training and the statistics: see :class:`nwb_sae.config.TrainConfig` (the same names and
+        defaults). With the default ``activation="batchtopk"``, ``n_latents`` and ``k`` left at None
+        are selected from the data, and the ensemble fit uses its own epochs, patience, batch size
+        and learning rate unless these are changed (:mod:`nwb_sae.estimator_ensembles`).
 
     Attributes
     ----------
@@ -73,7 +85,20 @@ class SAE(TransformerMixin, BaseEstimator):
     data_attrs_ : dict
         The training data's description (source, window, sizes of the split, ...).
     history_ : dict
-        Per-epoch training history.
+        Per-epoch training history (for batchtopk: ``epoch`` and ``val_loss``, the mean held-out error
+        of the fits of the selection and of the final seeds, one after the other).
+    significant_ : numpy.ndarray
+        (latents,) bool: the latents reported as ensembles (significant against circular shifts on
+        held-out presentations at false discovery rate ``alpha``, and found again by other seeds).
+    latent_table_ : pandas.DataFrame
+        One row per latent: ``frequency``, ``mean_activation``, ``p_value``, ``q_value``,
+        ``significant``, ``stability`` (NaN for topk / relu), ... and per categorical presentation
+        coordinate ``{name}_eta_squared``, ``{name}_p_value``, ``{name}_q_value``, ``{name}_preferred``.
+    selection_curve_ : pandas.DataFrame or None
+        The candidates of the model selection (:func:`nwb_sae.viz.plot_selection`); None when
+        nothing was selected.
+    mp_count_ : int or None
+        The Marchenko-Pastur count of the training data (the floor of the selection).
     metrics_ : dict
         Validation metrics of the kept (best) weights.
     best_epoch_ : int
@@ -87,12 +112,13 @@ class SAE(TransformerMixin, BaseEstimator):
     array's rows are its presentations, so the validation split holds out whole rows.
     """
 
-    def __init__(self, n_latents: int = 1024, activation: str = "topk", k: int = 6,
+    def __init__(self, n_latents: int | None = None, activation: str = "batchtopk", k: float | None = None,
                  l1_coefficient: float = 0.05, normalize: str = "zscore", epochs: int = 100,
                  batch_size: int | None = None, lr: float | None = None, warmup_steps: int = 50,
                  val_fraction: float = 0.2, patience: int = 5, min_delta: float = 1e-3, seed: int = 0,
                  device: str = "auto", aux_coefficient: float = 1 / 32, dead_after: int = 100_000,
-                 resample_every: int = 2000, threads: int | None = None, progress: bool = True):
+                 resample_every: int = 2000, threads: int | None = None, progress: bool = True,
+                 n_seeds: int = 2, alpha: float = 0.05, n_shifts: int = 200, n_permutations: int = 1000):
         self.n_latents = n_latents
         self.activation = activation
         self.k = k
@@ -112,6 +138,10 @@ class SAE(TransformerMixin, BaseEstimator):
         self.resample_every = resample_every
         self.threads = threads
         self.progress = progress
+        self.n_seeds = n_seeds
+        self.alpha = alpha
+        self.n_shifts = n_shifts
+        self.n_permutations = n_permutations
 
     # -- scikit-learn protocol (get_params, set_params, clone, tags: from BaseEstimator) ---------
     @property
@@ -121,7 +151,9 @@ class SAE(TransformerMixin, BaseEstimator):
 
     def __repr__(self) -> str:
         state = "fitted" if getattr(self, "model_", None) is not None else "not fitted"
-        return f"SAE(n_latents={self.n_latents}, activation={self.activation!r}, k={self.k}, {state})"
+        model = getattr(self, "model_", None)
+        n_latents, k = (model.n_latents, model.config.k) if model is not None else (self.n_latents, self.k)
+        return f"SAE(n_latents={n_latents}, activation={self.activation!r}, k={k}, {state})"
 
     # -- fitting --------------------------------------------------------------------------------
     def fit(self, X, y=None, *, checkpoint_dir=None, resume: bool = False, callback=None) -> SAE:
@@ -159,8 +191,31 @@ class SAE(TransformerMixin, BaseEstimator):
         if cfg_t.threads:
             torch.set_num_threads(cfg_t.threads)
         device = resolve_device(cfg_t.device)
+        self.n_features_in_ = arr.sizes["neurons"]
+        self.neuron_coords_ = describe_neurons(arr)
+        self.data_attrs_ = describe_attrs(arr.attrs)
+        self.data_attrs_.update(n_time=arr.sizes["time"], n_presentations=arr.sizes["presentations"],
+                                train_presentations=len(train_idx), val_presentations=len(val_idx))
+        self.history_, self.metrics_, self.latent_table_ = {}, {}, None
+        if cfg_m.activation == "batchtopk" and len(val_idx):  # selection, seeds, significance
+            self.model_ = fit_ensembles(self, arr, val_idx, x_train, x_val, mean, scale, cfg_m, cfg_t).to(device)
+            self.samples_per_second_ = None
+        else:
+            self._fit_one(x_train, x_val, mean, scale, cfg_m.resolved(), cfg_t, device, checkpoint_dir, resume,
+                          callback)
+            vet_latents(self, x_val if len(x_val) else x_train)
+        add_selectivity(self, arr)
+        self.metrics_ = {**self._sample_report(x_val if len(x_val) else x_train),
+                         "best_epoch": self.best_epoch_, "samples_per_second": self.samples_per_second_,
+                         "significant_latents": int(self.significant_.sum())}
+        if checkpoint_dir is not None:  # the best checkpoint gets the final metrics too
+            self.save(Path(checkpoint_dir) / "best_model")
+        return self
+
+    def _fit_one(self, x_train, x_val, mean, scale, cfg_m, cfg_t, device, checkpoint_dir, resume, callback):
+        """One model trained by :func:`nwb_sae.train.train_model` (topk, relu, or batchtopk without held-out data)."""
         torch.manual_seed(cfg_t.seed)
-        model = SparseAutoencoder(arr.sizes["neurons"], cfg_m)
+        model = SparseAutoencoder(len(mean), cfg_m)
         model.reset_parameters(torch.Generator().manual_seed(cfg_t.seed))
         model.input_mean.copy_(torch.from_numpy(mean))
         model.input_scale.copy_(torch.from_numpy(scale))
@@ -168,25 +223,13 @@ class SAE(TransformerMixin, BaseEstimator):
         xt = model.normalize(as_tensor(x_train, device))
         xv = model.normalize(as_tensor(x_val, device)) if len(x_val) else xt
         model.init_from_data(xt)
-
         self.model_ = model
-        self.n_features_in_ = arr.sizes["neurons"]
-        self.neuron_coords_ = describe_neurons(arr)
-        self.data_attrs_ = describe_attrs(arr.attrs)
-        self.data_attrs_.update(n_time=arr.sizes["time"], n_presentations=arr.sizes["presentations"],
-                                train_presentations=len(train_idx), val_presentations=len(val_idx))
-        self.history_, self.metrics_ = {}, {}
         epoch_callback = (lambda _m, row: callback(self, row)) if callback is not None else None
         result = train_model(model, xt, xv, cfg_t, checkpoint_dir=checkpoint_dir, resume=resume,
                              checkpoint_meta=self._meta, callback=epoch_callback)
         self.history_ = result.history
         self.best_epoch_ = result.best_epoch
         self.samples_per_second_ = result.samples_per_second
-        self.metrics_ = {**self._sample_report(x_val if len(x_val) else x_train),
-                         "best_epoch": self.best_epoch_, "samples_per_second": self.samples_per_second_}
-        if checkpoint_dir is not None:  # the best checkpoint gets the final metrics too
-            self.save(Path(checkpoint_dir) / "best_model")
-        return self
 
     def _sample_report(self, x: np.ndarray) -> dict:
         codes = self.encode_samples(x)
@@ -347,6 +390,8 @@ class SAE(TransformerMixin, BaseEstimator):
             "data_attrs": self.data_attrs_,
             "metrics": self.metrics_,
             "history": self.history_,
+            "model_config": dataclasses.asdict(model.config),
+            "ensembles": ensemble_meta(self),
         }
 
     def provenance(self) -> dict:
@@ -366,7 +411,8 @@ class SAE(TransformerMixin, BaseEstimator):
             tensors, meta = _legacy_checkpoint(tensors, path)
         try:
             sae = cls(**meta["settings"])
-            model = SparseAutoencoder(int(meta["n_neurons"]), sae.settings.model)
+            config = ModelConfig(**meta["model_config"]) if "model_config" in meta else sae.settings.model.resolved()
+            model = SparseAutoencoder(int(meta["n_neurons"]), config)
             model.load_state_dict(tensors)
         except (KeyError, TypeError, ValueError, RuntimeError) as err:
             raise CheckpointError(f"{path}: the weights do not match the saved settings ({err}).") from err
@@ -376,6 +422,7 @@ class SAE(TransformerMixin, BaseEstimator):
         sae.metrics_ = meta.get("metrics", {})
         sae.history_ = meta.get("history", {})
         sae.best_epoch_ = sae.metrics_.get("best_epoch")
+        restore_ensembles(sae, meta.get("ensembles", {}))
         if device is not None:
             sae.device = device
         sae.model_.to(resolve_device(sae.device))
