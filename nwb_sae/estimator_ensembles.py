@@ -30,18 +30,20 @@ FLEET_SETTINGS = {"epochs": "max_epochs", "patience": "patience", "batch_size": 
 """TrainConfig fields that, when changed from their defaults, override the ensemble fit's own."""
 
 
-def fleet_kwargs(cfg_t: TrainConfig, history: dict) -> dict:
+def fleet_kwargs(cfg_t: TrainConfig, n_train: int, history: dict) -> dict:
     """Arguments of :func:`nwb_sae.ensembles.fleet.fit_fleet` from the training settings.
 
     The ensemble fit has its own measured defaults (epochs, patience, batch size, learning rate);
-    only settings the user changed replace them. Each epoch appends the mean held-out error of the
+    only settings the user changed replace them. Changed ``epochs`` also brings the batch size of
+    :meth:`~nwb_sae.config.TrainConfig.resolve_batch_size` (at least 32 steps an epoch), since the
+    ensemble fit's large batches need more epochs than a user asking for few expects. Each epoch appends the mean held-out error of the
     fitted instances to ``history`` (``epoch`` counts on across the selection and the final fits).
     """
     defaults = TrainConfig()
     kwargs = {name: getattr(cfg_t, field) for field, name in FLEET_SETTINGS.items()
               if getattr(cfg_t, field) is not None and getattr(cfg_t, field) != getattr(defaults, field)}
-    if "max_epochs" in kwargs:  # few epochs asked for: do not force the fits' minimum number of steps
-        kwargs["min_steps"] = 0
+    if "max_epochs" in kwargs:
+        kwargs["batch_size"] = cfg_t.resolve_batch_size(n_train)
 
     def record(_epoch: int, val_mse: torch.Tensor) -> None:
         history["epoch"].append(len(history["epoch"]) + 1)
@@ -66,7 +68,7 @@ def fit_ensembles(sae, arr: xr.DataArray, val_idx: np.ndarray, x_train: np.ndarr
     history = {"epoch": [], "val_loss": []}
     res = find_ensembles(xt, xv, groups, n_latents=cfg_m.n_latents, k=cfg_m.k, n_seeds=cfg_t.n_seeds,
                          alpha=cfg_t.alpha, n_shifts=cfg_t.n_shifts, seed=cfg_t.seed,
-                         fit_kwargs=fleet_kwargs(cfg_t, history))
+                         fit_kwargs=fleet_kwargs(cfg_t, len(xt), history))
     model = SparseAutoencoder(arr.sizes["neurons"], replace(cfg_m, n_latents=res.n_latents, k=res.k))
     model.input_mean.copy_(torch.from_numpy(mean))
     model.input_scale.copy_(torch.from_numpy(scale))
