@@ -36,6 +36,7 @@ from nwb_sae.estimator_ensembles import (
     ensemble_meta,
     fit_ensembles,
     restore_ensembles,
+    selection_record,
     vet_latents,
 )
 from nwb_sae.io.recording.arrays import ACTIVITY_DIMS, CODE_DIMS
@@ -395,8 +396,11 @@ class SAE(TransformerMixin, BaseEstimator):
         }
 
     def provenance(self) -> dict:
-        """Settings, normalisation, metrics, training-data description and package version (JSON-able)."""
-        return self._meta()
+        """Settings, normalisation, metrics, training-data description, the model selection and package
+        version (JSON-able); the latent table itself goes to the NWB dictionary table."""
+        meta = self._meta()
+        meta.pop("ensembles")
+        return {**meta, "selection": selection_record(self)}
 
     def save(self, path) -> Path:
         """Write ``path.safetensors`` and ``path.json``; returns the weights path."""

@@ -145,6 +145,16 @@ def ensemble_meta(sae) -> dict:
             "mp_count": sae.mp_count_}
 
 
+def selection_record(sae) -> dict:
+    """What the provenance says of the model selection: size, sparsity, Marchenko-Pastur count, curve."""
+    model, curve = sae.model_, getattr(sae, "selection_curve_", None)
+    significant = getattr(sae, "significant_", None)
+    return {"selected": curve is not None, "n_latents": int(model.n_latents), "k": float(model.config.k),
+            "mp_count": getattr(sae, "mp_count_", None), "alpha": sae.alpha,
+            "n_significant": None if significant is None else int(significant.sum()),
+            "curve": None if curve is None else curve.to_dict(orient="list")}
+
+
 def restore_ensembles(sae, meta: dict) -> None:
     """Set ``latent_table_``, ``significant_``, ``selection_curve_`` and ``mp_count_`` from :func:`ensemble_meta`."""
     if not meta.get("latent_table"):
