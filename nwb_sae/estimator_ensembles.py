@@ -140,9 +140,14 @@ def ensemble_meta(sae) -> dict:
     if table is None:
         return {}
     curve = sae.selection_curve_
-    return {"latent_table": json.loads(table.to_json(orient="split")),
+    return {"latent_table": latent_table_json(table),
             "selection_curve": None if curve is None else json.loads(curve.to_json(orient="split")),
             "mp_count": sae.mp_count_}
+
+
+def latent_table_json(table: pd.DataFrame) -> dict:
+    """A latent table as JSON-able ``split`` data (NaN as null); :func:`restore_ensembles` reads it back."""
+    return json.loads(table.to_json(orient="split"))
 
 
 def selection_record(sae) -> dict:

@@ -7,6 +7,7 @@ from pathlib import Path
 
 from nwb_sae.cli._common import add_data_options, add_flag, add_quiet_flag, data_options
 from nwb_sae.cli._flags import add_config_flags, settings_from_args
+from nwb_sae.baselines import METHODS
 from nwb_sae.config import ModelConfig, Settings, TrainConfig
 
 ALIASES = {"n_latents": ["embedding_dim"], "l1_coefficient": ["sparsity_weight"], "lr": ["learning_rate"]}
@@ -23,6 +24,13 @@ def register(subparsers) -> None:
     add_flag(p, "data_path", required=True, help=".nwb, .h5, .npy, .npz or .nc shaped [neurons, time, presentations], "
                                                  "or the URL of an NWB file (https://, dandi://)")
     add_flag(p, "output_dir", required=True, help="folder for checkpoints, history and figures")
+    add_flag(p, "method", choices=METHODS, default="sae",
+             help="sae (the sparse autoencoder, every flag below applies), or the field's baselines to compare "
+                  "like for like: ica (PCA/ICA assemblies, Lopes-dos-Santos 2013) or nmf; those take --seed and "
+                  "--embedding_dim (their number of components, default: the Marchenko-Pastur count), write "
+                  "metrics.json, the dictionary and code figures and OUTPUT_DIR/checkpoints/best_model.safetensors "
+                  "(+ .json) holding their patterns and latent table, but no history (they do not train by "
+                  "epochs) and their model is read back with nwb_sae.baselines, not nwb_sae.load [default: sae]")
     add_training_flags(p)
     p.set_defaults(func=run)
 
@@ -51,9 +59,11 @@ def run(args: argparse.Namespace) -> int:
         Settings.from_flat(**settings)  # checks them before any data is read
     except (TypeError, ValueError) as err:
         raise InputDataError(f"invalid settings: {err}") from err
-    sae = SAE(**settings)
     data = load_data(args.data_path, **data_options(args))
     out = Path(args.output_dir)
+    if getattr(args, "method", "sae") != "sae":
+        return run_baseline(args.method, settings, data, out, figures=not args.no_figures)
+    sae = SAE(**settings)
     print(f"training on {args.data_path}: {data.sizes['neurons']} neurons x {data.sizes['time']} time bins "
           f"x {data.sizes['presentations']} presentations -> {sae}")
     # the data are checked by fit before anything is written to the output folder
@@ -65,6 +75,38 @@ def run(args: argparse.Namespace) -> int:
     best = out / "checkpoints" / "best_model.safetensors"
     m = sae.metrics_
     print(f"best epoch {m['best_epoch']}: validation FVU {m['fvu']:.3f}, L0 {m['l0']:.1f}, "
-          f"dead {m['dead_fraction']:.1%}")
+          f"dead {m['dead_fraction']:.1%}; {m['significant_latents']} of {sae.model_.n_latents} latents "
+          "significant ensembles")
     print(f"model: {best}")
+    return 0
+
+
+def run_baseline(method: str, settings: dict, data, out: Path, figures: bool = True) -> int:
+    """Fit a baseline (``ica`` / ``nmf``) and write its metrics, patterns and figures."""
+    import numpy as np
+    import torch
+
+    from nwb_sae.baselines import make_method
+    from nwb_sae.checkpoint import save_checkpoint
+    from nwb_sae.estimator_ensembles import latent_table_json
+    from nwb_sae.io.jsonable import write_json
+    from nwb_sae.viz import plot_code_statistics, plot_dictionary
+
+    model = make_method(method, n_components=settings.get("n_latents"), seed=settings.get("seed", 0))
+    print(f"fitting {model} on {data.sizes['neurons']} neurons x {data.sizes['time']} time bins "
+          f"x {data.sizes['presentations']} presentations")
+    codes = model.fit(data).encode(data)
+    metrics = {"method": method, "n_latents": int(model.n_latents),
+               "significant_latents": int(np.sum(model.significant_)), "n_neurons": int(data.sizes["neurons"])}
+    write_json(out / "metrics.json", metrics)
+    best = save_checkpoint(out / "checkpoints" / "best_model",
+                           {"components": torch.from_numpy(np.ascontiguousarray(model.components_, dtype=np.float32))},
+                           {"format": f"nwb-sae/baseline-{method}", "method": method, "settings": model.get_params(),
+                            "metrics": metrics, "latent_table": latent_table_json(model.latent_table_)})
+    if figures:
+        folder = out / "figures"
+        folder.mkdir(parents=True, exist_ok=True)
+        plot_dictionary(model.dictionary, neuron_labels=data["neurons"].values, path=folder / "dictionary.png")
+        plot_code_statistics(codes, path=folder / "code_statistics.png")
+    print(f"{model.n_latents} {method} components; patterns: {best}")
     return 0
