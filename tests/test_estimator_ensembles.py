@@ -77,3 +77,11 @@ def test_topk_fit_still_gets_the_significance_table(planted):
     table = sae.latent_table_
     assert len(table) == 8 and table["stability"].isna().all()
     assert table["q_value"].between(0, 1).all() and sae.significant_.dtype == bool
+
+
+def test_training_report_includes_the_selection_curve(planted, fitted, tmp_path):
+    from nwb_sae.viz.report import SELECTION_FIGURE, TRAINING_FIGURES, save_training_figures
+
+    paths = save_training_figures(fitted, planted.data, tmp_path)
+    assert [p.name for p in paths] == [*TRAINING_FIGURES, SELECTION_FIGURE]
+    assert all(p.stat().st_size > 5000 for p in paths)
