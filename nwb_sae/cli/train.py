@@ -5,9 +5,9 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from nwb_sae.baselines import METHODS
 from nwb_sae.cli._common import add_data_options, add_flag, add_quiet_flag, data_options
 from nwb_sae.cli._flags import add_config_flags, settings_from_args
-from nwb_sae.baselines import METHODS
 from nwb_sae.config import ModelConfig, Settings, TrainConfig
 
 ALIASES = {"n_latents": ["embedding_dim"], "l1_coefficient": ["sparsity_weight"], "lr": ["learning_rate"]}
@@ -24,21 +24,22 @@ def register(subparsers) -> None:
     add_flag(p, "data_path", required=True, help=".nwb, .h5, .npy, .npz or .nc shaped [neurons, time, presentations], "
                                                  "or the URL of an NWB file (https://, dandi://)")
     add_flag(p, "output_dir", required=True, help="folder for checkpoints, history and figures")
-    add_flag(p, "method", choices=METHODS, default="sae",
-             help="sae (the sparse autoencoder, every flag below applies), or the field's baselines to compare "
-                  "like for like: ica (PCA/ICA assemblies, Lopes-dos-Santos 2013) or nmf; those take --seed and "
-                  "--embedding_dim (their number of components, default: the Marchenko-Pastur count), write "
-                  "metrics.json, the dictionary and code figures and OUTPUT_DIR/checkpoints/best_model.safetensors "
-                  "(+ .json) holding their patterns and latent table, but no history (they do not train by "
-                  "epochs) and their model is read back with nwb_sae.baselines, not nwb_sae.load [default: sae]")
     add_training_flags(p)
     p.set_defaults(func=run)
 
 
 def add_training_flags(parser: argparse.ArgumentParser) -> None:
-    """Every ``train`` flag but the input and output: one per field of ModelConfig and TrainConfig
+    """Every ``train`` flag but the input and output: ``--method``, one per field of ModelConfig and TrainConfig
     (generated, see :mod:`nwb_sae.cli._flags`), ``--resume``, ``--no_figures``, ``--quiet`` and the
     NWB / HDF5 input options. ``batch`` adds the same, so both verbs always take the same settings."""
+    add_flag(parser, "method", choices=METHODS, default="sae",
+             help="sae (the sparse autoencoder, every flag below applies), or the field's baselines to compare "
+                  "like for like: ica (PCA/ICA assemblies, Lopes-dos-Santos 2013) or nmf; those take --seed and "
+                  "--embedding_dim (their number of components, default: the Marchenko-Pastur count), write "
+                  "metrics.json, the dictionary and code figures and OUTPUT_DIR/checkpoints/best_model.safetensors "
+                  "(+ .json) holding their patterns and latent table, but no history (they do not train by "
+                  "epochs) and their model is read back with nwb_sae.baselines, not nwb_sae.load; batch runs sae only "
+                  "[default: sae]")
     add_flag(parser, "resume", action="store_true", help="continue an interrupted run in OUTPUT_DIR")
     add_flag(parser, "no_figures", action="store_true", help="skip the figures")
     add_config_flags(parser, ModelConfig, TrainConfig, aliases=ALIASES)
