@@ -28,7 +28,7 @@ import xarray as xr
 from sklearn.base import BaseEstimator, TransformerMixin
 
 from nwb_sae import metrics
-from nwb_sae.checkpoint import load_checkpoint, save_checkpoint
+from nwb_sae.checkpoint import legacy_checkpoint, load_checkpoint, save_checkpoint
 from nwb_sae.config import ModelConfig, Settings
 from nwb_sae.errors import CheckpointError, InputDataError, NotFittedError
 from nwb_sae.estimator_ensembles import (
@@ -412,7 +412,7 @@ class SAE(TransformerMixin, BaseEstimator):
         """Load a fitted SAE saved by :meth:`save` or by ``nwb-sae train`` (on ``device``, default the saved one)."""
         tensors, meta = load_checkpoint(path)
         if "format" not in meta:
-            tensors, meta = _legacy_checkpoint(tensors, path)
+            tensors, meta = legacy_checkpoint(tensors, path)
         try:
             sae = cls(**meta["settings"])
             config = ModelConfig(**meta["model_config"]) if "model_config" in meta else sae.settings.model.resolved()
@@ -432,26 +432,6 @@ class SAE(TransformerMixin, BaseEstimator):
         sae.model_.to(resolve_device(sae.device))
         sae.n_features_in_ = sae.model_.n_inputs
         return sae
-
-
-def _legacy_checkpoint(tensors: dict, path) -> tuple[dict, dict]:
-    """A ``.pt`` state dict of the original design (nn.Linear encoder/decoder, ReLU + L1) as (weights, meta)."""
-    try:
-        w_enc, b_enc = tensors["encoder.weight"], tensors["encoder.bias"]
-        w_dec, b_dec = tensors["decoder.weight"].T, tensors["decoder.bias"]
-    except KeyError as err:
-        raise CheckpointError(
-            f"{path}: a state dict without nwb-sae settings and without encoder/decoder weights "
-            f"(keys: {sorted(tensors)[:8]}). Save models with nwb-sae's SAE.save()."
-        ) from err
-    # relu is positively homogeneous: folding the decoder norms into the encoder keeps the model exact
-    norms = w_dec.norm(dim=1).clamp_min(1e-8)
-    n_latents, n_inputs = w_enc.shape
-    weights = {"W_enc": w_enc * norms[:, None], "b_enc": b_enc * norms + w_enc @ b_dec * norms,
-               "W_dec": w_dec / norms[:, None], "b_dec": b_dec, "input_mean": torch.zeros(n_inputs),
-               "input_scale": torch.ones(n_inputs), "threshold": torch.zeros(())}
-    settings = {"n_latents": n_latents, "activation": "relu", "normalize": "none", "device": "cpu"}
-    return weights, {"settings": settings, "n_neurons": n_inputs, "data_attrs": {"source": str(path)}}
 
 
 def load(path, device: str | None = None) -> SAE:
