@@ -169,7 +169,8 @@ class SAE(TransformerMixin, BaseEstimator):
         checkpoint_dir : path, optional
             Save ``best_model`` and ``last`` checkpoints there after every epoch.
         resume : bool
-            Continue an interrupted fit from ``checkpoint_dir/last``.
+            Continue an interrupted topk / relu fit from ``checkpoint_dir/last`` (the batchtopk
+            ensemble fit starts over).
         callback : callable, optional
             ``callback(sae, row)`` after each epoch, with the epoch's history row.
 
@@ -199,7 +200,8 @@ class SAE(TransformerMixin, BaseEstimator):
                                 train_presentations=len(train_idx), val_presentations=len(val_idx))
         self.history_, self.metrics_, self.latent_table_ = {}, {}, None
         if cfg_m.activation == "batchtopk" and len(val_idx):  # selection, seeds, significance
-            self.model_ = fit_ensembles(self, arr, val_idx, x_train, x_val, mean, scale, cfg_m, cfg_t).to(device)
+            self.model_ = fit_ensembles(self, arr, val_idx, x_train, x_val, mean, scale, cfg_m, cfg_t,
+                                        callback).to(device)
             self.samples_per_second_ = None
         else:
             self._fit_one(x_train, x_val, mean, scale, cfg_m.resolved(), cfg_t, device, checkpoint_dir, resume,

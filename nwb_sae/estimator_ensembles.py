@@ -30,14 +30,15 @@ FLEET_SETTINGS = {"epochs": "max_epochs", "patience": "patience", "batch_size": 
 """TrainConfig fields that, when changed from their defaults, override the ensemble fit's own."""
 
 
-def fleet_kwargs(cfg_t: TrainConfig, n_train: int, history: dict) -> dict:
+def fleet_kwargs(cfg_t: TrainConfig, n_train: int, history: dict, on_epoch=None) -> dict:
     """Arguments of :func:`nwb_sae.ensembles.fleet.fit_fleet` from the training settings.
 
     The ensemble fit has its own measured defaults (epochs, patience, batch size, learning rate);
     only settings the user changed replace them. Changed ``epochs`` also brings the batch size of
     :meth:`~nwb_sae.config.TrainConfig.resolve_batch_size` (at least 32 steps an epoch), since the
     ensemble fit's large batches need more epochs than a user asking for few expects. Each epoch appends the mean held-out error of the
-    fitted instances to ``history`` (``epoch`` counts on across the selection and the final fits).
+    fitted instances to ``history`` (``epoch`` counts on across the selection and the final fits)
+    and calls ``on_epoch(row)`` with that row when given.
     """
     defaults = TrainConfig()
     kwargs = {name: getattr(cfg_t, field) for field, name in FLEET_SETTINGS.items()
@@ -48,17 +49,21 @@ def fleet_kwargs(cfg_t: TrainConfig, n_train: int, history: dict) -> dict:
     def record(_epoch: int, val_mse: torch.Tensor) -> None:
         history["epoch"].append(len(history["epoch"]) + 1)
         history["val_loss"].append(float(val_mse.mean()))
+        if on_epoch is not None:
+            on_epoch({key: values[-1] for key, values in history.items()})
 
     kwargs["progress"] = record
     return kwargs
 
 
 def fit_ensembles(sae, arr: xr.DataArray, val_idx: np.ndarray, x_train: np.ndarray, x_val: np.ndarray,
-                  mean: np.ndarray, scale: np.ndarray, cfg_m: ModelConfig, cfg_t: TrainConfig) -> SparseAutoencoder:
+                  mean: np.ndarray, scale: np.ndarray, cfg_m: ModelConfig, cfg_t: TrainConfig,
+                  callback=None) -> SparseAutoencoder:
     """The default fit: select, fit several seeds, vet every latent; sets the fitted attributes on ``sae``.
 
     ``x_train`` / ``x_val`` are population vectors in input units, presentations contiguous (as
     :func:`nwb_sae.samples.population_vectors` orders them); ``val_idx`` the held-out presentations.
+    ``callback(sae, row)`` runs after every epoch of every fit (as :meth:`nwb_sae.SAE.fit` documents).
     Returns the fitted BatchTopK model (normalisation included, on the CPU).
     """
     from nwb_sae.ensembles import find_ensembles, load_weights
@@ -68,7 +73,8 @@ def fit_ensembles(sae, arr: xr.DataArray, val_idx: np.ndarray, x_train: np.ndarr
     history = {"epoch": [], "val_loss": []}
     res = find_ensembles(xt, xv, groups, n_latents=cfg_m.n_latents, k=cfg_m.k, n_seeds=cfg_t.n_seeds,
                          alpha=cfg_t.alpha, n_shifts=cfg_t.n_shifts, seed=cfg_t.seed,
-                         fit_kwargs=fleet_kwargs(cfg_t, len(xt), history))
+                         fit_kwargs=fleet_kwargs(cfg_t, len(xt), history,
+                                                 None if callback is None else lambda row: callback(sae, row)))
     model = SparseAutoencoder(arr.sizes["neurons"], replace(cfg_m, n_latents=res.n_latents, k=res.k))
     model.input_mean.copy_(torch.from_numpy(mean))
     model.input_scale.copy_(torch.from_numpy(scale))

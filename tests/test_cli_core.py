@@ -151,3 +151,9 @@ def test_nwb_selection_flags_reach_the_reader(tmp_path):
                       neurons=[0, 2, 4, 6, 8, 10], where="condition < 4")
     assert sae.n_neurons == 6 and sae.neuron_coords_["id"] == wanted["neurons"].values.tolist()
     assert sae.data_attrs_["n_presentations"] == int((rec.data["condition"] < 4).sum())
+
+
+def test_batch_refuses_a_baseline_method_with_a_clear_message(npy, tmp_path, capsys):
+    assert main(["batch", "--data_path", str(npy), "--output_dir", str(tmp_path), "--method", "ica"]) == 2
+    assert "batch trains the SAE only" in capsys.readouterr().err
+    assert not any(tmp_path.iterdir())
