@@ -182,7 +182,7 @@ def restore_ensembles(sae, meta: dict) -> None:
 def _frame(split: dict) -> pd.DataFrame:
     """A DataFrame from ``to_json(orient="split")``, where NaN came back as None."""
     frame = pd.DataFrame(split["data"], columns=split["columns"], index=split["index"])
-    for name in frame.select_dtypes(include="object").columns:
+    for name in [c for c in frame.columns if frame[c].dtype.kind == "O"]:
         if frame[name].map(_is_number).all():
             frame[name] = frame[name].astype(float)
     return frame
