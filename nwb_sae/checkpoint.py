@@ -136,3 +136,22 @@ def _load_legacy(path: Path) -> tuple[dict[str, torch.Tensor], dict]:
         raise CheckpointError(f"{path}: does not hold a state dict of tensors.")
     return dict(obj), meta
 
+
+def legacy_checkpoint(tensors: dict, path) -> tuple[dict, dict]:
+    """A ``.pt`` state dict of the original design (nn.Linear encoder/decoder, ReLU + L1) as (weights, meta)."""
+    try:
+        w_enc, b_enc = tensors["encoder.weight"], tensors["encoder.bias"]
+        w_dec, b_dec = tensors["decoder.weight"].T, tensors["decoder.bias"]
+    except KeyError as err:
+        raise CheckpointError(
+            f"{path}: a state dict without nwb-sae settings and without encoder/decoder weights "
+            f"(keys: {sorted(tensors)[:8]}). Save models with nwb-sae's SAE.save()."
+        ) from err
+    # relu is positively homogeneous: folding the decoder norms into the encoder keeps the model exact
+    norms = w_dec.norm(dim=1).clamp_min(1e-8)
+    n_latents, n_inputs = w_enc.shape
+    weights = {"W_enc": w_enc * norms[:, None], "b_enc": b_enc * norms + w_enc @ b_dec * norms,
+               "W_dec": w_dec / norms[:, None], "b_dec": b_dec, "input_mean": torch.zeros(n_inputs),
+               "input_scale": torch.ones(n_inputs), "threshold": torch.zeros(())}
+    settings = {"n_latents": n_latents, "activation": "relu", "normalize": "none", "device": "cpu"}
+    return weights, {"settings": settings, "n_neurons": n_inputs, "data_attrs": {"source": str(path)}}

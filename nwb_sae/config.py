@@ -7,7 +7,7 @@ back to the settings that made it.
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import asdict, dataclass, field, fields, replace
 from typing import Literal, get_args
 
 Activation = Literal["topk", "batchtopk", "relu"]
@@ -16,20 +16,25 @@ Normalization = Literal["zscore", "scale", "none"]
 ACTIVATIONS = get_args(Activation)
 NORMALIZATIONS = get_args(Normalization)
 PRECISIONS = get_args(Precision)
+LEGACY_N_LATENTS, LEGACY_K = 1024, 6
+"""Size and sparsity of topk / relu fits when not given (the earlier defaults; only batchtopk selects)."""
 
 
 @dataclass
 class ModelConfig:
     """Shape and sparsity mechanism of the sparse autoencoder."""
 
-    n_latents: int = 1024
-    """Number of dictionary atoms (the original design's ``embedding_dim``); overcomplete for >1x neurons."""
-    activation: Activation = "topk"
-    """``topk`` (exactly k active per sample), ``batchtopk`` (k on average over a batch, a threshold at
-    inference) or ``relu`` (ReLU with an L1 penalty, the original design)."""
-    k: float = 6
-    """Active latents per sample: exactly ``k`` (an integer) for topk; on average for batchtopk, where it
-    may be below one (most time bins of a spiking recording hold no ensemble at all)."""
+    n_latents: int | None = None
+    """Number of dictionary atoms (the original design's ``embedding_dim``); ``None`` selects it from the
+    data for batchtopk (:func:`nwb_sae.ensembles.select_model`) and means 1024 for topk and relu."""
+    activation: Activation = "batchtopk"
+    """``batchtopk`` (k on average over a batch, a learned threshold at inference, so a time bin without
+    ensemble codes as zeros; fitted with model selection, significance and seed stability), ``topk``
+    (exactly k active per sample) or ``relu`` (ReLU with an L1 penalty, the original design)."""
+    k: float | None = None
+    """Active latents per sample: on average for batchtopk, where it may be below one (most time bins
+    of a spiking recording hold no ensemble at all), exactly ``k`` (an integer) for topk. ``None``
+    selects it from the data for batchtopk and means 6 for topk."""
     l1_coefficient: float = 0.05
     """Weight of the L1 penalty for ``relu`` (the original design's ``sparsity_weight``): the loss is the
     mean squared error per element of normalised data plus this times the sum of the codes."""
@@ -37,12 +42,23 @@ class ModelConfig:
     """``zscore`` (per neuron mean and std of the training split), ``scale`` (one global factor so the
     mean squared norm of a sample is the number of neurons) or ``none``."""
 
+    def resolved(self) -> ModelConfig:
+        """A copy with ``n_latents`` and ``k`` filled in: the fixed defaults of topk and relu (1024, 6).
+
+        BatchTopK settings left at ``None`` are chosen from the data by ``SAE.fit`` instead.
+        """
+        return replace(self, n_latents=self.n_latents if self.n_latents is not None else LEGACY_N_LATENTS,
+                       k=self.k if self.k is not None else LEGACY_K)
+
     def validate(self) -> None:
-        """Raise ValueError for impossible settings."""
+        """Raise ValueError for impossible settings (``None`` size or sparsity is always possible)."""
         if self.activation not in ACTIVATIONS:
             raise ValueError(f"activation must be one of {ACTIVATIONS}, got {self.activation!r}")
         if self.normalize not in NORMALIZATIONS:
             raise ValueError(f"normalize must be one of {NORMALIZATIONS}, got {self.normalize!r}")
+        if self.n_latents is None or self.k is None:
+            n = self.n_latents if self.n_latents is not None else max(LEGACY_N_LATENTS, math.ceil(self.k or 1))
+            return replace(self, n_latents=n, k=self.k if self.k is not None else min(LEGACY_K, n)).validate()
         if self.n_latents < 1:
             raise ValueError(f"n_latents must be positive, got {self.n_latents}")
         if self.activation == "topk" and (self.k != int(self.k) or not 1 <= self.k <= self.n_latents):

@@ -63,6 +63,11 @@ class Context:
             dist.barrier()
 
 
+def in_torchrun() -> bool:
+    """True in a process that torchrun started as one of several (``WORLD_SIZE`` > 1)."""
+    return int(os.environ.get("WORLD_SIZE", "1")) > 1
+
+
 def context(device: torch.device) -> Context:
     """The torchrun context of this process; joins the process group on first use (gloo or nccl)."""
     world_size = int(os.environ.get("WORLD_SIZE", "1"))

@@ -19,6 +19,7 @@ True
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 
 import numpy as np
@@ -27,9 +28,18 @@ import xarray as xr
 from sklearn.base import BaseEstimator, TransformerMixin
 
 from nwb_sae import metrics
-from nwb_sae.checkpoint import load_checkpoint, save_checkpoint
-from nwb_sae.config import Settings
+from nwb_sae.checkpoint import legacy_checkpoint, load_checkpoint, save_checkpoint
+from nwb_sae.config import ModelConfig, Settings
+from nwb_sae.distributed import in_torchrun
 from nwb_sae.errors import CheckpointError, InputDataError, NotFittedError
+from nwb_sae.estimator_ensembles import (
+    add_selectivity,
+    ensemble_meta,
+    fit_ensembles,
+    restore_ensembles,
+    selection_record,
+    vet_latents,
+)
 from nwb_sae.io.recording.arrays import ACTIVITY_DIMS, CODE_DIMS
 from nwb_sae.model import SparseAutoencoder
 from nwb_sae.samples import (
@@ -43,7 +53,7 @@ from nwb_sae.samples import (
     select_model_neurons,
     split_presentations,
 )
-from nwb_sae.streaming import is_lazy, should_stream, streamed_code_report, streamed_split
+from nwb_sae.streaming import held_out_sample, is_lazy, should_stream, streamed_code_report, streamed_split
 from nwb_sae.train import as_tensor, resolve_device, train_model
 
 CHECKPOINT_FORMAT = "nwb-sae/1"
@@ -60,9 +70,12 @@ class SAE(TransformerMixin, BaseEstimator):
     n_latents, activation, k, l1_coefficient, normalize
         The model: see :class:`nwb_sae.config.ModelConfig` (the same names and defaults).
     epochs, batch_size, lr, warmup_steps, val_fraction, patience, min_delta, seed, device,
-    aux_coefficient, dead_after, resample_every, threads, progress, n_seeds, alpha, n_shifts, n_permutations,
-    precision
-        The training: see :class:`nwb_sae.config.TrainConfig` (the same names and defaults).
+    aux_coefficient, dead_after, resample_every, threads, progress, n_seeds, alpha, n_shifts,
+    n_permutations, precision
+        The training and the statistics: see :class:`nwb_sae.config.TrainConfig` (the same names and
+        defaults). With the default ``activation="batchtopk"``, ``n_latents`` and ``k`` left at None
+        are selected from the data, and the ensemble fit uses its own epochs, patience, batch size
+        and learning rate unless these are changed (:mod:`nwb_sae.estimator_ensembles`).
 
     Attributes
     ----------
@@ -78,7 +91,20 @@ class SAE(TransformerMixin, BaseEstimator):
         The training data's description (source, window, sizes of the split, ``dropped_neurons``: ids
         of the constant or all-NaN neurons left out, ...).
     history_ : dict
-        Per-epoch training history.
+        Per-epoch training history (for batchtopk: ``epoch`` and ``val_loss``, the mean held-out error
+        of the fits of the selection and of the final seeds, one after the other).
+    significant_ : numpy.ndarray
+        (latents,) bool: the latents reported as ensembles (significant against circular shifts on
+        held-out presentations at false discovery rate ``alpha``, and found again by other seeds).
+    latent_table_ : pandas.DataFrame
+        One row per latent: ``frequency``, ``mean_activation``, ``p_value``, ``q_value``,
+        ``significant``, ``stability`` (NaN for topk / relu), ... and per categorical presentation
+        coordinate ``{name}_eta_squared``, ``{name}_p_value``, ``{name}_q_value``, ``{name}_preferred``.
+    selection_curve_ : pandas.DataFrame or None
+        The candidates of the model selection (:func:`nwb_sae.viz.plot_selection`); None when
+        nothing was selected.
+    mp_count_ : int or None
+        The Marchenko-Pastur count of the training data (the floor of the selection).
     metrics_ : dict
         Validation metrics of the kept (best) weights.
     best_epoch_ : int
@@ -97,7 +123,7 @@ class SAE(TransformerMixin, BaseEstimator):
     ``score`` pick those neurons by id from an input that has more (:meth:`select_neurons`).
     """
 
-    def __init__(self, n_latents: int = 1024, activation: str = "topk", k: float = 6,
+    def __init__(self, n_latents: int | None = None, activation: str = "batchtopk", k: float | None = None,
                  l1_coefficient: float = 0.05, normalize: str = "zscore", epochs: int = 100,
                  batch_size: int | None = None, lr: float | None = None, warmup_steps: int = 50,
                  val_fraction: float = 0.2, patience: int = 5, min_delta: float = 1e-3, seed: int = 0,
@@ -138,7 +164,9 @@ class SAE(TransformerMixin, BaseEstimator):
 
     def __repr__(self) -> str:
         state = "fitted" if getattr(self, "model_", None) is not None else "not fitted"
-        return f"SAE(n_latents={self.n_latents}, activation={self.activation!r}, k={self.k}, {state})"
+        model = getattr(self, "model_", None)
+        n_latents, k = (model.n_latents, model.config.k) if model is not None else (self.n_latents, self.k)
+        return f"SAE(n_latents={n_latents}, activation={self.activation!r}, k={k}, {state})"
 
     # -- fitting --------------------------------------------------------------------------------
     def fit(self, X, y=None, *, checkpoint_dir=None, resume: bool = False, callback=None) -> SAE:
@@ -156,7 +184,8 @@ class SAE(TransformerMixin, BaseEstimator):
         checkpoint_dir : path, optional
             Save ``best_model`` and ``last`` checkpoints there after every epoch.
         resume : bool
-            Continue an interrupted fit from ``checkpoint_dir/last``.
+            Continue an interrupted topk / relu fit from ``checkpoint_dir/last`` (the batchtopk
+            ensemble fit starts over).
         callback : callable, optional
             ``callback(sae, row)`` after each epoch, with the epoch's history row.
 
@@ -189,28 +218,58 @@ class SAE(TransformerMixin, BaseEstimator):
 
         if cfg_t.threads:
             torch.set_num_threads(cfg_t.threads)
-        torch.manual_seed(cfg_t.seed)
-        model = SparseAutoencoder(arr.sizes["neurons"], cfg_m)
-        model.reset_parameters(torch.Generator().manual_seed(cfg_t.seed))
-        model.input_mean.copy_(torch.from_numpy(mean))
-        model.input_scale.copy_(torch.from_numpy(scale))
-        model.to(device)
-        if streamed is None:
-            xt = model.normalize(as_tensor(x_train, device))
-            xv = model.normalize(as_tensor(x_val, device)) if len(x_val) else xt
-            model.init_from_data(xt)
-        else:
-            xt, xv = streamed.train, streamed.val
-            model.init_from_data(model.normalize(as_tensor(streamed.head, device)))
-
-        self.model_ = model
         self.n_features_in_ = n_input_neurons
         self.neuron_coords_ = describe_neurons(arr)
         self.data_attrs_ = describe_attrs(arr.attrs)
         self.data_attrs_.update(n_time=arr.sizes["time"], n_presentations=arr.sizes["presentations"],
                                 train_presentations=len(train_idx), val_presentations=len(val_idx),
                                 dropped_neurons=dropped)
-        self.history_, self.metrics_ = {}, {}
+        self.history_, self.metrics_, self.latent_table_, self.world_size_ = {}, {}, None, 1
+        report, rank = None, 0
+        if streamed is not None:  # larger than memory: one model trained block by block
+            rank = self._fit_one(streamed.train, streamed.val, mean, scale, cfg_m.resolved(), cfg_t, device,
+                                 checkpoint_dir, resume, callback, head=streamed.head)
+            report = streamed_code_report(self.model_, streamed.val)
+            x_check = held_out_sample(arr, val_idx if len(val_idx) else train_idx)
+        elif cfg_m.activation == "batchtopk" and len(val_idx) and not in_torchrun():
+            self.model_ = fit_ensembles(self, arr, val_idx, x_train, x_val, mean, scale, cfg_m, cfg_t,
+                                        callback).to(device)  # selection, seeds, significance
+            self.samples_per_second_ = None
+            x_check = x_val
+        else:
+            rank = self._fit_one(x_train, x_val, mean, scale, cfg_m.resolved(), cfg_t, device, checkpoint_dir,
+                                 resume, callback)
+            x_check = x_val if len(x_val) else x_train
+        if self.latent_table_ is None:
+            vet_latents(self, x_check)
+        if streamed is None:
+            add_selectivity(self, arr)
+        self.metrics_ = {**(report or self._sample_report(x_check)),
+                         "best_epoch": self.best_epoch_, "samples_per_second": self.samples_per_second_,
+                         "significant_latents": int(self.significant_.sum())}
+        if checkpoint_dir is not None and rank == 0:  # the best checkpoint gets the final metrics too
+            self.save(Path(checkpoint_dir) / "best_model")
+        return self
+
+    def _fit_one(self, x_train, x_val, mean, scale, cfg_m, cfg_t, device, checkpoint_dir, resume, callback,
+                 head=None) -> int:
+        """One model trained by :func:`nwb_sae.train.train_model` (topk, relu, a streamed recording, torchrun,
+        or batchtopk without held-out data); ``x_train``/``x_val`` are arrays, or streamed sources with
+        ``head`` a first block of training samples. Returns this process's rank."""
+        torch.manual_seed(cfg_t.seed)
+        model = SparseAutoencoder(len(mean), cfg_m)
+        model.reset_parameters(torch.Generator().manual_seed(cfg_t.seed))
+        model.input_mean.copy_(torch.from_numpy(mean))
+        model.input_scale.copy_(torch.from_numpy(scale))
+        model.to(device)
+        if head is None:
+            xt = model.normalize(as_tensor(x_train, device))
+            xv = model.normalize(as_tensor(x_val, device)) if len(x_val) else xt
+            model.init_from_data(xt)
+        else:
+            xt, xv = x_train, x_val
+            model.init_from_data(model.normalize(as_tensor(head, device)))
+        self.model_ = model
         epoch_callback = (lambda _m, row: callback(self, row)) if callback is not None else None
         result = train_model(model, xt, xv, cfg_t, checkpoint_dir=checkpoint_dir, resume=resume,
                              checkpoint_meta=self._meta, callback=epoch_callback)
@@ -218,13 +277,7 @@ class SAE(TransformerMixin, BaseEstimator):
         self.best_epoch_ = result.best_epoch
         self.samples_per_second_ = result.samples_per_second
         self.world_size_ = result.world_size
-        report = self._sample_report(x_val if len(x_val) else x_train) if streamed is None \
-            else streamed_code_report(model, xv)
-        self.metrics_ = {**report,
-                         "best_epoch": self.best_epoch_, "samples_per_second": self.samples_per_second_}
-        if checkpoint_dir is not None and result.rank == 0:  # the best checkpoint gets the final metrics too
-            self.save(Path(checkpoint_dir) / "best_model")
-        return self
+        return result.rank
 
     def _sample_report(self, x: np.ndarray) -> dict:
         codes = self.encode_samples(x)
@@ -393,11 +446,16 @@ class SAE(TransformerMixin, BaseEstimator):
             "metrics": self.metrics_,
             "history": self.history_,
             "world_size": getattr(self, "world_size_", 1),
+            "model_config": dataclasses.asdict(model.config),
+            "ensembles": ensemble_meta(self),
         }
 
     def provenance(self) -> dict:
-        """Settings, normalisation, metrics, training-data description and package version (JSON-able)."""
-        return self._meta()
+        """Settings, normalisation, metrics, training-data description, the model selection and package
+        version (JSON-able); the latent table itself goes to the NWB dictionary table."""
+        meta = self._meta()
+        meta.pop("ensembles")
+        return {**meta, "selection": selection_record(self)}
 
     def save(self, path) -> Path:
         """Write ``path.safetensors`` and ``path.json``; returns the weights path."""
@@ -409,10 +467,11 @@ class SAE(TransformerMixin, BaseEstimator):
         """Load a fitted SAE saved by :meth:`save` or by ``nwb-sae train`` (on ``device``, default the saved one)."""
         tensors, meta = load_checkpoint(path)
         if "format" not in meta:
-            tensors, meta = _legacy_checkpoint(tensors, path)
+            tensors, meta = legacy_checkpoint(tensors, path)
         try:
             sae = cls(**meta["settings"])
-            model = SparseAutoencoder(int(meta["n_neurons"]), sae.settings.model)
+            config = ModelConfig(**meta["model_config"]) if "model_config" in meta else sae.settings.model.resolved()
+            model = SparseAutoencoder(int(meta["n_neurons"]), config)
             model.load_state_dict(tensors)
         except (KeyError, TypeError, ValueError, RuntimeError) as err:
             raise CheckpointError(f"{path}: the weights do not match the saved settings ({err}).") from err
@@ -423,31 +482,12 @@ class SAE(TransformerMixin, BaseEstimator):
         sae.history_ = meta.get("history", {})
         sae.best_epoch_ = sae.metrics_.get("best_epoch")
         sae.world_size_ = int(meta.get("world_size", 1))
+        restore_ensembles(sae, meta.get("ensembles", {}))
         if device is not None:
             sae.device = device
         sae.model_.to(resolve_device(sae.device))
         sae.n_features_in_ = sae.model_.n_inputs + len(sae.data_attrs_.get("dropped_neurons", []))
         return sae
-
-
-def _legacy_checkpoint(tensors: dict, path) -> tuple[dict, dict]:
-    """A ``.pt`` state dict of the original design (nn.Linear encoder/decoder, ReLU + L1) as (weights, meta)."""
-    try:
-        w_enc, b_enc = tensors["encoder.weight"], tensors["encoder.bias"]
-        w_dec, b_dec = tensors["decoder.weight"].T, tensors["decoder.bias"]
-    except KeyError as err:
-        raise CheckpointError(
-            f"{path}: a state dict without nwb-sae settings and without encoder/decoder weights "
-            f"(keys: {sorted(tensors)[:8]}). Save models with nwb-sae's SAE.save()."
-        ) from err
-    # relu is positively homogeneous: folding the decoder norms into the encoder keeps the model exact
-    norms = w_dec.norm(dim=1).clamp_min(1e-8)
-    n_latents, n_inputs = w_enc.shape
-    weights = {"W_enc": w_enc * norms[:, None], "b_enc": b_enc * norms + w_enc @ b_dec * norms,
-               "W_dec": w_dec / norms[:, None], "b_dec": b_dec, "input_mean": torch.zeros(n_inputs),
-               "input_scale": torch.ones(n_inputs), "threshold": torch.zeros(())}
-    settings = {"n_latents": n_latents, "activation": "relu", "normalize": "none", "device": "cpu"}
-    return weights, {"settings": settings, "n_neurons": n_inputs, "data_attrs": {"source": str(path)}}
 
 
 def load(path, device: str | None = None) -> SAE:

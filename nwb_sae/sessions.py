@@ -39,8 +39,8 @@ DONE = "done.json"
 
 def batch(data_path, output_dir, *, workers: int | None = None, scheduler: str | None = None,
           activity=None, presentations=None, window=None, bin_size=None, align_to=None, neurons=None,
-          where=None, dataset=None, figures: bool = True, resume: bool = False, progress: bool = True,
-          **settings):
+          where=None, dataset=None, lazy: bool = False, figures: bool = True, resume: bool = False,
+          progress: bool = True, **settings):
     """Train, encode and write back every session of ``data_path``, as tasks on a Dask cluster.
 
     Parameters
@@ -92,6 +92,8 @@ def batch(data_path, output_dir, *, workers: int | None = None, scheduler: str |
     read = {k: v for k, v in dict(activity=activity, presentations=presentations, window=window,
                                   bin_size=bin_size, align_to=align_to, neurons=neurons, where=where,
                                   dataset=dataset).items() if v is not None}
+    if lazy and dataset is None:  # NWB sessions are read window by window and, when large, trained streamed
+        read["lazy"] = True
     settings = {**settings, "progress": False}  # workers' bars would interleave with ours
     if workers is not None and workers < 1:
         raise InputDataError(f"workers must be at least 1, got {workers}.")
@@ -213,11 +215,13 @@ def _train_and_write(name: str, path: str, folder: Path, read: dict, settings: d
     read = dict(read)
     if "window" in read:
         read["window"] = tuple(read["window"])
+    if read.get("lazy") and Path(str(path)).suffix.lower() not in (".nwb", ".h5", ".hdf5"):
+        del read["lazy"]  # array files are read whole
     data = nwb_sae.load_data(path, **read)
     sae = nwb_sae.SAE(**settings).fit(data, checkpoint_dir=folder / "checkpoints", resume=resume)
     write_json(folder / "history.json", sae.history_)
     write_json(folder / "metrics.json", sae.metrics_)
-    if figures:
+    if figures and not read.get("lazy"):  # the figures encode the whole recording at once
         save_training_figures(sae, data, folder / "figures")
     nwb_sae.write_nwb(sae, path, folder / f"{name}_sae.nwb", activity=read.get("activity"),
                       bin_size=read.get("bin_size"), overwrite=True, progress=False)

@@ -25,7 +25,7 @@ import torch
 
 from nwb_sae.errors import InputDataError
 from nwb_sae.io.recording.arrays import ACTIVITY_DIMS
-from nwb_sae.samples import normalization_from_moments, split_presentations
+from nwb_sae.samples import normalization_from_moments, population_vectors, split_presentations
 
 BLOCK_BYTES = 32 * 2**20
 """Target size of one streamed block (all neurons and bins of a run of presentations)."""
@@ -276,6 +276,15 @@ def streamed_split(data, normalize: str, val_fraction: float, seed: int, device:
 
 
 @torch.no_grad()
+def held_out_sample(data, presentations: np.ndarray, max_bytes: int = 256 * 2**20) -> np.ndarray:
+    """Population vectors of the first of ``presentations`` that fit in ``max_bytes`` (read into memory):
+    what the significance test of a streamed fit uses, so its memory stays bounded too."""
+    per_presentation = data.sizes["neurons"] * data.sizes["time"] * 4
+    n = max(1, min(len(presentations), max_bytes // max(per_presentation, 1)))
+    chosen = data.isel(presentations=np.asarray(presentations)[:n])
+    return population_vectors(chosen.compute() if is_lazy(chosen) else chosen)
+
+
 def streamed_code_report(model, source, batch_size: int = 16384, dense_threshold: float = 0.1) -> dict:
     """:func:`nwb_sae.metrics.code_report` of the samples of ``source``, in input units, block by block."""
     moments = Moments(model.n_inputs)

@@ -36,12 +36,27 @@ def test_train_writes_checkpoint_history_and_figures(trained):
     assert (trained / "checkpoints" / "best_model.safetensors").exists()
     assert (trained / "checkpoints" / "best_model.json").exists()
     history = json.loads((trained / "history.json").read_text())
-    assert history["epoch"] == [1, 2, 3]
+    assert history["epoch"] == list(range(1, len(history["epoch"]) + 1))  # the seeds' fits, one after the other
+    assert len(history["val_loss"]) == len(history["epoch"]) >= 3
     figures = sorted(p.name for p in (trained / "figures").glob("*.png"))
     assert figures == ["code_statistics.png", "dictionary.png", "history.png", "reconstructions.png"]
     assert all(p.stat().st_size > 5000 for p in (trained / "figures").glob("*.png"))
     sae = load(trained / "checkpoints" / "best_model.safetensors")
     assert sae.n_latents == 32 and sae.get_params()["k"] == 3
+
+
+@pytest.mark.parametrize("method", ["ica", "nmf"])
+def test_train_method_baseline_writes_metrics_patterns_and_figures(npy, tmp_path, method):
+    data = tmp_path / "rates.npy"  # NMF needs non-negative data (it says so otherwise)
+    np.save(data, np.abs(np.load(npy)))
+    assert main(["train", "--data_path", str(data), "--output_dir", str(tmp_path), "--method", method,
+                 "--quiet"]) == 0
+    metrics = json.loads((tmp_path / "metrics.json").read_text())
+    assert metrics["method"] == method and metrics["n_latents"] >= 1
+    meta = json.loads((tmp_path / "checkpoints" / "best_model.json").read_text())
+    assert meta["method"] == method and len(meta["latent_table"]["data"]) == metrics["n_latents"]
+    assert (tmp_path / "checkpoints" / "best_model.safetensors").exists()
+    assert sorted(p.name for p in (tmp_path / "figures").glob("*.png")) == ["code_statistics.png", "dictionary.png"]
 
 
 def test_inference_writes_codes_metrics_and_figures(npy, trained, tmp_path):
@@ -136,3 +151,9 @@ def test_nwb_selection_flags_reach_the_reader(tmp_path):
                       neurons=[0, 2, 4, 6, 8, 10], where="condition < 4")
     assert sae.n_neurons == 6 and sae.neuron_coords_["id"] == wanted["neurons"].values.tolist()
     assert sae.data_attrs_["n_presentations"] == int((rec.data["condition"] < 4).sum())
+
+
+def test_batch_refuses_a_baseline_method_with_a_clear_message(npy, tmp_path, capsys):
+    assert main(["batch", "--data_path", str(npy), "--output_dir", str(tmp_path), "--method", "ica"]) == 2
+    assert "batch trains the SAE only" in capsys.readouterr().err
+    assert not any(tmp_path.iterdir())

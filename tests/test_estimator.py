@@ -12,7 +12,7 @@ from nwb_sae.errors import CheckpointError, InputDataError, NwbSaeError
 from nwb_sae.samples import population_vectors, split_presentations
 from nwb_sae.synthetic import make_recording
 
-FAST = dict(n_latents=48, k=4, epochs=3, batch_size=256, progress=False, device="cpu")
+FAST = dict(n_latents=48, activation="topk", k=4, epochs=3, batch_size=256, progress=False, device="cpu")
 
 
 @pytest.fixture(scope="module")

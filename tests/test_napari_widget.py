@@ -104,6 +104,7 @@ def test_selecting_a_latent_updates_atom_plot_and_roi_painting(make_napari_viewe
     dictionary = read_results(path).dictionary.values
     masks = _image_masks(path)
     owner = np.where(masks.max(axis=0) > 0, masks.argmax(axis=0), -1)
+    widget.show_all.setChecked(True)  # latents 3 and 11 need not be significant ensembles
     for latent in (3, 11):
         row = next(r for r in range(widget.latent_table.rowCount())
                    if int(widget.latent_table.item(r, 0).text()) == latent)
@@ -136,6 +137,37 @@ def test_results_on_a_neuron_subset_paint_only_those_rois(make_napari_viewer, fi
     others = np.setdiff1d(np.arange(masks.shape[0]), rois)
     outside = (masks[others].max(axis=0) > 0) & (masks[rois].max(axis=0) == 0)
     assert outside.any() and np.all(painted[outside] == 0)
+
+
+def test_significant_ensembles_listed_first_and_the_toggle_shows_all(make_napari_viewer, files, qtbot):
+    path = files["ophys"]
+    stats = read_results(path).latent_table
+    significant = stats["significant"].to_numpy(dtype=bool)
+    widget = _dock(make_napari_viewer())
+    widget.load(path)
+    assert not widget.show_all.isChecked()  # the file says which latents are significant: only those
+    assert widget.latent_table.rowCount() == significant.sum() == widget.table["significant"].sum()
+    assert {"q_value", "stability"} <= set(widget.table)
+    widget.show_all.setChecked(True)
+    assert widget.latent_table.rowCount() == len(significant)
+    listed = widget.table["significant"].to_numpy(dtype=bool)
+    assert (listed[: significant.sum()]).all() and not listed[significant.sum():].any()
+    widget.show_all.setChecked(False)
+    assert widget.latent_table.rowCount() == significant.sum()
+
+
+def test_selectivity_column_is_the_stored_tested_statistic(make_napari_viewer, files, qtbot):
+    path = files["ophys"]
+    stats = read_results(path).latent_table
+    widget = _dock(make_napari_viewer())
+    widget.load(path)
+    widget.show_all.setChecked(True)
+    column = widget.current_column()
+    assert f"{column}_eta_squared" in stats  # the model was trained with this presentation column
+    _summary_done(qtbot, widget)
+    shown = widget.table.sort_index()
+    np.testing.assert_allclose(shown["selectivity"], stats[f"{column}_eta_squared"].to_numpy())
+    np.testing.assert_allclose(shown["selectivity_q"], stats[f"{column}_q_value"].to_numpy())
 
 
 def test_condition_averages_and_top_presentations(make_napari_viewer, files, qtbot):

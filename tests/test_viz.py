@@ -166,6 +166,19 @@ def test_dictionary_alone_and_with_truth(rec, tmp_path):
     assert any(np.allclose(line.get_xdata(), 0.9) for line in hist.get_lines())
 
 
+def test_significant_ensembles_are_marked(rec):
+    significant = np.zeros(16, bool)
+    significant[[2, 5]] = True
+    fig = viz.plot_dictionary(rec.dictionary, order=[5, 0, 2, 1], n=4, significant=significant)
+    assert [t.get_text() for t in fig.axes[0].get_yticklabels()] == ["5*", "0", "2*", "1"]
+    assert "2 significant ensembles" in fig.axes[0].get_title()
+    fig = viz.plot_code_statistics(rec.codes, significant=significant)
+    legend = [t.get_text() for t in fig.axes[2].get_legend().get_texts()]
+    assert any(text.startswith("significant ensembles") for text in legend)
+    with pytest.raises(InputDataError, match="significance flags"):
+        viz.plot_dictionary(rec.dictionary, significant=significant[:3])
+
+
 def test_dictionary_bad_input(rec):
     with pytest.raises(InputDataError, match="neurons"):
         viz.plot_dictionary(rec.dictionary, true_dictionary=rec.dictionary[:, :5])

@@ -308,3 +308,20 @@ def test_top_level_names():
 
     assert SaeResults._fields == ("codes", "dictionary", "latent_stats", "provenance", "source", "write_info",
                                   "file")
+
+
+def test_latent_table_and_selection_round_trip(written, sae):
+    out, _ = written
+    table = sae.latent_table_
+    with read_results(out) as res:
+        stored = res.latent_table
+        selection = res.selection
+    for name in ("p_value", "q_value", "stability"):
+        np.testing.assert_allclose(stored[name].to_numpy(), table[name].to_numpy())
+    np.testing.assert_array_equal(stored["significant"].to_numpy(dtype=bool), sae.significant_)
+    selectivity = [c for c in table if c.endswith(("_eta_squared", "_q_value")) and c != "q_value"]
+    assert selectivity and set(selectivity) <= set(stored)
+    for name in selectivity:
+        np.testing.assert_allclose(stored[name].to_numpy(), table[name].to_numpy().astype(float))
+    assert selection["n_latents"] == sae.model_.n_latents == 32 and selection["k"] == 4.0
+    assert selection["n_significant"] == int(sae.significant_.sum())

@@ -33,10 +33,14 @@ def register(subparsers) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Run the batch; the exit status is 1 when a session failed."""
+    from nwb_sae.errors import InputDataError
     from nwb_sae.sessions import batch
 
+    if args.method != "sae":
+        raise InputDataError(f"batch trains the SAE only (--method {args.method} was given); fit the baselines "
+                             "per session with `nwb-sae train --method ica|nmf`.")
     summary = batch(args.data_path, args.output_dir, workers=args.workers, scheduler=args.scheduler,
-                    figures=not args.no_figures, resume=args.resume, **data_options(args),
+                    figures=not args.no_figures, resume=args.resume, lazy=args.lazy, **data_options(args),
                     **settings_from_args(args, ModelConfig, TrainConfig))
     counts = summary["status"].value_counts()
     print(", ".join(f"{counts.get(s, 0)} {s}" for s in ("done", "skipped", "failed")) +

@@ -6,6 +6,7 @@ import argparse
 import os
 from pathlib import Path
 
+from nwb_sae.baselines import METHODS
 from nwb_sae.cli._common import add_data_options, add_flag, add_quiet_flag, data_options
 from nwb_sae.cli._flags import add_config_flags, settings_from_args
 from nwb_sae.config import ModelConfig, Settings, TrainConfig
@@ -25,18 +26,26 @@ def register(subparsers) -> None:
                                                  "or the URL of an NWB file (https://, dandi://)")
     add_flag(p, "output_dir", required=True, help="folder for checkpoints, history and figures")
     add_training_flags(p)
-    add_flag(p, "lazy", action="store_true",
-             help="NWB input: read windows only when trained on; a recording over 128 MiB of float32 samples is "
-                  "then streamed block by block (memory bounded by the block size, not the recording)")
     p.set_defaults(func=run)
 
 
 def add_training_flags(parser: argparse.ArgumentParser) -> None:
-    """Every ``train`` flag but the input and output: one per field of ModelConfig and TrainConfig
+    """Every ``train`` flag but the input and output: ``--method``, one per field of ModelConfig and TrainConfig
     (generated, see :mod:`nwb_sae.cli._flags`), ``--resume``, ``--no_figures``, ``--quiet`` and the
     NWB / HDF5 input options. ``batch`` adds the same, so both verbs always take the same settings."""
+    add_flag(parser, "method", choices=METHODS, default="sae",
+             help="sae (the sparse autoencoder, every flag below applies), or the field's baselines to compare "
+                  "like for like: ica (PCA/ICA assemblies, Lopes-dos-Santos 2013) or nmf; those take --seed and "
+                  "--embedding_dim (their number of components, default: the Marchenko-Pastur count), write "
+                  "metrics.json, the dictionary and code figures and OUTPUT_DIR/checkpoints/best_model.safetensors "
+                  "(+ .json) holding their patterns and latent table, but no history (they do not train by "
+                  "epochs) and their model is read back with nwb_sae.baselines, not nwb_sae.load; batch runs sae only "
+                  "[default: sae]")
     add_flag(parser, "resume", action="store_true", help="continue an interrupted run in OUTPUT_DIR")
     add_flag(parser, "no_figures", action="store_true", help="skip the figures")
+    add_flag(parser, "lazy", action="store_true",
+             help="NWB input: read windows only when trained on; a recording over 128 MiB of float32 samples is "
+                  "then streamed block by block (memory bounded by the block size, not the recording)")
     add_config_flags(parser, ModelConfig, TrainConfig, aliases=ALIASES)
     add_quiet_flag(parser)
     add_data_options(parser)
@@ -56,12 +65,14 @@ def run(args: argparse.Namespace) -> int:
         Settings.from_flat(**settings)  # checks them before any data is read
     except (TypeError, ValueError) as err:
         raise InputDataError(f"invalid settings: {err}") from err
-    sae = SAE(**settings)
     options = data_options(args)
     if args.lazy and Path(args.data_path).suffix.lower() in (".nwb", ".h5", ".hdf5") and "dataset" not in options:
         options["lazy"] = True
     data = load_data(args.data_path, **options)
     out = Path(args.output_dir)
+    if getattr(args, "method", "sae") != "sae":
+        return run_baseline(args.method, settings, data, out, figures=not args.no_figures)
+    sae = SAE(**settings)
     print(f"training on {args.data_path}: {data.sizes['neurons']} neurons x {data.sizes['time']} time bins "
           f"x {data.sizes['presentations']} presentations -> {sae}")
     # the data are checked by fit before anything is written to the output folder
@@ -82,6 +93,38 @@ def run(args: argparse.Namespace) -> int:
     best = out / "checkpoints" / "best_model.safetensors"
     m = sae.metrics_
     print(f"best epoch {m['best_epoch']}: validation FVU {m['fvu']:.3f}, L0 {m['l0']:.1f}, "
-          f"dead {m['dead_fraction']:.1%}")
+          f"dead {m['dead_fraction']:.1%}; {m['significant_latents']} of {sae.model_.n_latents} latents "
+          "significant ensembles")
     print(f"model: {best}")
+    return 0
+
+
+def run_baseline(method: str, settings: dict, data, out: Path, figures: bool = True) -> int:
+    """Fit a baseline (``ica`` / ``nmf``) and write its metrics, patterns and figures."""
+    import numpy as np
+    import torch
+
+    from nwb_sae.baselines import make_method
+    from nwb_sae.checkpoint import save_checkpoint
+    from nwb_sae.estimator_ensembles import latent_table_json
+    from nwb_sae.io.jsonable import write_json
+    from nwb_sae.viz import plot_code_statistics, plot_dictionary
+
+    model = make_method(method, n_components=settings.get("n_latents"), seed=settings.get("seed", 0))
+    print(f"fitting {model} on {data.sizes['neurons']} neurons x {data.sizes['time']} time bins "
+          f"x {data.sizes['presentations']} presentations")
+    codes = model.fit(data).encode(data)
+    metrics = {"method": method, "n_latents": int(model.n_latents),
+               "significant_latents": int(np.sum(model.significant_)), "n_neurons": int(data.sizes["neurons"])}
+    write_json(out / "metrics.json", metrics)
+    best = save_checkpoint(out / "checkpoints" / "best_model",
+                           {"components": torch.from_numpy(np.ascontiguousarray(model.components_, dtype=np.float32))},
+                           {"format": f"nwb-sae/baseline-{method}", "method": method, "settings": model.get_params(),
+                            "metrics": metrics, "latent_table": latent_table_json(model.latent_table_)})
+    if figures:
+        folder = out / "figures"
+        folder.mkdir(parents=True, exist_ok=True)
+        plot_dictionary(model.dictionary, neuron_labels=data["neurons"].values, path=folder / "dictionary.png")
+        plot_code_statistics(codes, path=folder / "code_statistics.png")
+    print(f"{model.n_latents} {method} components; patterns: {best}")
     return 0

@@ -224,7 +224,8 @@ def top_presentations(presentation_means: np.ndarray, latent: int, n: int = 10) 
 
 
 def latent_table(latent_stats=None, n_latents: int | None = None, eta2: np.ndarray | None = None,
-                 preferred: np.ndarray | None = None, levels: np.ndarray | None = None) -> pd.DataFrame:
+                 preferred: np.ndarray | None = None, levels: np.ndarray | None = None,
+                 eta2_q: np.ndarray | None = None) -> pd.DataFrame:
     """The table listed in the widget: one row per latent with its statistics.
 
     Parameters
@@ -235,12 +236,15 @@ def latent_table(latent_stats=None, n_latents: int | None = None, eta2: np.ndarr
         Number of latents, when ``latent_stats`` is missing.
     eta2, preferred, levels : numpy.ndarray, optional
         Selectivity to a presentation column (see :func:`selectivity`) and the column's levels.
+    eta2_q : numpy.ndarray, optional
+        q-values of ``eta2`` when it is the stored, tested selectivity (:func:`stored_selectivity`).
 
     Returns
     -------
     pandas.DataFrame
-        Index ``latent``; columns ``activation_frequency``, ``mean_activation``, ``selectivity`` and
-        ``preferred`` (the last two when given) first, then the other 1-D numeric statistics.
+        Index ``latent``; the :data:`LEADING_COLUMNS` it has first (``significant``, ``q_value``,
+        ``stability``, ``activation_frequency``, ..., ``selectivity``, ``selectivity_q``, ``preferred``),
+        then the other 1-D numeric statistics.
     """
     if latent_stats is None:
         table = pd.DataFrame(index=pd.RangeIndex(int(n_latents or 0), name="latent"))
@@ -255,11 +259,63 @@ def latent_table(latent_stats=None, n_latents: int | None = None, eta2: np.ndarr
     table.index.name = "latent"
     if eta2 is not None:
         table["selectivity"] = np.asarray(eta2, dtype=float)
+    if eta2_q is not None:
+        table["selectivity_q"] = np.asarray(eta2_q, dtype=float)
     if preferred is not None:
         lv = np.asarray(levels if levels is not None else [], dtype=object)
         table["preferred"] = [lv[p] if 0 <= p < lv.size else None for p in np.asarray(preferred)]
-    first = [c for c in ("activation_frequency", "mean_activation", "selectivity", "preferred") if c in table]
+    first = [c for c in LEADING_COLUMNS if c in table]
     return table[first + [c for c in table.columns if c not in first]]
+
+
+LEADING_COLUMNS = ("significant", "q_value", "stability", "activation_frequency", "mean_activation",
+                   "selectivity", "selectivity_q", "preferred")
+"""Columns the widget lists first: whether a latent is a trustworthy ensemble, then how it behaves."""
+
+
+def stored_selectivity(latent_stats, column: str | None) -> tuple[np.ndarray, np.ndarray] | None:
+    """The selectivity to ``column`` written with the results (effect size and q-value), or None.
+
+    The writer stores, for each categorical presentation column ``c`` the model was trained with,
+    ``c_eta_squared`` (permutation-tested effect size) and ``c_q_value`` (Benjamini-Hochberg across the
+    significant latents); they replace the widget's own, untested selectivity when present.
+    """
+    if latent_stats is None or not column:
+        return None
+    names = (f"{column}_eta_squared", f"{column}_q_value")
+    have = latent_stats.columns if isinstance(latent_stats, pd.DataFrame) else latent_stats.data_vars
+    if not all(name in have for name in names):
+        return None
+    return tuple(np.asarray(latent_stats[name], dtype=float) for name in names)
+
+
+def has_significance(latent_stats) -> bool:
+    """Whether the results say which latents are significant ensembles (a ``significant`` column)."""
+    if latent_stats is None:
+        return False
+    have = latent_stats.columns if isinstance(latent_stats, pd.DataFrame) else latent_stats.data_vars
+    return "significant" in have
+
+
+def shown_latents(table: pd.DataFrame, show_all: bool) -> np.ndarray:
+    """Latents to list, in order: significant ensembles first, each group by activation frequency.
+
+    Without ``show_all`` and when the table has a ``significant`` column, only the significant ones.
+
+    Examples
+    --------
+    >>> t = pd.DataFrame({"significant": [False, True, True], "activation_frequency": [0.9, 0.1, 0.2]})
+    >>> shown_latents(t, show_all=True).tolist(), shown_latents(t, show_all=False).tolist()
+    ([2, 1, 0], [2, 1])
+    """
+    order = (sort_latents(table, "activation_frequency") if "activation_frequency" in table
+             else table.index.to_numpy())
+    if "significant" not in table:
+        return np.asarray(order, dtype=np.int64)
+    significant = table["significant"].fillna(False).astype(bool)
+    first = [i for i in order if significant[i]]
+    rest = [i for i in order if not significant[i]] if show_all else []
+    return np.asarray(first + rest, dtype=np.int64)
 
 
 def sort_latents(table: pd.DataFrame, by: str, descending: bool = True) -> np.ndarray:

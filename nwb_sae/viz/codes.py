@@ -61,8 +61,10 @@ def _l0_panel(ax: Axes, samples: np.ndarray) -> None:
     ax.set_ylabel("samples")
 
 
-def _activation_panel(ax: Axes, samples: np.ndarray, frequency: np.ndarray) -> None:
-    """Mean activation when active against activation frequency, one point per live latent."""
+def _activation_panel(ax: Axes, samples: np.ndarray, frequency: np.ndarray,
+                      significant: np.ndarray | None = None) -> None:
+    """Mean activation when active against activation frequency, one point per live latent; significant
+    ensembles (when given) drawn larger, in red, and counted in the legend."""
     alive = frequency > 0
     ax.set_title("activation vs frequency")
     ax.set_xlabel("activation frequency")
@@ -72,7 +74,15 @@ def _activation_panel(ax: Axes, samples: np.ndarray, frequency: np.ndarray) -> N
         return
     active_counts = np.count_nonzero(samples[:, alive], axis=0)
     mean_active = samples[:, alive].sum(axis=0) / active_counts
-    ax.scatter(frequency[alive], mean_active, s=8, alpha=0.7, color="tab:purple")
+    if significant is None:
+        ax.scatter(frequency[alive], mean_active, s=8, alpha=0.7, color="tab:purple")
+    else:
+        sig = np.asarray(significant, dtype=bool)[alive]
+        ax.scatter(frequency[alive][~sig], mean_active[~sig], s=8, alpha=0.5, color="0.5",
+                   label=f"not significant ({int((~sig).sum())})")
+        ax.scatter(frequency[alive][sig], mean_active[sig], s=24, color="tab:red",
+                   label=f"significant ensembles ({int(sig.sum())})")
+        ax.legend(fontsize="small")
     ax.set_xscale("log")
 
 
@@ -87,7 +97,8 @@ def _time_panel(ax: Axes, codes: xr.DataArray) -> None:
     ax.set_ylabel("mean active latents")
 
 
-def plot_code_statistics(codes: xr.DataArray, path: str | PathLike | None = None, ax=None) -> Figure:
+def plot_code_statistics(codes: xr.DataArray, path: str | PathLike | None = None, ax=None,
+                         significant: np.ndarray | None = None) -> Figure:
     """Health of a sparse code: activation frequencies, L0, activation sizes and activity over time.
 
     Parameters
@@ -98,6 +109,8 @@ def plot_code_statistics(codes: xr.DataArray, path: str | PathLike | None = None
         Where to write the figure as a PNG.
     ax : matplotlib Axes, sequence of Axes, Figure or SubFigure, optional
         Where to draw: four Axes, or a Figure/SubFigure to lay the panels out in; default a new Figure.
+    significant : array-like of bool, optional
+        (latents,): the significant ensembles (``SAE.significant_``), marked in the activation panel.
 
     Returns
     -------
@@ -112,7 +125,9 @@ def plot_code_statistics(codes: xr.DataArray, path: str | PathLike | None = None
     fig, axes = _panels(ax, 2, 2, (9, 6.5), "plot_code_statistics")
     _frequency_panel(axes[0, 0], frequency)
     _l0_panel(axes[0, 1], samples)
-    _activation_panel(axes[1, 0], samples, frequency)
+    if significant is not None and len(significant) != len(frequency):
+        raise InputDataError(f"{len(significant)} significance flags for {len(frequency)} latents.")
+    _activation_panel(axes[1, 0], samples, frequency, significant)
     _time_panel(axes[1, 1], codes)
     return _save(fig, path)
 

@@ -39,15 +39,23 @@ def _atom_rows(order, n: int, n_atoms: int) -> np.ndarray:
     return rows[: int(n)]
 
 
-def _atom_heatmap(fig: FigureBase, ax: Axes, atoms: np.ndarray, rows: np.ndarray, neuron_labels) -> None:
-    """Atoms (rows) over neurons (columns) on a diverging colour map centred at 0."""
+def _atom_heatmap(fig: FigureBase, ax: Axes, atoms: np.ndarray, rows: np.ndarray, neuron_labels,
+                  significant: np.ndarray | None = None) -> None:
+    """Atoms (rows) over neurons (columns) on a diverging colour map centred at 0; significant
+    ensembles (when given) get a ``*`` after their latent number."""
     vmax = float(np.nanmax(np.abs(atoms))) or 1.0
     image = ax.imshow(atoms, aspect="auto", interpolation="nearest", cmap="RdBu_r", vmin=-vmax, vmax=vmax)
-    _label_rows(ax, rows)
+    title = f"dictionary: {rows.size} atoms"
+    if significant is not None:
+        marked = np.asarray(significant, dtype=bool)[rows]
+        _label_rows(ax, [f"{r}*" if m else str(r) for r, m in zip(rows, marked, strict=True)])
+        title += f", {int(marked.sum())} significant ensembles (*)"
+    else:
+        _label_rows(ax, rows)
     _label_rows(ax, neuron_labels, axis="x")
     ax.set_xlabel("neuron")
     ax.set_ylabel("latent")
-    ax.set_title(f"dictionary: {rows.size} atoms")
+    ax.set_title(title)
     fig.colorbar(image, ax=ax, label="weight", shrink=0.8)
 
 
@@ -65,7 +73,7 @@ def _recovery_histogram(ax: Axes, dictionary: np.ndarray, true_dictionary: np.nd
 
 def plot_dictionary(dictionary: np.ndarray, order: Sequence[int] | None = None, n: int = 32,
                     neuron_labels: Sequence | None = None, true_dictionary: np.ndarray | None = None,
-                    path: str | PathLike | None = None, ax=None) -> Figure:
+                    path: str | PathLike | None = None, ax=None, significant: np.ndarray | None = None) -> Figure:
     """Dictionary atoms over neurons and, given the planted dictionary, how well it is recovered.
 
     Parameters
@@ -86,6 +94,8 @@ def plot_dictionary(dictionary: np.ndarray, order: Sequence[int] | None = None, 
         Where to write the figure as a PNG.
     ax : matplotlib Axes, sequence of Axes, Figure or SubFigure, optional
         Where to draw: one Axes (two with ``true_dictionary``: heatmap, histogram), or a Figure/SubFigure to lay the panels out in; default a new Figure.
+    significant : array-like of bool, optional
+        (latents,): the significant ensembles (``SAE.significant_``), marked ``*`` and counted in the title.
 
     Returns
     -------
@@ -104,6 +114,8 @@ def plot_dictionary(dictionary: np.ndarray, order: Sequence[int] | None = None, 
     if labels.size != matrix.shape[1]:
         raise InputDataError(f"{labels.size} neuron labels for a dictionary over {matrix.shape[1]} neurons.")
     rows = _atom_rows(order, n, matrix.shape[0])
+    if significant is not None and len(significant) != matrix.shape[0]:
+        raise InputDataError(f"{len(significant)} significance flags for {matrix.shape[0]} atoms.")
     truth = None if true_dictionary is None else _as_matrix(true_dictionary, "true_dictionary")
     if truth is not None and truth.shape[1] != matrix.shape[1]:
         raise InputDataError(f"true_dictionary is over {truth.shape[1]} neurons, dictionary over {matrix.shape[1]}.")
@@ -111,10 +123,10 @@ def plot_dictionary(dictionary: np.ndarray, order: Sequence[int] | None = None, 
     figsize = (11 if truth is not None else 8, 1.5 + 0.15 * rows.size + 1.5)
     if truth is None:
         fig, axes = _panels(ax, 1, 1, figsize, "plot_dictionary")
-        _atom_heatmap(fig, axes[0, 0], matrix[rows], rows, labels)
+        _atom_heatmap(fig, axes[0, 0], matrix[rows], rows, labels, significant)
     else:
         fig, axes = _panels(ax, 1, 2, figsize, "plot_dictionary", width_ratios=[3, 1])
-        _atom_heatmap(fig, axes[0, 0], matrix[rows], rows, labels)
+        _atom_heatmap(fig, axes[0, 0], matrix[rows], rows, labels, significant)
         _recovery_histogram(axes[0, 1], matrix, truth)
     return _save(fig, path)
 

@@ -11,6 +11,7 @@ from typing import NamedTuple
 
 import h5py
 import numpy as np
+import pandas as pd
 import xarray as xr
 
 from nwb_sae.errors import ObjectNotFoundError, UnsupportedFileError
@@ -43,7 +44,8 @@ class SaeResults(NamedTuple):
     labels (and ``source_row``, the row in ``attrs['neuron_table']``) as coordinates."""
     latent_stats: xr.Dataset
     """Statistics over ``latents``: activation_frequency, mean_activation, mean_active_activation,
-    std_activation, max_activation."""
+    std_activation, max_activation, and where the model had them significant, p_value, q_value,
+    stability and per presentation column ``c``: c_eta_squared, c_p_value, c_q_value."""
     provenance: dict
     """The model's provenance as written (settings, normalization, metrics, history, version, ...)."""
     source: dict
@@ -53,6 +55,16 @@ class SaeResults(NamedTuple):
     """How the results were written: ``writer``, ``nwb_sae_version``, ``created``, ``module``, ..."""
     file: h5py.File | None = None
     """The HDF5 file the lazy codes read from (None once read with ``lazy=False``)."""
+
+    @property
+    def latent_table(self) -> pd.DataFrame:
+        """:attr:`latent_stats` as a DataFrame, one row per latent (as ``SAE.latent_table_``)."""
+        return self.latent_stats.to_dataframe()
+
+    @property
+    def selection(self) -> dict:
+        """The model selection recorded in the provenance (``n_latents``, ``k``, ``mp_count``, ``curve``)."""
+        return self.provenance.get("selection") or {}
 
     def close(self) -> None:
         """Close the file behind the lazy codes (they can no longer be computed afterwards)."""

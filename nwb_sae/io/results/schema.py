@@ -7,7 +7,10 @@ A results module (default name ``sae``) holds four ordinary NWB objects, so any 
     timestamps (linked to the source series' timestamps when it has them).
 ``dictionary``
     ``DynamicTable``, one row per latent: ``weights`` (the atom over the neurons, a 2-D column whose
-    j-th entry belongs to row j of ``neurons``) and the code statistics (:data:`STAT_NAMES`).
+    j-th entry belongs to row j of ``neurons``), the code statistics (:data:`STAT_NAMES`) and, for a
+    model that has them, the trust statistics of each latent (:data:`LATENT_DESCRIPTIONS`: significance,
+    p and q values, stability) and its stimulus selectivity per presentation column ``c``
+    (``c_eta_squared``, ``c_p_value``, ``c_q_value``: :data:`SELECTIVITY_DESCRIPTIONS`).
 ``neurons``
     ``DynamicTable``, one row per column of ``weights``: ``source_id`` (the source's neuron ids),
     ``source_neuron`` (a ``DynamicTableRegion`` into the source's Units table / PlaneSegmentation when
@@ -17,7 +20,8 @@ A results module (default name ``sae``) holds four ordinary NWB objects, so any 
     keys, each value JSON text (numbers, strings, lists). Flat rows keep the table readable by a person
     in any NWB browser, and keep nwbinspector's "dictionary in a string" check quiet. The record has
     three sections: ``model`` (the SAE's provenance), ``source`` (file, activity, kind, neuron table,
-    n_samples, bin_size, ...) and ``write`` (``writer`` = :data:`WRITER`, version, module, created, ...).
+    n_samples, bin_size, ...; the model section's ``selection`` records the chosen number of latents,
+    k, the Marchenko-Pastur count and the selection curve) and ``write`` (``writer`` = :data:`WRITER`, version, module, created, ...).
 
 This module only names things and encodes the provenance; it imports neither pynwb nor h5py.
 """
@@ -57,6 +61,42 @@ STAT_DESCRIPTIONS = {
 }
 STAT_NAMES = tuple(STAT_DESCRIPTIONS)
 """The per-latent statistics of the dictionary table, in the order it shows them."""
+
+LATENT_DESCRIPTIONS = {
+    "significant": "the latent is reported as an ensemble: co-activation above the circular-shift null at the "
+                   "fit's false discovery rate on held-out presentations, and found again by other seeds",
+    "p_value": "p-value of the latent's co-activation against independent circular shifts of each neuron "
+               "(held-out presentations)",
+    "q_value": "Benjamini-Hochberg q-value of p_value across latents",
+    "stability": "best cosine of the latent's atom with its one-to-one match in fits with other seeds "
+                 "(mean over seeds; NaN: not measured)",
+}
+"""Dictionary columns that say whether a latent is a trustworthy ensemble (from ``SAE.latent_table_``)."""
+SELECTIVITY_DESCRIPTIONS = {
+    "eta_squared": "stimulus selectivity for presentation column '{column}': fraction of the variance of the "
+                   "latent's mean response per presentation explained by the labels (NaN: not tested)",
+    "p_value": "label-permutation p-value of {column}_eta_squared",
+    "q_value": "Benjamini-Hochberg q-value of {column}_p_value across the tested (significant) latents",
+}
+"""Per presentation column ``c``, the dictionary columns ``c_<key>`` of the selectivity of each latent."""
+
+
+def latent_columns(table) -> dict[str, tuple[object, str]]:
+    """The dictionary columns of a latent table (``SAE.latent_table_``): name -> (values, description).
+
+    Takes :data:`LATENT_DESCRIPTIONS` and, for each ``c_eta_squared`` column of the table, the
+    :data:`SELECTIVITY_DESCRIPTIONS` columns of ``c``; other columns stay in the model only.
+    """
+    if table is None:
+        return {}
+    out = {name: (table[name].to_numpy(), text) for name, text in LATENT_DESCRIPTIONS.items() if name in table}
+    for name in table.columns:
+        if str(name).endswith("_eta_squared"):
+            column = str(name)[: -len("_eta_squared")]
+            for key, text in SELECTIVITY_DESCRIPTIONS.items():
+                if f"{column}_{key}" in table:
+                    out[f"{column}_{key}"] = (table[f"{column}_{key}"].to_numpy(), text.format(column=column))
+    return out
 
 
 # -- provenance: nested dict <-> flat key/value rows ----------------------------------------------

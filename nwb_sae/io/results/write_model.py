@@ -10,7 +10,7 @@ import numpy as np
 from nwb_sae.errors import InputDataError, NwbSaeError
 from nwb_sae.io import remote
 from nwb_sae.io.h5 import open_h5
-from nwb_sae.io.results.schema import WRITER
+from nwb_sae.io.results.schema import WRITER, latent_columns
 from nwb_sae.io.results.write_codes import CodeStream
 from nwb_sae.io.results.write_module import ResultsToWrite
 from nwb_sae.io.results.write_tables import TimeBase, time_base
@@ -105,7 +105,7 @@ def results_from_model(sae, source, *, module: str = "sae", in_place: bool = Fal
         return x if selection is None else x[:, selection]
 
     label = f"{name}:{source.object_path}"
-    stream = CodeStream(read, source.n_samples, sae.n_latents, sae.encode_samples,
+    stream = CodeStream(read, source.n_samples, sae.model_.n_latents, sae.encode_samples,
                         block_rows=block_rows, progress=progress, label=label)
     link = source.object_path if source.kind != "units" else None
     try:
@@ -134,12 +134,13 @@ def results_from_model(sae, source, *, module: str = "sae", in_place: bool = Fal
                   "compression": "gzip"},
     }
     description = (f"nwb-sae {__version__}: sparse autoencoder results for {source.object_path}: codes of "
-                   f"{sae.n_latents} latents over {source.n_samples} samples (codes), the dictionary of neuron "
+                   f"{sae.model_.n_latents} latents over {source.n_samples} samples (codes), the dictionary of neuron "
                    f"ensembles (dictionary, neurons) and how it was made (provenance). Read them with "
                    f"nwb_sae.read_results(path, module='{module}').")
     return ResultsToWrite(codes=stream, time_base=base, dictionary=np.asarray(sae.dictionary),
                           neuron_ids=ids, neuron_labels=coords, neuron_table=source.neuron_table_path,
-                          neuron_rows=rows, provenance=provenance, description=description)
+                          neuron_rows=rows, provenance=provenance, description=description,
+                          latent_columns=latent_columns(getattr(sae, "latent_table_", None)))
 
 
 def _time_base_name(base: TimeBase) -> str:

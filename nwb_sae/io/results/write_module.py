@@ -51,6 +51,8 @@ class ResultsToWrite(NamedTuple):
     """Nested, JSON-able: ``model`` (the SAE's provenance), ``source`` and ``write`` sections."""
     description: str
     """Human-readable summary, the module's description."""
+    latent_columns: dict = {}
+    """More dictionary columns, name -> (values, description): significance, stability, selectivity."""
 
 
 # -- what is already in the file ------------------------------------------------------------------
@@ -214,7 +216,8 @@ def _append(path, results: ResultsToWrite, module: str, compression_opts: int, s
                 raise InputDataError(f"{shown_as}: the codes stream stopped at sample {results.codes.position} "
                                      f"of {results.codes.n_samples}.")
             stats = results.codes.stats.result()
-            processing.add(dictionary_table(results.dictionary, stats, f"processing/{module}/{NEURONS}"))
+            processing.add(dictionary_table(results.dictionary, stats, f"processing/{module}/{NEURONS}",
+                                            results.latent_columns))
             processing.add(neurons_table(results.neuron_ids, n_neurons, results.neuron_labels, region_table,
                                          results.neuron_rows, results.neuron_table))
             provenance = dict(results.provenance)

@@ -80,7 +80,8 @@ def compressed(data: np.ndarray, compression_opts: int = 4) -> H5DataIO | np.nda
     return H5DataIO(data=data, compression="gzip", compression_opts=compression_opts)
 
 
-def dictionary_table(weights: np.ndarray, stats: dict[str, np.ndarray], neurons_path: str) -> DynamicTable:
+def dictionary_table(weights: np.ndarray, stats: dict[str, np.ndarray], neurons_path: str,
+                     latent_columns: dict | None = None) -> DynamicTable:
     """One row per latent: its atom over the neurons and the statistics of its codes.
 
     Parameters
@@ -91,6 +92,9 @@ def dictionary_table(weights: np.ndarray, stats: dict[str, np.ndarray], neurons_
         Arrays over latents (:data:`~nwb_sae.io.results.schema.STAT_NAMES`).
     neurons_path : str
         Path of the ``neurons`` table in the file, named in the description of ``weights``.
+    latent_columns : dict, optional
+        More per-latent columns, name -> (values, description)
+        (:func:`~nwb_sae.io.results.schema.latent_columns`): booleans stay booleans, the rest float.
     """
     weights = np.asarray(weights, dtype=np.float32)
     columns = [VectorData(
@@ -101,6 +105,10 @@ def dictionary_table(weights: np.ndarray, stats: dict[str, np.ndarray], neurons_
     for name in STAT_NAMES:
         columns.append(VectorData(name=name, description=STAT_DESCRIPTIONS[name],
                                   data=np.asarray(stats[name], dtype=np.float64)))
+    for name, (values, description) in (latent_columns or {}).items():
+        values = np.asarray(values)
+        values = values.astype(bool) if values.dtype == bool else values.astype(np.float64)
+        columns.append(VectorData(name=name, description=description, data=values))
     return DynamicTable(
         name=DICTIONARY,
         description=("Sparse autoencoder dictionary: one row per latent (row i is column i of codes), its "

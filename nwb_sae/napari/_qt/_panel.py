@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from qtpy.QtCore import Qt
 from qtpy.QtWidgets import (
+    QCheckBox,
     QComboBox,
     QFormLayout,
     QHBoxLayout,
@@ -55,6 +56,9 @@ class BrowserPanel(QWidget):
         self.group_combo.addItem(NO_GROUPING)
         form = QFormLayout()
         form.addRow("condition column", self.group_combo)
+        self.show_all = QCheckBox("show all latents")
+        self.show_all.setToolTip("list every latent, not only the significant ensembles (listed first)")
+        form.addRow(self.show_all)
 
         self.latent_table = LatentTable(self)
 

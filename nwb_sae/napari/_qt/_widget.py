@@ -72,6 +72,7 @@ class SaeBrowserWidget(BrowserPanel):
         self.browse_button.clicked.connect(self._choose_file)
         self.open_button.clicked.connect(lambda: self.load(self.path_edit.text(), self.module_combo.currentText()))
         self.group_combo.currentTextChanged.connect(self._on_group_changed)
+        self.show_all.toggled.connect(lambda _checked: self._fill_table() if self.browser is not None else None)
         self.latent_table.latent_selected.connect(lambda latent: self.select_latent(latent, from_table=True))
         self.top_list.itemClicked.connect(self._on_top_clicked)
         self._running = {"worker": None}  # the summary pass; the teardown quits it when the widget is deleted
@@ -154,6 +155,9 @@ class SaeBrowserWidget(BrowserPanel):
         if default:
             self.group_combo.setCurrentText(default)
         self.group_combo.blockSignals(False)
+        self.show_all.blockSignals(True)  # significant ensembles only, when the file says which they are
+        self.show_all.setChecked(not _logic.has_significance(browser.stats))
+        self.show_all.blockSignals(False)
         self._fill_table()
         self._on_step()
 
@@ -188,11 +192,11 @@ class SaeBrowserWidget(BrowserPanel):
         if self.summary is not None and column and self.summary.column == column and b.table is not None:
             levels, labels = _logic.condition_labels(b.table[column].to_numpy())
             eta2, preferred = _logic.selectivity(self.summary.presentation_means, labels)
+        stored = _logic.stored_selectivity(b.stats, column)
+        eta2, eta2_q = stored if stored is not None else (eta2, None)  # the tested statistics win
         n_latents = b.codes.shape[1] if b.codes is not None else 0
-        self.table = _logic.latent_table(b.stats, n_latents, eta2, preferred, levels)
-        order = (_logic.sort_latents(self.table, "activation_frequency") if "activation_frequency" in self.table
-                 else self.table.index.to_numpy())
-        self.table = self.table.loc[order]
+        self.table = _logic.latent_table(b.stats, n_latents, eta2, preferred, levels, eta2_q)
+        self.table = self.table.loc[_logic.shown_latents(self.table, self.show_all.isChecked())]
         self.latent_table.show_table(self.table)
         if self.latent is not None:
             self.latent_table.highlight(self.latent)

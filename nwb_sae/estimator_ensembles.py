@@ -1,0 +1,192 @@
+"""The statistics behind every latent of an :class:`nwb_sae.SAE`: the default fit and the latent table.
+
+``SAE.fit`` with ``activation="batchtopk"`` (the default) runs :func:`nwb_sae.ensembles.find_ensembles`:
+the number of latents and the sparsity are chosen on held-out presentations (unless given), several
+seeds are fitted together, and every latent is tested against circular shifts and scored for stability.
+The fitted estimator then carries ``significant_`` and ``latent_table_`` (one row per latent), and the
+selection's ``selection_curve_`` and ``mp_count_``. ``topk`` and ``relu`` fits train as before
+(:mod:`nwb_sae.train`) and get the same table from :func:`vet_latents`: the significance test on the
+held-out presentations, and no stability score (NaN: that needs a second fit, which those
+activations do not make).
+
+Both add stimulus selectivity (:func:`nwb_sae.ensembles.selectivity_table`) of the significant latents
+for every categorical presentation coordinate of the data.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import replace
+
+import numpy as np
+import pandas as pd
+import torch
+import xarray as xr
+
+from nwb_sae.config import ModelConfig, TrainConfig
+from nwb_sae.model import SparseAutoencoder
+
+FLEET_SETTINGS = {"epochs": "max_epochs", "patience": "patience", "batch_size": "batch_size", "lr": "lr"}
+"""TrainConfig fields that, when changed from their defaults, override the ensemble fit's own."""
+
+
+def fleet_kwargs(cfg_t: TrainConfig, n_train: int, history: dict, on_epoch=None) -> dict:
+    """Arguments of :func:`nwb_sae.ensembles.fleet.fit_fleet` from the training settings.
+
+    The ensemble fit has its own measured defaults (epochs, patience, batch size, learning rate);
+    only settings the user changed replace them. Changed ``epochs`` also brings the batch size of
+    :meth:`~nwb_sae.config.TrainConfig.resolve_batch_size` (at least 32 steps an epoch), since the
+    ensemble fit's large batches need more epochs than a user asking for few expects. Each epoch appends the mean held-out error of the
+    fitted instances to ``history`` (``epoch`` counts on across the selection and the final fits)
+    and calls ``on_epoch(row)`` with that row when given.
+    """
+    defaults = TrainConfig()
+    kwargs = {name: getattr(cfg_t, field) for field, name in FLEET_SETTINGS.items()
+              if getattr(cfg_t, field) is not None and getattr(cfg_t, field) != getattr(defaults, field)}
+    if "max_epochs" in kwargs:
+        kwargs["batch_size"] = cfg_t.resolve_batch_size(n_train)
+
+    def record(_epoch: int, val_mse: torch.Tensor) -> None:
+        history["epoch"].append(len(history["epoch"]) + 1)
+        history["val_loss"].append(float(val_mse.mean()))
+        if on_epoch is not None:
+            on_epoch({key: values[-1] for key, values in history.items()})
+
+    kwargs["progress"] = record
+    return kwargs
+
+
+def fit_ensembles(sae, arr: xr.DataArray, val_idx: np.ndarray, x_train: np.ndarray, x_val: np.ndarray,
+                  mean: np.ndarray, scale: np.ndarray, cfg_m: ModelConfig, cfg_t: TrainConfig,
+                  callback=None) -> SparseAutoencoder:
+    """The default fit: select, fit several seeds, vet every latent; sets the fitted attributes on ``sae``.
+
+    ``x_train`` / ``x_val`` are population vectors in input units, presentations contiguous (as
+    :func:`nwb_sae.samples.population_vectors` orders them); ``val_idx`` the held-out presentations.
+    ``callback(sae, row)`` runs after every epoch of every fit (as :meth:`nwb_sae.SAE.fit` documents).
+    Returns the fitted BatchTopK model (normalisation included, on the CPU).
+    """
+    from nwb_sae.ensembles import find_ensembles, load_weights
+
+    xt, xv = (x_train - mean) / scale, (x_val - mean) / scale
+    groups = np.repeat(np.arange(len(val_idx)), arr.sizes["time"])
+    history = {"epoch": [], "val_loss": []}
+    res = find_ensembles(xt, xv, groups, n_latents=cfg_m.n_latents, k=cfg_m.k, n_seeds=cfg_t.n_seeds,
+                         alpha=cfg_t.alpha, n_shifts=cfg_t.n_shifts, seed=cfg_t.seed,
+                         fit_kwargs=fleet_kwargs(cfg_t, len(xt), history,
+                                                 None if callback is None else lambda row: callback(sae, row)))
+    model = SparseAutoencoder(arr.sizes["neurons"], replace(cfg_m, n_latents=res.n_latents, k=res.k))
+    model.input_mean.copy_(torch.from_numpy(mean))
+    model.input_scale.copy_(torch.from_numpy(scale))
+    load_weights(model, res.weights)
+    model.eval()
+    sae.history_ = history
+    sae.best_epoch_ = int(np.argmin(history["val_loss"])) + 1 if history["val_loss"] else 0
+    sae.selection_curve_, sae.mp_count_, sae.consensus_ = res.selection_curve, res.mp_count, res.consensus
+    sae.latent_table_ = res.latent_table
+    return model
+
+
+def vet_latents(sae, x_val: np.ndarray) -> None:
+    """Significance of a topk / relu fit's latents on held-out samples (input units); stability NaN."""
+    from nwb_sae.ensembles import coactivation_test
+
+    model = sae.model_
+    with torch.no_grad():
+        xn = model.normalize(torch.as_tensor(np.asarray(x_val, dtype=np.float32), device=model.W_dec.device))
+        atoms = model.W_dec.cpu().numpy()
+    codes = sae.encode_samples(x_val)
+    test = coactivation_test(atoms, xn.cpu().numpy(), n_shifts=sae.n_shifts, seed=sae.seed)
+    frequency = (codes > 0).mean(axis=0)
+    table = pd.DataFrame({"frequency": frequency, "mean_activation": codes.mean(axis=0),
+                          "statistic": test.statistic, "z_score": test.z_score, "p_value": test.p_value,
+                          "q_value": test.q_value, "stability": np.nan,
+                          "significant": (test.q_value <= sae.alpha) & (frequency > 0)})
+    table.index.name = "latent"
+    sae.latent_table_ = table
+    sae.selection_curve_ = sae.mp_count_ = sae.consensus_ = None
+
+
+def categorical_columns(arr: xr.DataArray) -> dict[str, np.ndarray]:
+    """Presentation coordinates that label groups of presentations (trial type, stimulus, ...).
+
+    A coordinate along ``presentations`` only, not the dimension's own index, not floating point
+    (times), with at least two labels and on average at least two presentations per label.
+    """
+    n = arr.sizes["presentations"]
+    columns = {}
+    for name, coord in arr.coords.items():
+        if name == "presentations" or coord.dims != ("presentations",) or coord.dtype.kind in "fcmM":
+            continue
+        labels = coord.values
+        n_labels = len(pd.unique(pd.Series(labels).dropna()))
+        if 2 <= n_labels <= n // 2:
+            columns[str(name)] = labels
+    return columns
+
+
+def add_selectivity(sae, arr: xr.DataArray) -> None:
+    """Join the selectivity of the significant latents for each categorical column to ``latent_table_``."""
+    from nwb_sae.ensembles import selectivity_table
+
+    table = sae.latent_table_
+    sae.significant_ = table["significant"].to_numpy(dtype=bool)
+    columns = categorical_columns(arr)
+    if not columns:
+        return
+    responses = sae.encode(arr).mean("time").transpose("latents", "presentations").values
+    selectivity = selectivity_table(responses, columns, sae.significant_,
+                                    n_permutations=sae.n_permutations, seed=sae.seed)
+    sae.latent_table_ = table.join(selectivity)
+
+
+def ensemble_meta(sae) -> dict:
+    """The latent table and the selection as JSON-able data (for the checkpoint)."""
+    table = getattr(sae, "latent_table_", None)
+    if table is None:
+        return {}
+    curve = sae.selection_curve_
+    return {"latent_table": latent_table_json(table),
+            "selection_curve": None if curve is None else json.loads(curve.to_json(orient="split")),
+            "mp_count": sae.mp_count_}
+
+
+def latent_table_json(table: pd.DataFrame) -> dict:
+    """A latent table as JSON-able ``split`` data (NaN as null); :func:`restore_ensembles` reads it back."""
+    return json.loads(table.to_json(orient="split"))
+
+
+def selection_record(sae) -> dict:
+    """What the provenance says of the model selection: size, sparsity, Marchenko-Pastur count, curve."""
+    model, curve = sae.model_, getattr(sae, "selection_curve_", None)
+    significant = getattr(sae, "significant_", None)
+    return {"selected": curve is not None, "n_latents": int(model.n_latents), "k": float(model.config.k),
+            "mp_count": getattr(sae, "mp_count_", None), "alpha": sae.alpha,
+            "n_significant": None if significant is None else int(significant.sum()),
+            "curve": None if curve is None else curve.to_dict(orient="list")}
+
+
+def restore_ensembles(sae, meta: dict) -> None:
+    """Set ``latent_table_``, ``significant_``, ``selection_curve_`` and ``mp_count_`` from :func:`ensemble_meta`."""
+    if not meta.get("latent_table"):
+        return
+    table = _frame(meta["latent_table"])
+    table.index.name = "latent"
+    sae.latent_table_ = table
+    sae.significant_ = table["significant"].to_numpy(dtype=bool)
+    curve = meta.get("selection_curve")
+    sae.selection_curve_ = None if curve is None else _frame(curve)
+    sae.mp_count_ = meta.get("mp_count")
+
+
+def _frame(split: dict) -> pd.DataFrame:
+    """A DataFrame from ``to_json(orient="split")``, where NaN came back as None."""
+    frame = pd.DataFrame(split["data"], columns=split["columns"], index=split["index"])
+    for name in [c for c in frame.columns if frame[c].dtype.kind == "O"]:
+        if frame[name].map(_is_number).all():
+            frame[name] = frame[name].astype(float)
+    return frame
+
+
+def _is_number(value) -> bool:
+    return value is None or isinstance(value, float | int) and not isinstance(value, bool)
