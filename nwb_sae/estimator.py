@@ -242,6 +242,7 @@ class SAE(TransformerMixin, BaseEstimator):
             x_check = x_val if len(x_val) else x_train
         if self.latent_table_ is None:
             vet_latents(self, x_check)
+        self.significant_ = self.latent_table_["significant"].to_numpy(dtype=bool)
         if streamed is None:
             add_selectivity(self, arr)
         self.metrics_ = {**(report or self._sample_report(x_check)),

@@ -15,7 +15,8 @@ from nwb_sae import metrics
 from nwb_sae.estimator import load
 from nwb_sae.synthetic import make_recording
 
-FLAGS = ["--n_latents", "32", "--k", "3", "--batch_size", "64", "--seed", "0", "--threads", "1",
+# topk: both runs train one model with train_model (the batchtopk ensemble fit is one process only)
+FLAGS = ["--activation", "topk", "--n_latents", "32", "--k", "3", "--batch_size", "64", "--seed", "0", "--threads", "1",
          "--device", "cpu", "--patience", "10", "--no_figures", "--quiet"]
 ROOT = Path(__file__).resolve().parents[1]
 
