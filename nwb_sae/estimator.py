@@ -19,7 +19,6 @@ True
 
 from __future__ import annotations
 
-import dataclasses
 from pathlib import Path
 
 import numpy as np
@@ -28,15 +27,14 @@ import xarray as xr
 from sklearn.base import BaseEstimator, TransformerMixin
 
 from nwb_sae import metrics
-from nwb_sae.checkpoint import legacy_checkpoint, load_checkpoint, save_checkpoint
-from nwb_sae.config import ModelConfig, Settings
+from nwb_sae.checkpoint import save_checkpoint
+from nwb_sae.config import Settings
 from nwb_sae.distributed import in_torchrun
-from nwb_sae.errors import CheckpointError, InputDataError, NotFittedError
+from nwb_sae.errors import InputDataError, NotFittedError
+from nwb_sae.estimator_checkpoint import checkpoint_meta, sae_from_checkpoint
 from nwb_sae.estimator_ensembles import (
     add_selectivity,
-    ensemble_meta,
     fit_ensembles,
-    restore_ensembles,
     selection_record,
     vet_latents,
 )
@@ -47,16 +45,11 @@ from nwb_sae.samples import (
     check_finite,
     describe_attrs,
     describe_neurons,
-    drop_constant_neurons,
-    fit_normalization,
     population_vectors,
     select_model_neurons,
-    split_presentations,
 )
-from nwb_sae.streaming import held_out_sample, is_lazy, should_stream, streamed_code_report, streamed_split
+from nwb_sae.streaming import held_out_sample, prepare_training, streamed_code_report
 from nwb_sae.train import as_tensor, resolve_device, train_model
-
-CHECKPOINT_FORMAT = "nwb-sae/1"
 
 
 class SAE(TransformerMixin, BaseEstimator):
@@ -198,32 +191,19 @@ class SAE(TransformerMixin, BaseEstimator):
         cfg_m, cfg_t = settings.model, settings.train
         arr, _ = as_activity(X)
         source = str(arr.attrs.get("source", "data"))
-        n_input_neurons = arr.sizes["neurons"]
-        dropped = []
         device = resolve_device(cfg_t.device)
-        streamed = None
-        if should_stream(arr):  # constant neurons are refused by the streamed normalisation, not dropped
-            streamed = streamed_split(arr, cfg_m.normalize, cfg_t.val_fraction, cfg_t.seed, device, source)
-            train_idx, val_idx, mean, scale = (streamed.train_presentations, streamed.val_presentations,
-                                               streamed.mean, streamed.scale)
-        else:
-            arr = arr.compute() if is_lazy(arr) else arr
-            arr, dropped = drop_constant_neurons(arr, source)  # one warning names them
-            check_finite(arr, source)
-            train_idx, val_idx = split_presentations(arr.sizes["presentations"], cfg_t.val_fraction,
-                                                     cfg_t.seed, source)
-            x_train = population_vectors(arr.isel(presentations=train_idx))
-            x_val = population_vectors(arr.isel(presentations=val_idx)) if len(val_idx) else x_train[:0]
-            mean, scale = fit_normalization(x_train, cfg_m.normalize, arr["neurons"].values, source)
+        prep = prepare_training(arr, cfg_m.normalize, cfg_t.val_fraction, cfg_t.seed, device, source)
+        arr, streamed, train_idx, val_idx = prep.data, prep.streamed, prep.train_idx, prep.val_idx
+        x_train, x_val, mean, scale = prep.x_train, prep.x_val, prep.mean, prep.scale
 
         if cfg_t.threads:
             torch.set_num_threads(cfg_t.threads)
-        self.n_features_in_ = n_input_neurons
+        self.n_features_in_ = prep.n_input_neurons
         self.neuron_coords_ = describe_neurons(arr)
         self.data_attrs_ = describe_attrs(arr.attrs)
         self.data_attrs_.update(n_time=arr.sizes["time"], n_presentations=arr.sizes["presentations"],
                                 train_presentations=len(train_idx), val_presentations=len(val_idx),
-                                dropped_neurons=dropped)
+                                dropped_neurons=prep.dropped)
         self.history_, self.metrics_, self.latent_table_, self.world_size_ = {}, {}, None, 1
         report, rank = None, 0
         if streamed is not None:  # larger than memory: one model trained block by block
@@ -433,23 +413,7 @@ class SAE(TransformerMixin, BaseEstimator):
 
     # -- persistence ----------------------------------------------------------------------------
     def _meta(self) -> dict:
-        model = self._check_fitted()
-        return {
-            "format": CHECKPOINT_FORMAT,
-            "nwb_sae_version": _version(),
-            "settings": self.get_params(),
-            "n_neurons": model.n_inputs,
-            "normalization": {"mode": self.normalize,
-                              "mean": model.input_mean.cpu().tolist(),
-                              "scale": model.input_scale.cpu().tolist()},
-            "neuron_coords": self.neuron_coords_,
-            "data_attrs": self.data_attrs_,
-            "metrics": self.metrics_,
-            "history": self.history_,
-            "world_size": getattr(self, "world_size_", 1),
-            "model_config": dataclasses.asdict(model.config),
-            "ensembles": ensemble_meta(self),
-        }
+        return checkpoint_meta(self)
 
     def provenance(self) -> dict:
         """Settings, normalisation, metrics, training-data description, the model selection and package
@@ -466,30 +430,7 @@ class SAE(TransformerMixin, BaseEstimator):
     @classmethod
     def load(cls, path, device: str | None = None) -> SAE:
         """Load a fitted SAE saved by :meth:`save` or by ``nwb-sae train`` (on ``device``, default the saved one)."""
-        tensors, meta = load_checkpoint(path)
-        if "format" not in meta:
-            tensors, meta = legacy_checkpoint(tensors, path)
-        try:
-            sae = cls(**meta["settings"])
-            config = ModelConfig(**meta["model_config"]) if "model_config" in meta else sae.settings.model.resolved()
-            model = SparseAutoencoder(int(meta["n_neurons"]), config)
-            model.load_state_dict(tensors)
-        except (KeyError, TypeError, ValueError, RuntimeError) as err:
-            raise CheckpointError(f"{path}: the weights do not match the saved settings ({err}).") from err
-        sae.model_ = model
-        sae.neuron_coords_ = meta.get("neuron_coords", {})
-        sae.data_attrs_ = meta.get("data_attrs", {})
-        sae.metrics_ = meta.get("metrics", {})
-        sae.history_ = meta.get("history", {})
-        sae.best_epoch_ = sae.metrics_.get("best_epoch")
-        sae.world_size_ = int(meta.get("world_size", 1))
-        restore_ensembles(sae, meta.get("ensembles", {}))
-        if device is not None:
-            sae.device = device
-        sae.model_.to(resolve_device(sae.device))
-        sae.n_features_in_ = sae.model_.n_inputs + len(sae.data_attrs_.get("dropped_neurons", []))
-        return sae
-
+        return sae_from_checkpoint(cls, path, device)
 
 def load(path, device: str | None = None) -> SAE:
     """Load a fitted :class:`SAE` from a checkpoint (``.safetensors`` + ``.json``, or a weights-only ``.pt``).
@@ -506,9 +447,3 @@ def load(path, device: str | None = None) -> SAE:
     SAE
     """
     return SAE.load(path, device)
-
-
-def _version() -> str:
-    from nwb_sae import __version__
-
-    return __version__

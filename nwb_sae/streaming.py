@@ -22,10 +22,18 @@ from typing import NamedTuple
 
 import numpy as np
 import torch
+import xarray as xr
 
 from nwb_sae.errors import InputDataError
 from nwb_sae.io.recording.arrays import ACTIVITY_DIMS
-from nwb_sae.samples import normalization_from_moments, population_vectors, split_presentations
+from nwb_sae.samples import (
+    check_finite,
+    drop_constant_neurons,
+    fit_normalization,
+    normalization_from_moments,
+    population_vectors,
+    split_presentations,
+)
 
 BLOCK_BYTES = 32 * 2**20
 """Target size of one streamed block (all neurons and bins of a run of presentations)."""
@@ -303,3 +311,40 @@ def streamed_code_report(model, source, batch_size: int = 16384, dense_threshold
     return {"fvu": sq_err / total if total > 0 else float("nan"), "l0": float(frequency.sum()),
             "dead_fraction": float(np.mean(frequency == 0)),
             "dense_fraction": float(np.mean(frequency > dense_threshold))}
+
+
+class TrainingData(NamedTuple):
+    """What a fit trains on: in memory (``x_train``/``x_val``) or streamed (``streamed``), split and normalised."""
+
+    data: xr.DataArray
+    """The activity, without the constant neurons dropped from an in-memory recording."""
+    streamed: StreamedSplit | None
+    """The streamed split of a recording too large for memory, else None."""
+    train_idx: np.ndarray
+    val_idx: np.ndarray
+    x_train: np.ndarray | None
+    """Training samples (samples, neurons), in memory only."""
+    x_val: np.ndarray | None
+    mean: np.ndarray
+    scale: np.ndarray
+    dropped: list
+    """Ids of the constant or all-NaN neurons left out (in-memory recordings; a streamed one refuses them)."""
+    n_input_neurons: int
+
+
+def prepare_training(data, normalize: str, val_fraction: float, seed: int, device: torch.device,
+                     source: str) -> TrainingData:
+    """Split ``data`` by presentation and learn its normalisation, streamed when it is larger than memory."""
+    n_input = data.sizes["neurons"]
+    if should_stream(data):  # constant neurons are refused by the streamed normalisation, not dropped
+        split = streamed_split(data, normalize, val_fraction, seed, device, source)
+        return TrainingData(data, split, split.train_presentations, split.val_presentations, None, None,
+                            split.mean, split.scale, [], n_input)
+    data = data.compute() if is_lazy(data) else data
+    data, dropped = drop_constant_neurons(data, source)  # one warning names them
+    check_finite(data, source)
+    train_idx, val_idx = split_presentations(data.sizes["presentations"], val_fraction, seed, source)
+    x_train = population_vectors(data.isel(presentations=train_idx))
+    x_val = population_vectors(data.isel(presentations=val_idx)) if len(val_idx) else x_train[:0]
+    mean, scale = fit_normalization(x_train, normalize, data["neurons"].values, source)
+    return TrainingData(data, None, train_idx, val_idx, x_train, x_val, mean, scale, dropped, n_input)

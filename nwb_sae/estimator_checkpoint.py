@@ -1,0 +1,70 @@
+"""An :class:`~nwb_sae.estimator.SAE` as a checkpoint: the JSON it is saved with, and the way back.
+
+The weights go to safetensors and everything else (settings, normalisation, neuron ids, metrics,
+history, the ensemble statistics) to JSON (:mod:`nwb_sae.checkpoint`), so a user-handed file is never
+unpickled.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+from nwb_sae.checkpoint import legacy_checkpoint, load_checkpoint
+from nwb_sae.config import ModelConfig
+from nwb_sae.errors import CheckpointError
+from nwb_sae.estimator_ensembles import ensemble_meta, restore_ensembles
+from nwb_sae.model import SparseAutoencoder
+from nwb_sae.train import resolve_device
+
+CHECKPOINT_FORMAT = "nwb-sae/1"
+
+
+def checkpoint_meta(sae) -> dict:
+    """The JSON saved beside a fitted SAE's weights."""
+    from nwb_sae import __version__
+
+    model = sae._check_fitted()
+    return {
+        "format": CHECKPOINT_FORMAT,
+        "nwb_sae_version": __version__,
+        "settings": sae.get_params(),
+        "n_neurons": model.n_inputs,
+        "normalization": {"mode": sae.normalize,
+                          "mean": model.input_mean.cpu().tolist(),
+                          "scale": model.input_scale.cpu().tolist()},
+        "neuron_coords": sae.neuron_coords_,
+        "data_attrs": sae.data_attrs_,
+        "metrics": sae.metrics_,
+        "history": sae.history_,
+        "world_size": getattr(sae, "world_size_", 1),
+        "model_config": dataclasses.asdict(model.config),
+        "ensembles": ensemble_meta(sae),
+    }
+
+
+def sae_from_checkpoint(cls, path, device: str | None = None):
+    """A fitted ``cls`` (an SAE) from a checkpoint written by :func:`checkpoint_meta` + the weights, or a
+    legacy weights-only ``.pt``; on ``device`` (default: the one it was saved with)."""
+    tensors, meta = load_checkpoint(path)
+    if "format" not in meta:
+        tensors, meta = legacy_checkpoint(tensors, path)
+    try:
+        sae = cls(**meta["settings"])
+        config = ModelConfig(**meta["model_config"]) if "model_config" in meta else sae.settings.model.resolved()
+        model = SparseAutoencoder(int(meta["n_neurons"]), config)
+        model.load_state_dict(tensors)
+    except (KeyError, TypeError, ValueError, RuntimeError) as err:
+        raise CheckpointError(f"{path}: the weights do not match the saved settings ({err}).") from err
+    sae.model_ = model
+    sae.neuron_coords_ = meta.get("neuron_coords", {})
+    sae.data_attrs_ = meta.get("data_attrs", {})
+    sae.metrics_ = meta.get("metrics", {})
+    sae.history_ = meta.get("history", {})
+    sae.best_epoch_ = sae.metrics_.get("best_epoch")
+    sae.world_size_ = int(meta.get("world_size", 1))
+    restore_ensembles(sae, meta.get("ensembles", {}))
+    if device is not None:
+        sae.device = device
+    sae.model_.to(resolve_device(sae.device))
+    sae.n_features_in_ = sae.model_.n_inputs + len(sae.data_attrs_.get("dropped_neurons", []))
+    return sae
