@@ -34,7 +34,7 @@ def _check(done: subprocess.CompletedProcess, script: Path, where: str) -> None:
 def test_there_are_examples():
     names = {p.name for p in EXAMPLES}
     assert {"plot_two_photon.py", "plot_units_trials.py", "plot_read_results.py", "plot_napari.py",
-            "plot_baselines.py", "plot_pynapple.py"} <= names
+            "plot_baselines.py", "plot_pynapple.py", "plot_batch.py"} <= names
 
 
 @pytest.mark.slow
