@@ -26,7 +26,7 @@ import numpy as np
 
 N_CHANNELS = 64
 RATE = 1000.0
-SETTINGS = dict(n_latents=256, k=6, epochs=1, patience=1, device="cpu", threads=1, progress=False)
+SETTINGS = dict(activation="topk", n_latents=256, k=6, epochs=1, patience=1, device="cpu", threads=1, progress=False)
 
 
 def write_recording(path: Path, n_samples: int, n_channels: int = N_CHANNELS) -> Path:

@@ -44,7 +44,7 @@ def measure(n: int, m: int, device: torch.device, precision: str = "fp32", steps
     cfg = TrainConfig(precision=precision, batch_size=batch_size, device=str(device))
     batch = cfg.resolve_batch_size(10**9, device.type)
     generator = torch.Generator().manual_seed(0)
-    model = SparseAutoencoder(n, ModelConfig(n_latents=m, k=k)).to(device)
+    model = SparseAutoencoder(n, ModelConfig(n_latents=m, activation="topk", k=k)).to(device)
     optimizer = torch.optim.Adam(model.parameters(), lr=1e-3)
     x = torch.randn(batch, n, generator=generator).to(device)
     dead = torch.zeros(m, dtype=torch.bool, device=device)

@@ -103,7 +103,7 @@ def fit_model(source: Path, model: Path, n_latents: int) -> None:
     with open_activity(source) as act:
         x = act.read(0, min(act.n_samples, 40000) // 100 * 100)
     windows = x.reshape(-1, 100, x.shape[1]).transpose(2, 1, 0)  # (neurons, time, presentations)
-    sae = nwb_sae.SAE(n_latents=n_latents, k=8, epochs=1, progress=False, device="cpu", seed=0)
+    sae = nwb_sae.SAE(n_latents=n_latents, activation="topk", k=8, epochs=1, progress=False, device="cpu", seed=0)
     sae.fit(windows)
     sae.save(model)
 

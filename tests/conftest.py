@@ -31,3 +31,18 @@ def qt_can_start():
         pytest.fail("Qt cannot start here (needs an X server: pytest-xvfb + Xvfb, and Qt's xcb libraries, "
                     "e.g. apt-get install xvfb libxcb-cursor0 libxcb-icccm4 libxcb-keysyms1):\n"
                     + done.stderr[-2000:], pytrace=False)
+
+
+@pytest.fixture(scope="session")
+def load_benchmark():
+    """Import a script of ``benchmarks/`` (they are scripts, not a package) as a module, by name."""
+    import importlib.util
+
+    def load(name: str):
+        path = Path(__file__).resolve().parents[1] / "benchmarks" / f"{name}.py"
+        spec = importlib.util.spec_from_file_location(f"bench_{name}", path)
+        module = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(module)
+        return module
+
+    return load

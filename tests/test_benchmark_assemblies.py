@@ -2,22 +2,15 @@
 
 from __future__ import annotations
 
-import importlib.util
 import io
 import math
-from pathlib import Path
 
 import pytest
 
-BENCHMARK = Path(__file__).resolve().parents[1] / "benchmarks" / "assemblies.py"
-
 
 @pytest.fixture(scope="module")
-def bench():
-    spec = importlib.util.spec_from_file_location("bench_assemblies", BENCHMARK)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+def bench(load_benchmark):
+    return load_benchmark("assemblies")
 
 
 def test_every_case_builds_at_small_scale(bench):

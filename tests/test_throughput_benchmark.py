@@ -2,23 +2,15 @@
 
 from __future__ import annotations
 
-import importlib.util
-from pathlib import Path
-
 import pytest
 import torch
 
 from nwb_sae.config import TrainConfig
 
-BENCHMARK = Path(__file__).resolve().parents[1] / "benchmarks" / "throughput.py"
-
 
 @pytest.fixture(scope="module")
-def bench():
-    spec = importlib.util.spec_from_file_location("bench_throughput", BENCHMARK)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+def bench(load_benchmark):
+    return load_benchmark("throughput")
 
 
 def test_quick_run_reports_throughput_and_fraction_of_gemm_bound(bench, capsys):
@@ -43,7 +35,8 @@ def test_bf16_autocast_trains_on_the_cpu():
     from nwb_sae.synthetic import make_recording
 
     rec = make_recording(n_neurons=12, n_atoms=16, n_time=10, n_presentations=80, seed=2)
-    sae = SAE(n_latents=32, k=3, epochs=3, progress=False, device="cpu", precision="bf16", threads=1)
+    sae = SAE(n_latents=32, activation="topk", k=3, epochs=3, progress=False, device="cpu", precision="bf16",
+              threads=1)
     sae.fit(rec.data)
     assert sae.metrics_["fvu"] < 0.9
     assert sae.model_.W_enc.dtype == torch.float32
