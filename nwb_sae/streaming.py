@@ -293,6 +293,7 @@ def held_out_sample(data, presentations: np.ndarray, max_bytes: int = 256 * 2**2
     return population_vectors(chosen.compute() if is_lazy(chosen) else chosen)
 
 
+@torch.no_grad()
 def streamed_code_report(model, source, batch_size: int = 16384, dense_threshold: float = 0.1) -> dict:
     """:func:`nwb_sae.metrics.code_report` of the samples of ``source``, in input units, block by block."""
     moments = Moments(model.n_inputs)
