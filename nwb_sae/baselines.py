@@ -253,7 +253,7 @@ class ICAAssemblies(_Baseline):
         ----------
         data : xarray.DataArray or numpy.ndarray
             Activity (neurons, time, presentations), or samples (samples, neurons) in time order, as
-            scikit-learn takes them (note: :class:`nwb_sae.SAE` reads a 2-D array as (neurons, time)).
+            scikit-learn and :class:`nwb_sae.SAE` take them.
         y : ignored
             For scikit-learn pipelines.
 

@@ -92,7 +92,7 @@ def batch(data_path, output_dir, *, workers: int | None = None, scheduler: str |
     read = {k: v for k, v in dict(activity=activity, presentations=presentations, window=window,
                                   bin_size=bin_size, align_to=align_to, neurons=neurons, where=where,
                                   dataset=dataset).items() if v is not None}
-    if lazy and dataset is None:  # NWB sessions are read window by window and, when large, trained streamed
+    if lazy:  # NWB sessions are read window by window and, when large, trained streamed
         read["lazy"] = True
     settings = {**settings, "progress": False}  # workers' bars would interleave with ours
     if workers is not None and workers < 1:
@@ -210,18 +210,17 @@ def _train_and_write(name: str, path: str, folder: Path, read: dict, settings: d
 
     import nwb_sae
     from nwb_sae.io.jsonable import write_json
+    from nwb_sae.streaming import is_lazy
     from nwb_sae.viz.report import save_training_figures
 
     read = dict(read)
     if "window" in read:
         read["window"] = tuple(read["window"])
-    if read.get("lazy") and Path(str(path)).suffix.lower() not in (".nwb", ".h5", ".hdf5"):
-        del read["lazy"]  # array files are read whole
     data = nwb_sae.load_data(path, **read)
     sae = nwb_sae.SAE(**settings).fit(data, checkpoint_dir=folder / "checkpoints", resume=resume)
     write_json(folder / "history.json", sae.history_)
     write_json(folder / "metrics.json", sae.metrics_)
-    if figures and not read.get("lazy"):  # the figures encode the whole recording at once
+    if figures and not is_lazy(data):  # the figures encode the whole recording at once
         save_training_figures(sae, data, folder / "figures")
     nwb_sae.write_nwb(sae, path, folder / f"{name}_sae.nwb", activity=read.get("activity"),
                       bin_size=read.get("bin_size"), overwrite=True, progress=False)

@@ -329,7 +329,7 @@ class TrainingData(NamedTuple):
     mean: np.ndarray
     scale: np.ndarray
     dropped: list
-    """Ids of the constant or all-NaN neurons left out (in-memory recordings; a streamed one refuses them)."""
+    """Ids of the constant or all-NaN neurons left out (in-memory recordings; a streamed one keeps them)."""
     n_input_neurons: int
 
 
@@ -337,7 +337,7 @@ def prepare_training(data, normalize: str, val_fraction: float, seed: int, devic
                      source: str) -> TrainingData:
     """Split ``data`` by presentation and learn its normalisation, streamed when it is larger than memory."""
     n_input = data.sizes["neurons"]
-    if should_stream(data):  # constant neurons are refused by the streamed normalisation, not dropped
+    if should_stream(data):  # constant neurons stay (their std is floored): dropping them needs a pass first
         split = streamed_split(data, normalize, val_fraction, seed, device, source)
         return TrainingData(data, split, split.train_presentations, split.val_presentations, None, None,
                             split.mean, split.scale, [], n_input)

@@ -65,10 +65,7 @@ def run(args: argparse.Namespace) -> int:
         Settings.from_flat(**settings)  # checks them before any data is read
     except (TypeError, ValueError) as err:
         raise InputDataError(f"invalid settings: {err}") from err
-    options = data_options(args)
-    if args.lazy and Path(args.data_path).suffix.lower() in (".nwb", ".h5", ".hdf5") and "dataset" not in options:
-        options["lazy"] = True
-    data = load_data(args.data_path, **options)
+    data = load_data(args.data_path, lazy=args.lazy, **data_options(args))
     out = Path(args.output_dir)
     if getattr(args, "method", "sae") != "sae":
         return run_baseline(args.method, settings, data, out, figures=not args.no_figures)

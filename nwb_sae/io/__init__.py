@@ -37,16 +37,21 @@ def load_data(path, **options) -> xr.DataArray:
         :data:`nwb_sae.io.align.DEFAULT_WINDOW_SAMPLES` samples; see
         :mod:`nwb_sae.io.recording.continuous`). An in-memory 2-D numpy array passed to
         :class:`nwb_sae.SAE` is instead population vectors ``(samples, neurons)``, as in scikit-learn.
+        ``lazy=True`` reads an NWB recording window by window (a dask-backed array, streamed by
+        :meth:`nwb_sae.SAE.fit` when large); array files and plain HDF5 datasets are read whole.
 
     Returns
     -------
     xarray.DataArray
     """
+    lazy = bool(options.pop("lazy", False))
     options = {k: v for k, v in options.items() if v is not None}
     path = path_or_url(path)
     if is_url(path) or path.suffix.lower() in (".nwb", ".h5", ".hdf5"):  # a URL is read in place: HDF5 only
         from nwb_sae.io.recording import nwb as nwb_reader
 
+        if lazy and "dataset" not in options:
+            options["lazy"] = True
         return nwb_reader.load_hdf5_or_nwb(path, **options)
     window = options.pop("window", None)
     if options:
