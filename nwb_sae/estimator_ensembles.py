@@ -64,7 +64,8 @@ def fit_ensembles(sae, arr: xr.DataArray, val_idx: np.ndarray, x_train: np.ndarr
     ``x_train`` / ``x_val`` are population vectors in input units, presentations contiguous (as
     :func:`nwb_sae.samples.population_vectors` orders them); ``val_idx`` the held-out presentations.
     ``callback(sae, row)`` runs after every epoch of every fit (as :meth:`nwb_sae.SAE.fit` documents).
-    Returns the fitted BatchTopK model (normalisation included, on the CPU).
+    Returns the fitted model (normalisation included, on the CPU): BatchTopK, or per-sample TopK when
+    the dense path reported more ensembles.
     """
     from nwb_sae.ensembles import find_ensembles, load_weights
 
@@ -74,8 +75,10 @@ def fit_ensembles(sae, arr: xr.DataArray, val_idx: np.ndarray, x_train: np.ndarr
     res = find_ensembles(xt, xv, groups, n_latents=cfg_m.n_latents, k=cfg_m.k, n_seeds=cfg_t.n_seeds,
                          alpha=cfg_t.alpha, n_shifts=cfg_t.n_shifts, seed=cfg_t.seed,
                          fit_kwargs=fleet_kwargs(cfg_t, len(xt), history,
-                                                 None if callback is None else lambda row: callback(sae, row)))
-    model = SparseAutoencoder(arr.sizes["neurons"], replace(cfg_m, n_latents=res.n_latents, k=res.k))
+                                                 None if callback is None else lambda row: callback(sae, row)),
+                         dense_config=cfg_t)
+    model = SparseAutoencoder(arr.sizes["neurons"], replace(cfg_m, n_latents=res.n_latents, k=res.k,
+                                                             activation=res.activation))
     model.input_mean.copy_(torch.from_numpy(mean))
     model.input_scale.copy_(torch.from_numpy(scale))
     load_weights(model, res.weights)
@@ -89,7 +92,7 @@ def fit_ensembles(sae, arr: xr.DataArray, val_idx: np.ndarray, x_train: np.ndarr
 
 def vet_latents(sae, x_val: np.ndarray) -> None:
     """Significance of a topk / relu fit's latents on held-out samples (input units); stability NaN."""
-    from nwb_sae.ensembles import coactivation_test
+    from nwb_sae.ensembles.significance import MIN_EFFECTIVE_NEURONS, coactivation_test, effective_neurons
 
     model = sae.model_
     with torch.no_grad():
@@ -98,10 +101,12 @@ def vet_latents(sae, x_val: np.ndarray) -> None:
     codes = sae.encode_samples(x_val)
     test = coactivation_test(atoms, xn.cpu().numpy(), n_shifts=sae.n_shifts, seed=sae.seed)
     frequency = (codes > 0).mean(axis=0)
+    neurons = effective_neurons(atoms)
     table = pd.DataFrame({"frequency": frequency, "mean_activation": codes.mean(axis=0),
                           "statistic": test.statistic, "z_score": test.z_score, "p_value": test.p_value,
-                          "q_value": test.q_value, "stability": np.nan,
-                          "significant": (test.q_value <= sae.alpha) & (frequency > 0)})
+                          "q_value": test.q_value, "stability": np.nan, "effective_neurons": neurons,
+                          "significant": (test.q_value <= sae.alpha) & (frequency > 0)
+                          & (neurons >= MIN_EFFECTIVE_NEURONS)})
     table.index.name = "latent"
     sae.latent_table_ = table
     sae.selection_curve_ = sae.mp_count_ = sae.consensus_ = None

@@ -9,7 +9,7 @@ import torch
 from nwb_sae.config import ModelConfig
 from nwb_sae.ensembles import find_ensembles, load_weights, same_ensembles
 from nwb_sae.ensembles.fleet import InstanceSpec, encode, fit_fleet
-from nwb_sae.metrics import cosine_matrix
+from nwb_sae.metrics import assembly_report, cosine_matrix
 from nwb_sae.model import SparseAutoencoder
 from nwb_sae.synthetic import make_assemblies
 
@@ -45,6 +45,7 @@ def test_every_planted_assembly_is_a_significant_ensemble(assemblies, found):
     assert {"frequency", "mean_activation", "p_value", "q_value", "significant", "stability"} <= set(table)
     assert len(table) == found.n_latents and table["significant"].sum() == found.significant.sum()
     assert found.selection_curve["chosen"].sum() == 2 and found.mp_count >= 3
+    assert found.activation == "batchtopk"  # few ensembles, mostly silent bins: the threshold code
 
 
 def test_independent_neurons_give_no_ensemble():
@@ -77,3 +78,33 @@ def test_explicit_size_and_sparsity_skip_the_selection():
                             n_seeds=1, fit_kwargs=dict(max_epochs=3))
     assert (result.n_latents, result.k, result.selection_curve) == (4, 0.1, None)
     assert result.latent_table["stability"].eq(1.0).all() and len(result.latent_table) == 4
+
+
+def test_per_sample_topk_instances_load_into_a_topk_model_and_encode_the_same():
+    rng = np.random.default_rng(0)
+    x = torch.as_tensor(rng.normal(size=(3000, 12)), dtype=torch.float32)
+    fleet = fit_fleet(x[:2400], x[2400:], [InstanceSpec(16, 3, 0, per_sample=True), InstanceSpec(8, 0.5, 1)],
+                      max_epochs=2, min_steps=0)
+    codes = encode(fleet, x[2400:])
+    assert ((codes[0] > 0).sum(1) == 3).all()  # exactly k per time bin
+    model = SparseAutoencoder(12, ModelConfig(n_latents=16, activation="topk", k=3))
+    load_weights(model, fleet.instance(0))
+    torch.testing.assert_close(model.encode(x[2400:]), codes[0])
+
+
+def test_ties_of_the_score_go_to_the_lowest_masked_error():
+    from nwb_sae.ensembles.selection import _pick
+
+    assert _pick(np.array([7, 6, 7, 7, 2]), np.array([0.98, 0.95, 0.92, 0.74, 0.70])) == 3
+    assert _pick(np.array([3, 20, 19]), np.array([0.1, 0.9, 0.8])) == 1
+
+
+def test_more_assemblies_than_neurons_take_the_dense_path_and_are_found():
+    """30 assemblies of 5 in 20 neurons: every bin mixes several, the threshold code merges them."""
+    rec = make_assemblies(n_neurons=20, n_assemblies=30, members=5, overlap=None, duration=300.0,
+                          n_presentations=50, seed=11)
+    result = find_ensembles(*split(rec.data), seed=0)
+    assert result.activation == "topk" and result.n_latents == 320
+    assert "dense k" in set(result.selection_curve["sweep"]) and result.selection_curve["chosen"].sum() == 1
+    report = assembly_report(result.weights["W_dec"][result.significant], rec.assemblies)
+    assert report["found_0.9"] >= 0.8 and report["precision"] >= 0.8

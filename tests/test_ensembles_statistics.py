@@ -11,6 +11,7 @@ from nwb_sae.ensembles import (
     circular_shift,
     coactivation_test,
     composite_latents,
+    effective_neurons,
     same_ensembles,
     seed_stability,
     selectivity_table,
@@ -83,11 +84,24 @@ def test_stability_is_high_for_the_same_atoms_and_low_for_random_ones():
     assert same_ensembles(atoms, again) == 1.0 and same_ensembles(atoms, other) == 0.0
 
 
-def test_a_union_of_two_ensembles_is_composite():
+def test_a_union_of_two_ensembles_and_a_copy_of_one_are_composite():
     a, b, c = indicator(30, range(5)), indicator(30, range(5, 10)), indicator(30, range(20, 25))
-    atoms = np.stack([a, b, c, a + b, a + 0.05 * c])
-    composite = composite_latents(atoms, np.array([0.05, 0.04, 0.03, 0.001, 0.002]), np.ones(5, bool))
-    assert composite.tolist() == [False, False, False, True, False]
+    d = indicator(30, range(3, 8))  # overlaps a and b by 2 and 3 members: its own ensemble
+    atoms = np.stack([a, b, c, a + b, a + 0.05 * c, d])
+    frequency = np.array([0.05, 0.04, 0.03, 0.001, 0.002, 0.0005])
+    composite = composite_latents(atoms, frequency, np.ones(6, bool))
+    assert composite.tolist() == [False, False, False, True, True, False]
+
+
+def test_a_single_neuron_latent_with_a_little_co_activation_is_not_an_ensemble():
+    """On a long recording a neuron's axis plus faint member weights passes the co-activation test;
+    the participation ratio tells it from an ensemble."""
+    x = planted(n_bins=40000)
+    single = indicator(30, [0]) + 0.05 * indicator(30, range(1, 6))
+    atoms = np.stack([indicator(30, range(6)), single])
+    assert (coactivation_test(atoms, x, n_shifts=50).q_value < 0.05).all()
+    neurons = effective_neurons(atoms)
+    assert neurons[0] == pytest.approx(6.0) and neurons[1] < 1.5
 
 
 @pytest.fixture

@@ -4,7 +4,9 @@
   (:mod:`~nwb_sae.ensembles.selection`), fit several seeds together (:mod:`~nwb_sae.ensembles.fleet`),
   test every latent against circular shifts on held-out presentations
   (:mod:`~nwb_sae.ensembles.significance`), score its stability across seeds
-  (:mod:`~nwb_sae.ensembles.stability`).
+  (:mod:`~nwb_sae.ensembles.stability`), keep latents of more than one neuron
+  (:func:`effective_neurons`) that copy no other; when every time bin mixes several ensembles, a wide
+  per-sample TopK dictionary (:mod:`~nwb_sae.ensembles.dense`) is vetted the same way.
 - :func:`selectivity_table`: effect size and permutation p-values of the significant latents against
   categorical presentation columns (:mod:`~nwb_sae.ensembles.selectivity`).
 """
@@ -15,6 +17,7 @@ from nwb_sae.ensembles.find import (
     find_ensembles,
     load_weights,
     selectivity_table,
+    vet_dictionary,
 )
 from nwb_sae.ensembles.selection import Selection, marchenko_pastur_count, select_model
 from nwb_sae.ensembles.selectivity import SelectivityResult, eta_squared, selectivity_test
@@ -23,6 +26,7 @@ from nwb_sae.ensembles.significance import (
     benjamini_hochberg,
     circular_shift,
     coactivation_test,
+    effective_neurons,
 )
 from nwb_sae.ensembles.stability import StabilityResult, same_ensembles, seed_stability
 
@@ -36,6 +40,7 @@ __all__ = [
     "circular_shift",
     "coactivation_test",
     "composite_latents",
+    "effective_neurons",
     "eta_squared",
     "find_ensembles",
     "load_weights",
@@ -45,4 +50,5 @@ __all__ = [
     "select_model",
     "selectivity_table",
     "selectivity_test",
+    "vet_dictionary",
 ]

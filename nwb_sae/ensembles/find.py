@@ -14,7 +14,7 @@ import torch
 
 from nwb_sae.ensembles.fleet import Fleet, InstanceSpec, encode, fit_fleet
 from nwb_sae.ensembles.selection import _subset, select_model
-from nwb_sae.ensembles.significance import coactivation_test
+from nwb_sae.ensembles.significance import MIN_EFFECTIVE_NEURONS, coactivation_test, effective_neurons
 from nwb_sae.ensembles.stability import seed_stability
 
 REFINE_STEPS = 2000
@@ -36,22 +36,26 @@ class EnsembleResult(NamedTuple):
     latent_table: pd.DataFrame
     """One row per latent: ``frequency`` and ``mean_activation`` (held-out codes), ``statistic``,
     ``z_score``, ``p_value``, ``q_value`` (co-activation vs circular shifts, held-out), ``stability``,
-    ``matched_fraction`` (seeds), ``composite`` (see :func:`composite_latents`), ``significant``."""
+    ``matched_fraction`` (seeds), ``effective_neurons`` (participation ratio of the atom), ``composite`` (see :func:`composite_latents`), ``significant``."""
     significant: np.ndarray
     """(latents,) bool: ``q_value <= alpha``, active on held-out data, found again by the majority of
-    the other seeds, and not a union of other significant ensembles."""
+    the other seeds, more than one neuron (``effective_neurons >= 1.5``) and not a union of other
+    significant ensembles."""
     consensus: np.ndarray
     """Consensus dictionary (latents, neurons) over seeds."""
     selection_curve: pd.DataFrame | None
     """Masked held-out error of every candidate (``None`` when both size and sparsity were given)."""
     mp_count: int | None
     """Marchenko-Pastur count (``None`` when selection was skipped)."""
+    activation: str = "batchtopk"
+    """``batchtopk`` (a threshold code), or ``topk`` when the dense path (:mod:`nwb_sae.ensembles.dense`)
+    reported more ensembles; ``k`` is then an integer and ``threshold`` 0."""
 
 
 def find_ensembles(x_train: np.ndarray, x_val: np.ndarray, val_groups: np.ndarray, *,
                    n_latents: int | None = None, k: float | None = None, n_seeds: int = 2,
                    alpha: float = 0.05, n_shifts: int = 200, seed: int = 0,
-                   fit_kwargs: dict | None = None) -> EnsembleResult:
+                   fit_kwargs: dict | None = None, dense_config=None) -> EnsembleResult:
     """Select, fit and vet a sparse dictionary of ensembles.
 
     Parameters
@@ -77,6 +81,13 @@ def find_ensembles(x_train: np.ndarray, x_val: np.ndarray, val_groups: np.ndarra
         Seed of the reference fit; the other fits use ``seed + 1, ...``.
     fit_kwargs : dict, optional
         Passed to :func:`nwb_sae.ensembles.fleet.fit_fleet` (``max_epochs``, ``batch_size``, ``lr``, ...).
+    dense_config : nwb_sae.config.TrainConfig, optional
+        Training settings of the dense path (:mod:`nwb_sae.ensembles.dense`). When both size and
+        sparsity are selected, the Marchenko-Pastur count is at least 2, and either the threshold fit
+        reports fewer ensembles than half that count or the masked held-out error of the ``k`` sweep
+        is lowest at its densest ``k`` (every time bin mixes several ensembles), a wide per-sample
+        TopK dictionary is fitted and vetted too, and the result that reports more ensembles is
+        returned.
 
     Returns
     -------
@@ -107,33 +118,91 @@ def find_ensembles(x_train: np.ndarray, x_val: np.ndarray, val_groups: np.ndarra
     others = [fits.W_dec[i][fits.latent_mask[i]].numpy() for i in range(1, len(fits.specs))]
     x_test = np.asarray(x_val)[test_rows]
     weights = reference.instance(0)
-    atoms = weights["W_dec"]
     codes = encode(reference, torch.as_tensor(np.ascontiguousarray(x_test, dtype=np.float32)))[0].numpy()
+    table, consensus = vet_dictionary(weights["W_dec"], others, codes, x_test, alpha=alpha, n_shifts=n_shifts,
+                                      seed=seed)
+    result = EnsembleResult(weights, int(n_latents), float(k), table, table["significant"].to_numpy(bool),
+                            consensus, curve, mp)
+    if mp is not None and mp >= 2 and (result.significant.sum() < mp / 2 or _wants_denser(curve)):
+        result = _denser(result, x_train, x_val[tune], x_test, n_seeds=n_seeds, alpha=alpha,
+                         n_shifts=n_shifts, seed=seed, train_config=dense_config)
+    return result
+
+
+def _wants_denser(curve: pd.DataFrame) -> bool:
+    """Whether the masked held-out error still falls at the densest ``k`` the threshold sweep tried."""
+    rows = curve[curve["sweep"] == "k"]
+    return len(rows) > 1 and rows["masked_error"].idxmin() == rows["k"].idxmax()
+
+
+def _denser(result: EnsembleResult, x_train, x_tune, x_test, **kwargs) -> EnsembleResult:
+    """The dense path's result when it reports more ensembles than ``result``; the curve gets its rows."""
+    from nwb_sae.ensembles.dense import find_dense_ensembles
+
+    weights, n_latents, k, table, consensus, curve = find_dense_ensembles(x_train, x_tune, x_test, **kwargs)
+    significant = table["significant"].to_numpy(bool)
+    chosen = significant.sum() > result.significant.sum()
+    curve["trustworthy"] = np.where(curve["chosen"], float(significant.sum()), np.nan)  # only k chosen is vetted
+    curve["chosen"] &= chosen
+    rows = result.selection_curve.assign(chosen=result.selection_curve["chosen"] & (not chosen))
+    merged = pd.concat([rows, curve[rows.columns]], ignore_index=True)
+    if not chosen:
+        return result._replace(selection_curve=merged)
+    return EnsembleResult(weights, n_latents, float(k), table, significant, consensus, merged, result.mp_count,
+                          "topk")
+
+
+def vet_dictionary(atoms: np.ndarray, others: list[np.ndarray], codes: np.ndarray, x_test: np.ndarray, *,
+                alpha: float = 0.05, n_shifts: int = 200, seed: int = 0) -> tuple[pd.DataFrame, np.ndarray]:
+    """The latent table of a fitted dictionary: significance, stability, size, redundancy, and the verdict.
+
+    Parameters
+    ----------
+    atoms : numpy.ndarray
+        (latents, neurons) dictionary of the reference fit.
+    others : list of numpy.ndarray
+        Dictionaries of the same data fitted with other seeds.
+    codes : numpy.ndarray
+        (samples, latents) codes of ``x_test`` by the reference fit.
+    x_test : numpy.ndarray
+        Normalised held-out samples in time order that shaped neither the fit nor its selection.
+    alpha, n_shifts, seed
+        False discovery rate, circular shifts and seed of :func:`coactivation_test`.
+
+    Returns
+    -------
+    table : pandas.DataFrame
+        As :attr:`EnsembleResult.latent_table`.
+    consensus : numpy.ndarray
+        Consensus dictionary over seeds.
+    """
     test = coactivation_test(atoms, x_test, n_shifts=n_shifts, seed=seed)
     stab = seed_stability(atoms, others, threshold=STABLE_COSINE)
     frequency = (codes > 0).mean(axis=0)
-    candidate = (test.q_value <= alpha) & (frequency > 0) & (stab.matched_fraction >= 0.5)
+    neurons = effective_neurons(atoms)
+    candidate = ((test.q_value <= alpha) & (frequency > 0) & (stab.matched_fraction >= 0.5)
+                 & (neurons >= MIN_EFFECTIVE_NEURONS))
     composite = composite_latents(atoms, frequency, candidate)
     significant = candidate & ~composite
     table = pd.DataFrame({
         "frequency": frequency, "mean_activation": codes.mean(axis=0), "statistic": test.statistic,
         "z_score": test.z_score, "p_value": test.p_value, "q_value": test.q_value,
-        "stability": stab.stability, "matched_fraction": stab.matched_fraction, "composite": composite,
-        "significant": significant,
+        "stability": stab.stability, "matched_fraction": stab.matched_fraction, "effective_neurons": neurons,
+        "composite": composite, "significant": significant,
     })
     table.index.name = "latent"
-    return EnsembleResult(weights, int(n_latents), float(k), table, significant, stab.consensus, curve, mp)
+    return table, stab.consensus
 
 
 def composite_latents(atoms: np.ndarray, frequency: np.ndarray, candidates: np.ndarray,
                       cosine: float = STABLE_COSINE) -> np.ndarray:
-    """Candidates whose atom is a non-negative mix of two or more more-frequent candidates' atoms.
+    """Candidates whose atom is a copy of, or a non-negative mix of, more frequent candidates' atoms.
 
     Two ensembles that happen to fire together now and then pass the co-activation test as one
     pattern (each half is real), and replicate across seeds; but such a union adds nothing beyond its
-    parts, which fire more often on their own. Candidates are visited from the most to the least
-    frequent; one whose atom is fitted with |cosine| >= ``cosine`` by non-negative least squares on
-    the atoms already kept, using at least two of them, is marked composite.
+    parts, which fire more often on their own. Wide dictionaries also learn copies of one ensemble.
+    Candidates are visited from the most to the least frequent; one whose atom is fitted with
+    cosine >= ``cosine`` by non-negative least squares on the atoms already kept is marked composite.
     """
     from scipy.optimize import nnls
 
@@ -141,12 +210,11 @@ def composite_latents(atoms: np.ndarray, frequency: np.ndarray, candidates: np.n
     composite = np.zeros(len(atoms), bool)
     kept: list[int] = []
     for i in sorted(np.flatnonzero(candidates), key=lambda j: -frequency[j]):
-        if len(kept) >= 2:
+        if kept:
             basis = atoms[kept].T
             weights, _ = nnls(basis, atoms[i])
             fit = basis @ weights
-            used = (weights > 0.1 * weights.max()).sum() if weights.max() > 0 else 0
-            if used >= 2 and fit @ atoms[i] >= cosine * max(np.linalg.norm(fit), 1e-12):
+            if weights.max() > 0 and fit @ atoms[i] >= cosine * max(np.linalg.norm(fit), 1e-12):
                 composite[i] = True
                 continue
         kept.append(i)
@@ -159,9 +227,9 @@ def _concat(a: Fleet, b: Fleet) -> Fleet:
 
 
 def load_weights(model, weights: dict) -> None:
-    """Copy ``EnsembleResult.weights`` into a BatchTopK :class:`nwb_sae.model.SparseAutoencoder`.
+    """Copy ``EnsembleResult.weights`` into a :class:`nwb_sae.model.SparseAutoencoder`.
 
-    The model must have ``config.activation == "batchtopk"`` and ``n_latents`` / ``k`` of the result;
+    The model must have the ``activation``, ``n_latents`` and ``k`` of the result;
     its normalisation buffers are left as they are (the samples given to :func:`find_ensembles` must
     have been normalised with them).
     """

@@ -6,15 +6,17 @@ The rule (:func:`select_model`):
    matrix (training split) above the Marchenko-Pastur edge ``(1 + sqrt(neurons / samples))**2``,
    the count of co-activation patterns distinguishable from independent noise (Lopes-dos-Santos 2013).
 2. Every candidate (n_latents, k) is fitted with two seeds. Its score is the number of *trustworthy*
-   latents: latents of the first seed that the second seed finds again (one-to-one cosine >= 0.9,
-   :mod:`nwb_sae.ensembles.stability`) and whose co-activation on the held-out presentations beats
+   latents: latents of the first seed that involve more than one neuron
+   (:func:`nwb_sae.ensembles.significance.effective_neurons`), that the second seed finds again
+   (one-to-one cosine >= 0.9, :mod:`nwb_sae.ensembles.stability`) and whose co-activation on the held-out presentations beats
    independent circular shifts (q <= 0.05, :mod:`nwb_sae.ensembles.significance`). Latents that fit
    noise fail the held-out test; fragments and mixtures that a too large ``k`` or ``n_latents`` forces
    do not replicate across seeds; a too small ``k`` or ``n_latents`` leaves ensembles out.
 3. ``k`` (mean active latents per time bin, BatchTopK) is swept first on a log2 grid at ``2 m``
    latents; then ``n_latents`` over ``m * (1, 2, 4)`` at that ``k``. The highest score wins; ties go to
-   the sparser / smaller model. The masked held-out error of each candidate (10% of held-out entries
-   hidden, predicted from the others, relative to predicting the decoder bias) is reported alongside.
+   the lowest masked held-out error (10% of held-out entries hidden, predicted from the others,
+   relative to predicting the decoder bias): of equally trustworthy models, the one that predicts
+   unseen activity best.
 
 The seed-0 and seed-1 fits of the chosen candidate are the reference model and its stability check,
 so the selection costs no extra fit.
@@ -29,7 +31,7 @@ import pandas as pd
 import torch
 
 from nwb_sae.ensembles.fleet import Fleet, InstanceSpec, _pre, decode, fit_fleet
-from nwb_sae.ensembles.significance import coactivation_test
+from nwb_sae.ensembles.significance import MIN_EFFECTIVE_NEURONS, coactivation_test, effective_neurons
 from nwb_sae.ensembles.stability import seed_stability
 
 K_GRID = (1 / 16, 1 / 8, 1 / 4, 1 / 2, 1, 2, 4, 8)
@@ -85,7 +87,7 @@ def masked_errors(fleet: Fleet, x_val: torch.Tensor, groups: np.ndarray, fractio
     filled = torch.where(mask.unsqueeze(0), fleet.b_dec.unsqueeze(1), x_val.unsqueeze(0))
     with torch.no_grad():
         pre = _pre(filled, fleet.W_enc, fleet.b_enc, fleet.b_dec, fleet.latent_mask)
-        codes = pre * (pre > fleet.threshold.view(-1, 1, 1))
+        codes = fleet.activate(pre)
         err = ((decode(fleet, codes) - x_val) ** 2 * mask).sum(dim=2).numpy()
         base = ((fleet.b_dec.unsqueeze(1) - x_val) ** 2 * mask).sum(dim=2).numpy()
     _, g = np.unique(groups, return_inverse=True)
@@ -99,9 +101,16 @@ def _trustworthy(fleet: Fleet, first: int, second: int, x_val: np.ndarray, alpha
     """Latents of instance ``first`` found again by ``second`` and significant on the held-out data."""
     atoms = fleet.W_dec[first][fleet.latent_mask[first]].numpy()
     other = fleet.W_dec[second][fleet.latent_mask[second]].numpy()
-    stable = seed_stability(atoms, [other]).matched_fraction >= 1.0
+    stable = (seed_stability(atoms, [other]).matched_fraction >= 1.0) & (
+        effective_neurons(atoms) >= MIN_EFFECTIVE_NEURONS)
     significant = coactivation_test(atoms[stable], x_val, n_shifts=n_shifts, seed=seed).q_value <= alpha
     return int(significant.sum())
+
+
+def _pick(scores: np.ndarray, masked: np.ndarray) -> int:
+    """Index of the highest score; ties go to the lowest masked held-out error."""
+    best = np.flatnonzero(np.asarray(scores) == np.max(scores))
+    return int(best[np.argmin(np.asarray(masked)[best])])
 
 
 def _sweep(x_train, x_val, val_groups, candidates, seed, alpha, n_shifts, fit_kwargs):
@@ -149,7 +158,7 @@ def select_model(x_train: torch.Tensor, x_val: torch.Tensor, val_groups: np.ndar
     ks = [k] if k is not None else ([c for c in k_grid if c <= base / 2] or [min(k_grid)])
     args = (seed, alpha, n_shifts, fit_kwargs)
     scores_k, masked_k, fleet_k = _sweep(x_train, x_val, val_groups, [(base, k) for k in ks], *args)
-    pick_k = int(np.flatnonzero(scores_k == scores_k.max())[0])
+    pick_k = _pick(scores_k, masked_k)
     k = ks[pick_k]
 
     factors = () if n_latents is not None else size_factors
@@ -160,7 +169,7 @@ def select_model(x_train: torch.Tensor, x_val: torch.Tensor, val_groups: np.ndar
         scores_n, masked_n, fleet_n = _sweep(x_train, x_val, val_groups, [(n, k) for n in new], *args)
         by_size.update({n: (scores_n[i], masked_n[i], fleet_n, 2 * i) for i, n in enumerate(new)})
     scores_all = np.array([by_size[n][0] for n in sizes])
-    pick_n = int(np.flatnonzero(scores_all == scores_all.max())[0])
+    pick_n = _pick(scores_all, np.array([by_size[n][1] for n in sizes]))
     n_latents = sizes[pick_n]
 
     rows = [dict(sweep="k", n_latents=base, k=kk, trustworthy=int(sc), masked_error=float(me),

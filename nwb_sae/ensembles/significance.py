@@ -39,6 +39,26 @@ class SignificanceResult(NamedTuple):
     """Standard deviation of the statistic over shifted copies."""
 
 
+MIN_EFFECTIVE_NEURONS = 1.5
+"""An ensemble involves more than one neuron: atoms with a smaller participation ratio are single-neuron latents."""
+
+
+def effective_neurons(atoms: np.ndarray) -> np.ndarray:
+    """Participation ratio ``(sum d_i**2)**2 / sum d_i**4`` of each atom: about the number of neurons it weighs.
+
+    A latent that codes one neuron's own variance has an atom close to that neuron's axis (ratio ~1);
+    on a long recording the tiny weights it puts on other neurons can pick up enough co-activation to
+    pass :func:`coactivation_test`, but it is not an ensemble. Two equal members give 2, ten give 10.
+
+    Examples
+    --------
+    >>> effective_neurons(np.array([[1.0, 0.0, 0.0], [1.0, 1.0, 0.0], [1.0, 0.05, 0.05]])).round(2).tolist()
+    [1.0, 2.0, 1.01]
+    """
+    sq = np.asarray(atoms, dtype=np.float64) ** 2
+    return sq.sum(axis=1) ** 2 / np.maximum((sq ** 2).sum(axis=1), 1e-300)
+
+
 def benjamini_hochberg(p_values: np.ndarray) -> np.ndarray:
     """Benjamini-Hochberg adjusted p-values (q-values); rejecting ``q <= alpha`` controls the FDR at alpha.
 

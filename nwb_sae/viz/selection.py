@@ -23,7 +23,8 @@ def plot_selection(curve: pd.DataFrame, ax: Sequence[Axes] | None = None,
     ----------
     curve : pandas.DataFrame
         ``EnsembleResult.selection_curve`` (columns ``sweep``, ``n_latents``, ``k``, ``trustworthy``,
-        ``masked_error``, ``chosen``).
+        ``masked_error``, ``chosen``). Rows of the dense path (``sweep == "dense k"``) are drawn in
+        the ``k`` panel as triangles.
     ax : pair of matplotlib Axes, optional
         Where to draw the ``k`` sweep and the ``n_latents`` sweep; a new two-panel figure by default.
     path : path, optional
@@ -66,5 +67,18 @@ def plot_selection(curve: pd.DataFrame, ax: Sequence[Axes] | None = None,
         twin = axis.twinx()
         twin.plot(x, rows["masked_error"], "s--", color="C1", ms=4)
         twin.set_ylabel("masked held-out error", color="C1")
+        if sweep == "k":
+            _draw_dense(axis, twin, curve[curve["sweep"] == "dense k"].sort_values("k"))
         axis.legend(loc="lower left", frameon=False)
     return _save(fig, path)
+
+
+def _draw_dense(axis: Axes, twin: Axes, rows: pd.DataFrame) -> None:
+    """The dense path's ``k`` candidates (per-sample TopK; only the ``k`` it kept was vetted), if it ran."""
+    if rows.empty:
+        return
+    x = rows["k"].to_numpy(dtype=float)
+    axis.plot(x, rows["trustworthy"], "^", color="C2", label=f"dense TopK, {int(rows['n_latents'].iloc[0])} latents")
+    chosen = rows[rows["chosen"].astype(bool)]
+    axis.plot(chosen["k"], chosen["trustworthy"], "o", ms=12, mfc="none", mec="C3")
+    twin.plot(x, rows["masked_error"], "^--", color="C2", ms=4)

@@ -64,7 +64,8 @@ STAT_NAMES = tuple(STAT_DESCRIPTIONS)
 
 LATENT_DESCRIPTIONS = {
     "significant": "the latent is reported as an ensemble: co-activation above the circular-shift null at the "
-                   "fit's false discovery rate on held-out presentations, and found again by other seeds",
+                   "fit's false discovery rate on held-out presentations, more than one neuron (participation ratio of "
+                   "the atom >= 1.5), and found again by other seeds",
     "p_value": "p-value of the latent's co-activation against independent circular shifts of each neuron "
                "(held-out presentations)",
     "q_value": "Benjamini-Hochberg q-value of p_value across latents",

@@ -1,0 +1,105 @@
+"""Ensembles that crowd every time bin: a wide per-sample TopK dictionary, then the statistics.
+
+The threshold code of :mod:`nwb_sae.ensembles.fleet` suits the common case, in which most time bins
+hold no ensemble. When the ensembles outnumber the neurons, or the population code is dense, every
+bin mixes several of them; small threshold dictionaries then merge ensembles, and few of their latents
+replicate across seeds. There a wide per-sample TopK dictionary (:data:`LATENTS_PER_NEURON` latents
+per neuron) learns every ensemble, with copies and mixtures beside them, and
+:func:`nwb_sae.ensembles.find.vet_dictionary` keeps the latents that are real: significant on
+held-out data, found again by a second seed, more than one neuron, and neither a copy nor a mix of a
+more frequent latent.
+
+``k`` (active latents per time bin) is chosen from :data:`K_GRID` by the masked held-out error of
+one seed each (10% of held-out entries hidden and predicted from the rest); then the other seeds are
+fitted at that ``k``. :func:`nwb_sae.ensembles.find.find_ensembles` runs this when the threshold
+selection finds fewer trustworthy ensembles than the Marchenko-Pastur count says the data hold, and
+keeps whichever of the two reports more ensembles.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+import numpy as np
+import torch
+
+from nwb_sae.config import ModelConfig, TrainConfig
+
+LATENTS_PER_NEURON = 16
+"""Width of the dense dictionary, in latents per neuron (room for copies beside every ensemble)."""
+K_GRID = (2, 4, 8)
+"""Candidate active latents per time bin of the dense dictionary."""
+MAX_LATENTS = 4096
+"""Upper bound of the dense dictionary's width."""
+
+
+def fit_topk(x_train: torch.Tensor, x_val: torch.Tensor, n_latents: int, k: int, seed: int,
+             train_config: TrainConfig):
+    """One per-sample TopK :class:`nwb_sae.model.SparseAutoencoder` on normalised samples (identity normalisation)."""
+    from nwb_sae.model import SparseAutoencoder
+    from nwb_sae.train import train_model
+
+    model = SparseAutoencoder(x_train.shape[1], ModelConfig(n_latents=n_latents, activation="topk", k=k))
+    model.reset_parameters(torch.Generator().manual_seed(seed))
+    model.init_from_data(x_train)
+    torch.manual_seed(seed)
+    train_model(model, x_train, x_val, replace(train_config, seed=seed, progress=False, device="cpu"))
+    return model.eval()
+
+
+def masked_error(model, x: torch.Tensor, fraction: float = 0.1, seed: int = 0) -> float:
+    """Error on hidden held-out entries (filled with the decoder bias), relative to predicting that bias."""
+    mask = torch.rand(x.shape, generator=torch.Generator().manual_seed(seed)) < fraction
+    with torch.no_grad():
+        filled = torch.where(mask, model.b_dec, x)
+        recon = model.decode(model.encode(filled))
+        err = ((recon - x) ** 2 * mask).sum()
+        base = ((model.b_dec - x) ** 2 * mask).sum()
+    return float(err / base.clamp_min(1e-12))
+
+
+def find_dense_ensembles(x_train: np.ndarray, x_tune: np.ndarray, x_test: np.ndarray, *,
+                         n_seeds: int = 2, alpha: float = 0.05, n_shifts: int = 200, seed: int = 0,
+                         train_config: TrainConfig | None = None):
+    """Fit and vet a wide per-sample TopK dictionary; the threshold selection's dense counterpart.
+
+    Parameters
+    ----------
+    x_train, x_tune, x_test : numpy.ndarray
+        Normalised samples (samples, neurons): training, held-out for choosing ``k`` and early
+        stopping, held-out for the statistics (time order, presentations concatenated).
+    n_seeds, alpha, n_shifts, seed
+        As in :func:`nwb_sae.ensembles.find_ensembles`.
+    train_config : TrainConfig, optional
+        Training settings of :func:`nwb_sae.train.train_model` (seed, progress and device are set here).
+
+    Returns
+    -------
+    tuple
+        ``(weights, n_latents, k, latent_table, consensus, curve)`` with ``weights`` as in
+        :class:`nwb_sae.ensembles.EnsembleResult` (``threshold`` 0: TopK needs none) and ``curve`` one
+        row per ``k`` tried (``masked_error``, ``chosen``).
+    """
+    import pandas as pd
+
+    from nwb_sae.ensembles.find import vet_dictionary
+
+    cfg = train_config or TrainConfig()
+    xt, xv = (torch.as_tensor(np.ascontiguousarray(a, dtype=np.float32)) for a in (x_train, x_tune))
+    n_latents = min(LATENTS_PER_NEURON * xt.shape[1], MAX_LATENTS)
+    ks = [k for k in K_GRID if k < xt.shape[1]] or [1]
+    models = [fit_topk(xt, xv, n_latents, k, seed, cfg) for k in ks]
+    errors = [masked_error(m, xv, seed=seed) for m in models]
+    best = int(np.argmin(errors))
+    model, k = models[best], ks[best]
+    others = [fit_topk(xt, xv, n_latents, k, seed + s, cfg).W_dec.detach().numpy() for s in range(1, n_seeds)]
+    x_test = np.asarray(x_test, dtype=np.float32)
+    with torch.no_grad():
+        codes = model.encode(torch.as_tensor(x_test)).numpy()
+    atoms = model.W_dec.detach().numpy()
+    table, consensus = vet_dictionary(atoms, others, codes, x_test, alpha=alpha, n_shifts=n_shifts, seed=seed)
+    weights = {name: getattr(model, name).detach().numpy() for name in ("W_enc", "b_enc", "W_dec", "b_dec")}
+    weights["threshold"] = 0.0
+    curve = pd.DataFrame({"sweep": "dense k", "n_latents": n_latents, "k": ks, "masked_error": errors,
+                          "chosen": [i == best for i in range(len(ks))]})
+    return weights, n_latents, k, table, consensus, curve
