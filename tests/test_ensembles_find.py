@@ -96,7 +96,8 @@ def test_ties_of_the_score_go_to_the_lowest_masked_error():
     from nwb_sae.ensembles.selection import _pick
 
     assert _pick(np.array([7, 6, 7, 7, 2]), np.array([0.98, 0.95, 0.92, 0.74, 0.70])) == 3
-    assert _pick(np.array([3, 20, 19]), np.array([0.1, 0.9, 0.8])) == 1
+    assert _pick(np.array([3, 20, 19]), np.array([0.1, 0.9, 0.8])) == 2  # 19 is within 10% of 20
+    assert _pick(np.array([3, 20, 15]), np.array([0.1, 0.9, 0.8])) == 1
 
 
 def test_more_assemblies_than_neurons_take_the_dense_path_and_are_found():

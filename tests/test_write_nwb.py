@@ -316,7 +316,7 @@ def test_latent_table_and_selection_round_trip(written, sae):
     with read_results(out) as res:
         stored = res.latent_table
         selection = res.selection
-    for name in ("p_value", "q_value", "stability"):
+    for name in ("p_value", "q_value", "stability", "effective_neurons"):
         np.testing.assert_allclose(stored[name].to_numpy(), table[name].to_numpy())
     np.testing.assert_array_equal(stored["significant"].to_numpy(dtype=bool), sae.significant_)
     selectivity = [c for c in table if c.endswith(("_eta_squared", "_q_value")) and c != "q_value"]

@@ -4,14 +4,16 @@ The threshold code of :mod:`nwb_sae.ensembles.fleet` suits the common case, in w
 hold no ensemble. When the ensembles outnumber the neurons, or the population code is dense, every
 bin mixes several of them; small threshold dictionaries then merge ensembles, and few of their latents
 replicate across seeds. There a wide per-sample TopK dictionary (:data:`LATENTS_PER_NEURON` latents
-per neuron) learns every ensemble, with copies and mixtures beside them, and
+per neuron, at most one per 8 training samples) learns every ensemble, with copies and mixtures beside them, and
 :func:`nwb_sae.ensembles.find.vet_dictionary` keeps the latents that are real: significant on
 held-out data, found again by a second seed, more than one neuron, and neither a copy nor a mix of a
 more frequent latent.
 
-``k`` (active latents per time bin) is chosen from :data:`K_GRID` by the masked held-out error of
-one seed each (10% of held-out entries hidden and predicted from the rest); then the other seeds are
-fitted at that ``k``. :func:`nwb_sae.ensembles.find.find_ensembles` runs this when the threshold
+``k`` (active latents per time bin) is chosen from :data:`K_GRID` like the threshold selection
+chooses: two seeds per candidate (on at most :data:`SELECTION_SAMPLES` training samples), scored by
+the number of distinct latents that replicate, involve more than one neuron and are significant on
+the held-out presentations kept for choosing; ties go to the lowest masked held-out error. The chosen
+``k`` is refitted on all training samples when the candidates saw a subset. :func:`nwb_sae.ensembles.find.find_ensembles` runs this when the threshold
 selection finds fewer trustworthy ensembles than the Marchenko-Pastur count says the data hold, and
 keeps whichever of the two reports more ensembles.
 """
@@ -27,10 +29,14 @@ from nwb_sae.config import ModelConfig, TrainConfig
 
 LATENTS_PER_NEURON = 16
 """Width of the dense dictionary, in latents per neuron (room for copies beside every ensemble)."""
-K_GRID = (2, 4, 8)
+SAMPLES_PER_LATENT = 8
+"""The width is also at most the training samples over this (every latent needs data to learn from)."""
+K_GRID = (2, 4, 6, 8)
 """Candidate active latents per time bin of the dense dictionary."""
 MAX_LATENTS = 4096
 """Upper bound of the dense dictionary's width."""
+SELECTION_SAMPLES = 32768
+"""Training samples each ``k`` candidate is fitted on (a random subset of larger recordings)."""
 
 
 def fit_topk(x_train: torch.Tensor, x_val: torch.Tensor, n_latents: int, k: int, seed: int,
@@ -78,21 +84,36 @@ def find_dense_ensembles(x_train: np.ndarray, x_tune: np.ndarray, x_test: np.nda
     tuple
         ``(weights, n_latents, k, latent_table, consensus, curve)`` with ``weights`` as in
         :class:`nwb_sae.ensembles.EnsembleResult` (``threshold`` 0: TopK needs none) and ``curve`` one
-        row per ``k`` tried (``masked_error``, ``chosen``).
+        row per ``k`` tried (``trustworthy``, ``masked_error``, ``chosen``).
     """
     import pandas as pd
 
     from nwb_sae.ensembles.find import vet_dictionary
+    from nwb_sae.ensembles.selection import _pick
 
     cfg = train_config or TrainConfig()
     xt, xv = (torch.as_tensor(np.ascontiguousarray(a, dtype=np.float32)) for a in (x_train, x_tune))
-    n_latents = min(LATENTS_PER_NEURON * xt.shape[1], MAX_LATENTS)
+    n_latents = max(2, min(LATENTS_PER_NEURON * xt.shape[1], MAX_LATENTS, len(xt) // SAMPLES_PER_LATENT))
     ks = [k for k in K_GRID if k < xt.shape[1]] or [1]
-    models = [fit_topk(xt, xv, n_latents, k, seed, cfg) for k in ks]
-    errors = [masked_error(m, xv, seed=seed) for m in models]
-    best = int(np.argmin(errors))
-    model, k = models[best], ks[best]
-    others = [fit_topk(xt, xv, n_latents, k, seed + s, cfg).W_dec.detach().numpy() for s in range(1, n_seeds)]
+    subset = xt
+    if len(xt) > SELECTION_SAMPLES:
+        rows = torch.randperm(len(xt), generator=torch.Generator().manual_seed(seed))[:SELECTION_SAMPLES]
+        subset = xt[rows.sort().values]
+    pairs = [[fit_topk(subset, xv, n_latents, k, seed + s, cfg) for s in (0, 1)] for k in ks]
+    errors = [masked_error(a, xv, seed=seed) for a, _ in pairs]
+    scores = []
+    for a, b in pairs:
+        with torch.no_grad():
+            codes = a.encode(xv).numpy()
+        table, _ = vet_dictionary(a.W_dec.detach().numpy(), [b.W_dec.detach().numpy()], codes, xv.numpy(),
+                                  alpha=alpha, n_shifts=n_shifts, seed=seed)
+        scores.append(int(table["significant"].sum()))
+    best = _pick(np.array(scores), np.array(errors))
+    k = ks[best]
+    fits = pairs[best] if subset is xt else [fit_topk(xt, xv, n_latents, k, seed, cfg)]
+    fits += [fit_topk(xt, xv, n_latents, k, seed + s, cfg) for s in range(len(fits), n_seeds)]
+    model = fits[0]
+    others = [m.W_dec.detach().numpy() for m in fits[1:n_seeds]]
     x_test = np.asarray(x_test, dtype=np.float32)
     with torch.no_grad():
         codes = model.encode(torch.as_tensor(x_test)).numpy()
@@ -100,6 +121,6 @@ def find_dense_ensembles(x_train: np.ndarray, x_tune: np.ndarray, x_test: np.nda
     table, consensus = vet_dictionary(atoms, others, codes, x_test, alpha=alpha, n_shifts=n_shifts, seed=seed)
     weights = {name: getattr(model, name).detach().numpy() for name in ("W_enc", "b_enc", "W_dec", "b_dec")}
     weights["threshold"] = 0.0
-    curve = pd.DataFrame({"sweep": "dense k", "n_latents": n_latents, "k": ks, "masked_error": errors,
-                          "chosen": [i == best for i in range(len(ks))]})
+    curve = pd.DataFrame({"sweep": "dense k", "n_latents": n_latents, "k": ks, "trustworthy": scores,
+                          "masked_error": errors, "chosen": [i == best for i in range(len(ks))]})
     return weights, n_latents, k, table, consensus, curve

@@ -142,7 +142,6 @@ def _denser(result: EnsembleResult, x_train, x_tune, x_test, **kwargs) -> Ensemb
     weights, n_latents, k, table, consensus, curve = find_dense_ensembles(x_train, x_tune, x_test, **kwargs)
     significant = table["significant"].to_numpy(bool)
     chosen = significant.sum() > result.significant.sum()
-    curve["trustworthy"] = np.where(curve["chosen"], float(significant.sum()), np.nan)  # only k chosen is vetted
     curve["chosen"] &= chosen
     rows = result.selection_curve.assign(chosen=result.selection_curve["chosen"] & (not chosen))
     merged = pd.concat([rows, curve[rows.columns]], ignore_index=True)

@@ -19,6 +19,9 @@ from typing import NamedTuple
 
 import torch
 
+MAX_EPOCHS_FOR_STEPS = 200
+"""``min_steps`` raises the epoch budget up to this many epochs, no further."""
+
 
 class InstanceSpec(NamedTuple):
     """Shape, sparsity and seed of one instance."""
@@ -157,7 +160,7 @@ def fit_fleet(x_train: torch.Tensor, x_val: torch.Tensor, specs: list[InstanceSp
     max_epochs, patience : int
         Each instance keeps the weights of its best validation epoch; training stops when no instance
         improved for ``patience`` epochs (and at least ``min_steps`` optimisation steps were taken;
-        ``max_epochs`` is raised when it allows fewer).
+        ``max_epochs`` is raised when it allows fewer, up to :data:`MAX_EPOCHS_FOR_STEPS`).
     batch_size : int
         Samples per step, shared by all instances.
     lr : float
@@ -190,7 +193,7 @@ def fit_fleet(x_train: torch.Tensor, x_val: torch.Tensor, specs: list[InstanceSp
     target = torch.tensor([s.k for s in specs], dtype=x_train.dtype)
     theta = None if init is None else init.threshold.clone()
     steps_per_epoch = max(1, n // batch_size)
-    min_epochs = math.ceil(min_steps / steps_per_epoch)
+    min_epochs = min(math.ceil(min_steps / steps_per_epoch), MAX_EPOCHS_FOR_STEPS)
     max_epochs = max(max_epochs, min_epochs, 1)  # min_steps wins over max_epochs
     best = [p.detach().clone() for p in params]
     best_val = torch.full((n_inst,), math.inf)

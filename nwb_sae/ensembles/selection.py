@@ -13,10 +13,10 @@ The rule (:func:`select_model`):
    noise fail the held-out test; fragments and mixtures that a too large ``k`` or ``n_latents`` forces
    do not replicate across seeds; a too small ``k`` or ``n_latents`` leaves ensembles out.
 3. ``k`` (mean active latents per time bin, BatchTopK) is swept first on a log2 grid at ``2 m``
-   latents; then ``n_latents`` over ``m * (1, 2, 4)`` at that ``k``. The highest score wins; ties go to
-   the lowest masked held-out error (10% of held-out entries hidden, predicted from the others,
-   relative to predicting the decoder bias): of equally trustworthy models, the one that predicts
-   unseen activity best.
+   latents; then ``n_latents`` over ``m * (1, 2, 4)`` at that ``k``. The highest score wins; ties
+   (scores within 10% of it: the count varies that much between fits) go to the lowest masked
+   held-out error (10% of held-out entries hidden, predicted from the others, relative to predicting
+   the decoder bias): of equally trustworthy models, the one that predicts unseen activity best.
 
 The seed-0 and seed-1 fits of the chosen candidate are the reference model and its stability check,
 so the selection costs no extra fit.
@@ -107,9 +107,14 @@ def _trustworthy(fleet: Fleet, first: int, second: int, x_val: np.ndarray, alpha
     return int(significant.sum())
 
 
+TIE = 0.1
+"""Scores within this fraction of the best count as tied (the count varies about that much between fits)."""
+
+
 def _pick(scores: np.ndarray, masked: np.ndarray) -> int:
-    """Index of the highest score; ties go to the lowest masked held-out error."""
-    best = np.flatnonzero(np.asarray(scores) == np.max(scores))
+    """Index of the highest score; ties (within :data:`TIE` of it) go to the lowest masked held-out error."""
+    scores = np.asarray(scores, dtype=float)
+    best = np.flatnonzero(scores >= scores.max() * (1 - TIE))
     return int(best[np.argmin(np.asarray(masked)[best])])
 
 

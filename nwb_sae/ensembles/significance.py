@@ -44,18 +44,21 @@ MIN_EFFECTIVE_NEURONS = 1.5
 
 
 def effective_neurons(atoms: np.ndarray) -> np.ndarray:
-    """Participation ratio ``(sum d_i**2)**2 / sum d_i**4`` of each atom: about the number of neurons it weighs.
+    """Participation ratio ``(sum p_i**2)**2 / sum p_i**4`` of each atom's positive weights ``p``.
 
-    A latent that codes one neuron's own variance has an atom close to that neuron's axis (ratio ~1);
-    on a long recording the tiny weights it puts on other neurons can pick up enough co-activation to
-    pass :func:`coactivation_test`, but it is not an ensemble. Two equal members give 2, ten give 10.
+    About the number of neurons that fire together when the latent is active (codes are non-negative,
+    so an atom's positive weights are the neurons it raises). A latent that codes one neuron's own
+    variance, alone or against the rest of the population (its other weights negative), scores
+    about 1; on a long recording its small weights can pick up enough co-activation to pass
+    :func:`coactivation_test`, but it is not an ensemble. Two equal members give 2, ten give 10.
 
     Examples
     --------
-    >>> effective_neurons(np.array([[1.0, 0.0, 0.0], [1.0, 1.0, 0.0], [1.0, 0.05, 0.05]])).round(2).tolist()
-    [1.0, 2.0, 1.01]
+    >>> atoms = np.array([[1.0, 0.0, 0.0], [1.0, 1.0, 0.0], [1.0, 0.05, 0.05], [1.0, -0.5, -0.5]])
+    >>> effective_neurons(atoms).round(2).tolist()
+    [1.0, 2.0, 1.01, 1.0]
     """
-    sq = np.asarray(atoms, dtype=np.float64) ** 2
+    sq = np.clip(np.asarray(atoms, dtype=np.float64), 0.0, None) ** 2
     return sq.sum(axis=1) ** 2 / np.maximum((sq ** 2).sum(axis=1), 1e-300)
 
 

@@ -71,6 +71,8 @@ LATENT_DESCRIPTIONS = {
     "q_value": "Benjamini-Hochberg q-value of p_value across latents",
     "stability": "best cosine of the latent's atom with its one-to-one match in fits with other seeds "
                  "(mean over seeds; NaN: not measured)",
+    "effective_neurons": "participation ratio of the positive weights of the latent's atom: about the number "
+                         "of neurons it raises together",
 }
 """Dictionary columns that say whether a latent is a trustworthy ensemble (from ``SAE.latent_table_``)."""
 SELECTIVITY_DESCRIPTIONS = {
