@@ -80,18 +80,6 @@ def test_explicit_size_and_sparsity_skip_the_selection():
     assert result.latent_table["stability"].eq(1.0).all() and len(result.latent_table) == 4
 
 
-def test_per_sample_topk_instances_load_into_a_topk_model_and_encode_the_same():
-    rng = np.random.default_rng(0)
-    x = torch.as_tensor(rng.normal(size=(3000, 12)), dtype=torch.float32)
-    fleet = fit_fleet(x[:2400], x[2400:], [InstanceSpec(16, 3, 0, per_sample=True), InstanceSpec(8, 0.5, 1)],
-                      max_epochs=2, min_steps=0)
-    codes = encode(fleet, x[2400:])
-    assert ((codes[0] > 0).sum(1) == 3).all()  # exactly k per time bin
-    model = SparseAutoencoder(12, ModelConfig(n_latents=16, activation="topk", k=3))
-    load_weights(model, fleet.instance(0))
-    torch.testing.assert_close(model.encode(x[2400:]), codes[0])
-
-
 def test_ties_of_the_score_go_to_the_lowest_masked_error():
     from nwb_sae.ensembles.selection import _pick
 

@@ -85,3 +85,19 @@ def test_training_report_includes_the_selection_curve(planted, fitted, tmp_path)
     paths = save_training_figures(fitted, planted.data, tmp_path)
     assert [p.name for p in paths] == [*TRAINING_FIGURES, SELECTION_FIGURE]
     assert all(p.stat().st_size > 5000 for p in paths)
+
+
+def test_a_dense_fit_is_a_topk_model_that_saves_and_loads(tmp_path):
+    """More assemblies than neurons: the default fit keeps the dense path's TopK model, end to end."""
+    rec = make_assemblies(n_neurons=20, n_assemblies=30, members=5, overlap=None, duration=300.0,
+                          n_presentations=50, seed=11)
+    sae = SAE(**TINY).fit(rec.data)
+    assert sae.model_.config.activation == "topk" and sae.model_.n_latents == len(sae.significant_)
+    assert "dense k" in set(sae.selection_curve_["sweep"])
+    cos = cosine_matrix(sae.dictionary[sae.significant_], rec.assemblies)
+    assert (cos.max(axis=1) >= 0.9).mean() >= 0.8  # found
+    assert cos.max(axis=0).mean() >= 0.8  # precision of the reported ones
+    again = load(sae.save(tmp_path / "dense"))
+    np.testing.assert_allclose(again.encode_samples(rec.data.values[:, :, 0].T),
+                               sae.encode_samples(rec.data.values[:, :, 0].T), rtol=1e-5, atol=1e-6)
+    assert again.significant_.tolist() == sae.significant_.tolist()

@@ -29,10 +29,6 @@ class InstanceSpec(NamedTuple):
     n_latents: int
     k: float
     seed: int
-    per_sample: bool = False
-    """Keep the ``k`` (an integer) largest activations of every sample (TopK) instead of a threshold.
-    Threshold instances can code a time bin with no ensemble as all zeros; per-sample TopK suits data
-    in which every bin mixes several ensembles (more ensembles than neurons, dense population codes)."""
 
 
 class Fleet(NamedTuple):
@@ -61,27 +57,6 @@ class Fleet(NamedTuple):
                 "W_dec": self.W_dec[i][keep].numpy(), "b_dec": self.b_dec[i].numpy(),
                 "threshold": float(self.threshold[i])}
 
-    def activate(self, pre: torch.Tensor) -> torch.Tensor:
-        """Codes from pre-activations (instances, samples, latents) by each instance's rule."""
-        return _activate(pre, self.threshold, sample_k(self.specs))
-
-
-def sample_k(specs) -> torch.Tensor:
-    """(instances,) per-sample TopK ``k`` of each spec; 0 for threshold instances."""
-    return torch.tensor([int(round(s.k)) if s.per_sample else 0 for s in specs], dtype=torch.long)
-
-
-def _activate(pre: torch.Tensor, theta: torch.Tensor, k_per_sample: torch.Tensor) -> torch.Tensor:
-    """Threshold instances keep ``pre > theta``; per-sample instances their ``k`` largest entries per row."""
-    keep = pre > theta.view(-1, 1, 1)
-    if bool((k_per_sample > 0).any()):
-        top = pre.detach().topk(int(k_per_sample.max()), dim=2).values
-        index = (k_per_sample.clamp_min(1) - 1).view(-1, 1, 1).expand(-1, pre.shape[1], 1)
-        cut = top.gather(2, index)
-        per_sample = (k_per_sample > 0).view(-1, 1, 1)
-        keep = torch.where(per_sample, (pre >= cut) & (pre > 0), keep)
-    return pre * keep
-
 
 def _pre(x: torch.Tensor, W_enc, b_enc, b_dec, mask) -> torch.Tensor:
     """ReLU pre-activations (instances, batch, latents); masked latents are 0."""
@@ -106,7 +81,7 @@ def encode(fleet_or_weights, x: torch.Tensor, batch_size: int = 8192) -> torch.T
     with torch.no_grad():
         for start in range(0, x.shape[0], batch_size):
             pre = _pre(x[start:start + batch_size], f.W_enc, f.b_enc, f.b_dec, f.latent_mask)
-            out.append(f.activate(pre))
+            out.append(pre * (pre > f.threshold.view(-1, 1, 1)))
     return torch.cat(out, dim=1)
 
 
@@ -189,7 +164,6 @@ def fit_fleet(x_train: torch.Tensor, x_val: torch.Tensor, specs: list[InstanceSp
     optimizer = torch.optim.Adam(params, lr=lr)
     batch_size = min(batch_size, n)
     counts = torch.tensor([max(1, int(round(s.k * batch_size))) for s in specs])
-    k_rows = sample_k(specs)
     target = torch.tensor([s.k for s in specs], dtype=x_train.dtype)
     theta = None if init is None else init.threshold.clone()
     steps_per_epoch = max(1, n // batch_size)
@@ -213,7 +187,7 @@ def fit_fleet(x_train: torch.Tensor, x_val: torch.Tensor, specs: list[InstanceSp
                 kept = _batch_topk(pre.detach(), counts)
                 theta = kept.masked_fill(kept <= 0, math.inf).reshape(n_inst, -1).min(dim=1).values
                 theta = torch.where(torch.isfinite(theta), theta, torch.ones_like(theta)) * (1 - 1e-6)
-            codes = _activate(pre, theta, k_rows)
+            codes = pre * (pre > theta.view(-1, 1, 1))
             recon = torch.baddbmm(b_dec.unsqueeze(1), codes, W_dec)
             loss = (recon - xb).pow(2).mean(dim=(1, 2)).sum()
             optimizer.zero_grad(set_to_none=True)
@@ -229,8 +203,8 @@ def fit_fleet(x_train: torch.Tensor, x_val: torch.Tensor, specs: list[InstanceSp
                 theta *= torch.exp(0.05 * ((l0 - target) / target).clamp(-1.0, 1.0))
             step += 1
         with torch.no_grad():
-            _revive_dead(x_train, W_enc, b_enc, W_dec, b_dec, mask, ~fired, theta, k_rows, generator)
-            val = _val_mse(x_val, W_enc, b_enc, W_dec, b_dec, mask, theta, k_rows)
+            _revive_dead(x_train, W_enc, b_enc, W_dec, b_dec, mask, ~fired, theta, generator)
+            val = _val_mse(x_val, W_enc, b_enc, W_dec, b_dec, mask, theta)
             better = val < best_val * (1 - 1e-3)
             for p, b in zip(params, best, strict=True):
                 b[better] = p.detach()[better]
@@ -245,25 +219,25 @@ def fit_fleet(x_train: torch.Tensor, x_val: torch.Tensor, specs: list[InstanceSp
     return Fleet(list(specs), W_enc_b, b_enc_b, W_dec_b, b_dec_b, threshold, mask.bool(), epoch)
 
 
-def _val_mse(x_val, W_enc, b_enc, W_dec, b_dec, mask, theta, k_rows, batch_size=8192) -> torch.Tensor:
+def _val_mse(x_val, W_enc, b_enc, W_dec, b_dec, mask, theta, batch_size=8192) -> torch.Tensor:
     """Validation MSE per instance with the current thresholds."""
     total = torch.zeros(W_enc.shape[0])
     for s in range(0, x_val.shape[0], batch_size):
         xb = x_val[s:s + batch_size]
         pre = _pre(xb, W_enc, b_enc, b_dec, mask)
-        codes = _activate(pre, theta, k_rows)
+        codes = pre * (pre > theta.view(-1, 1, 1))
         total += (torch.baddbmm(b_dec.unsqueeze(1), codes, W_dec) - xb).pow(2).sum(dim=(1, 2))
     return total / max(x_val.numel(), 1)
 
 
-def _revive_dead(x, W_enc, b_enc, W_dec, b_dec, mask, dead, theta, k_rows, generator, probe=8192) -> None:
+def _revive_dead(x, W_enc, b_enc, W_dec, b_dec, mask, dead, theta, generator, probe=8192) -> None:
     """Point latents that never fired in an epoch at badly reconstructed samples."""
     dead = dead & mask.bool()
     if not bool(dead.any()):
         return
     xb = x[torch.randint(0, x.shape[0], (probe,), generator=generator)]
     pre = _pre(xb, W_enc, b_enc, b_dec, mask)
-    codes = _activate(pre, theta, k_rows)
+    codes = pre * (pre > theta.view(-1, 1, 1))
     residual = xb - torch.baddbmm(b_dec.unsqueeze(1), codes, W_dec)
     for i in torch.nonzero(dead.any(dim=1)).squeeze(1).tolist():
         idx = torch.nonzero(dead[i]).squeeze(1)

@@ -87,7 +87,7 @@ def masked_errors(fleet: Fleet, x_val: torch.Tensor, groups: np.ndarray, fractio
     filled = torch.where(mask.unsqueeze(0), fleet.b_dec.unsqueeze(1), x_val.unsqueeze(0))
     with torch.no_grad():
         pre = _pre(filled, fleet.W_enc, fleet.b_enc, fleet.b_dec, fleet.latent_mask)
-        codes = fleet.activate(pre)
+        codes = pre * (pre > fleet.threshold.view(-1, 1, 1))
         err = ((decode(fleet, codes) - x_val) ** 2 * mask).sum(dim=2).numpy()
         base = ((fleet.b_dec.unsqueeze(1) - x_val) ** 2 * mask).sum(dim=2).numpy()
     _, g = np.unique(groups, return_inverse=True)
