@@ -37,7 +37,7 @@ def fleet_kwargs(cfg_t: TrainConfig, n_train: int, history: dict, on_epoch=None)
     only settings the user changed replace them. Changed ``epochs`` also brings the batch size of
     :meth:`~nwb_sae.config.TrainConfig.resolve_batch_size` (at least 32 steps an epoch), since the
     ensemble fit's large batches need more epochs than a user asking for few expects, and no floor of
-    optimisation steps (``min_steps``) raises the epochs the user gave. Each epoch appends the mean
+    optimisation steps (``min_steps``) raises the epochs the user gave (``raise_epochs=False``). Each epoch appends the mean
     held-out error of the fitted instances to ``history`` (``epoch`` counts on across the selection
     and the final fits) and calls ``on_epoch(row)`` with that row when given.
     """
@@ -46,7 +46,7 @@ def fleet_kwargs(cfg_t: TrainConfig, n_train: int, history: dict, on_epoch=None)
               if getattr(cfg_t, field) is not None and getattr(cfg_t, field) != getattr(defaults, field)}
     if "max_epochs" in kwargs:
         kwargs["batch_size"] = cfg_t.resolve_batch_size(n_train)
-        kwargs["min_steps"] = 0  # the user's epochs are the budget: no step floor raises them
+        kwargs["raise_epochs"] = False  # the user's epochs are the budget: no step floor raises them
 
     def record(_epoch: int, val_mse: torch.Tensor) -> None:
         history["epoch"].append(len(history["epoch"]) + 1)

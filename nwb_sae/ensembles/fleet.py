@@ -123,7 +123,8 @@ def _calibrate(W_enc, b_enc, b_dec, mask, x, specs, batch_size=8192) -> torch.Te
 
 def fit_fleet(x_train: torch.Tensor, x_val: torch.Tensor, specs: list[InstanceSpec], *,
               max_epochs: int = 20, patience: int = 3, batch_size: int = 1024, lr: float = 4e-3,
-              min_steps: int = 500, init: Fleet | None = None, progress=None) -> Fleet:
+              min_steps: int = 500, raise_epochs: bool = True, init: Fleet | None = None,
+              progress=None) -> Fleet:
     """Fit one BatchTopK autoencoder per spec on the same normalised samples.
 
     Parameters
@@ -135,7 +136,8 @@ def fit_fleet(x_train: torch.Tensor, x_val: torch.Tensor, specs: list[InstanceSp
     max_epochs, patience : int
         Each instance keeps the weights of its best validation epoch; training stops when no instance
         improved for ``patience`` epochs (and at least ``min_steps`` optimisation steps were taken;
-        ``max_epochs`` is raised when it allows fewer, up to :data:`MAX_EPOCHS_FOR_STEPS`).
+        ``max_epochs`` is raised when it allows fewer, up to :data:`MAX_EPOCHS_FOR_STEPS`, unless
+        ``raise_epochs`` is False).
     batch_size : int
         Samples per step, shared by all instances.
     lr : float
@@ -168,7 +170,7 @@ def fit_fleet(x_train: torch.Tensor, x_val: torch.Tensor, specs: list[InstanceSp
     theta = None if init is None else init.threshold.clone()
     steps_per_epoch = max(1, n // batch_size)
     min_epochs = min(math.ceil(min_steps / steps_per_epoch), MAX_EPOCHS_FOR_STEPS)
-    max_epochs = max(max_epochs, min_epochs, 1)  # min_steps wins over max_epochs
+    max_epochs = max(max_epochs, min_epochs if raise_epochs else 1, 1)  # min_steps wins over max_epochs
     best = [p.detach().clone() for p in params]
     best_val = torch.full((n_inst,), math.inf)
     since_best = 0
