@@ -43,6 +43,7 @@ CASES = {
     "lopes-dos-santos-toy": (lopes_dos_santos_toy, dict(duration=250.0)),
     "bins-10ms": (make_assemblies, dict(n_neurons=100, n_assemblies=8, members=10, bin_size=0.010)),
     "bins-50ms": (make_assemblies, dict(n_neurons=100, n_assemblies=8, members=10, bin_size=0.050)),
+    "classic-60000-bins": (make_assemblies, dict(n_neurons=100, n_assemblies=8, members=10, duration=1500.0)),
 }
 #: row name -> (label, make_method name, settings): the package's defaults, except where a row says
 METHODS = {

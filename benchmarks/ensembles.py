@@ -5,6 +5,7 @@ Runs :func:`nwb_sae.ensembles.find_ensembles` with its defaults on the recording
 the train / held-out split and z-scoring that ``SAE.fit`` uses, and PCA/ICA on the same recording.
 
     python benchmarks/ensembles.py --cases classic independent --seed 3
+    python benchmarks/ensembles.py --cases classic-60000-bins --no-ica   # the issue's time bar (<= 2 min)
     python benchmarks/ensembles.py --quick
 """
 

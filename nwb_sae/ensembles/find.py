@@ -12,7 +12,7 @@ import numpy as np
 import pandas as pd
 import torch
 
-from nwb_sae.ensembles.fleet import Fleet, InstanceSpec, encode, fit_fleet
+from nwb_sae.ensembles.fleet import InstanceSpec, encode, fit_fleet
 from nwb_sae.ensembles.selection import _subset, select_model
 from nwb_sae.ensembles.significance import MIN_EFFECTIVE_NEURONS, coactivation_test, effective_neurons
 from nwb_sae.ensembles.stability import seed_stability
@@ -71,8 +71,8 @@ def find_ensembles(x_train: np.ndarray, x_val: np.ndarray, val_groups: np.ndarra
         Fix the number of latents / the mean active latents per time bin instead of selecting them
         (:func:`nwb_sae.ensembles.selection.select_model`).
     n_seeds : int
-        Fits with different seeds for the stability score (1 disables it: stability is then 1). The
-        selection already fits two, so 2 costs nothing extra.
+        Final fits with different seeds for the stability score (1 disables it: stability is then 1);
+        they are fitted together as one fleet.
     alpha : float
         False discovery rate of the significance test.
     n_shifts : int
@@ -102,18 +102,16 @@ def find_ensembles(x_train: np.ndarray, x_val: np.ndarray, val_groups: np.ndarra
     xt = torch.as_tensor(np.ascontiguousarray(x_train, dtype=np.float32))
     xv = torch.as_tensor(np.ascontiguousarray(x_val[tune], dtype=np.float32))
     fit_kwargs = fit_kwargs or {}
-    curve, mp, fits = None, None, None
+    curve, mp = None, None
     if n_latents is None or k is None:
         sel = select_model(xt, xv, groups[tune], n_latents=n_latents, k=k, seed=seed, fit_kwargs=fit_kwargs)
-        curve, mp, n_latents, k, fits = sel.curve, sel.mp_count, sel.n_latents, sel.k, sel.fleet
-    have = len(fits.specs) if fits is not None else 0
-    if n_seeds > have:
-        more = fit_fleet(xt, xv, [InstanceSpec(n_latents, k, seed + s) for s in range(have, n_seeds)],
-                         **fit_kwargs)
-        fits = more if fits is None else _concat(fits, more)
-    fits = _subset(fits, list(range(max(n_seeds, 1))))
-    # the selection sweeps train on a short budget; the chosen fits continue until they converge
-    fits = fit_fleet(xt, xv, fits.specs, init=fits, **{"min_steps": REFINE_STEPS, **fit_kwargs})
+        curve, mp, n_latents, k = sel.curve, sel.mp_count, sel.n_latents, sel.k
+    # the chosen size and sparsity are fitted again from scratch (a selection candidate, trained
+    # briefly beside the others, can sit in a poorer optimum: one of 8 planted assemblies merged into
+    # another on 60,000 bins), then trained on until they converge
+    specs = [InstanceSpec(n_latents, k, seed + s) for s in range(max(n_seeds, 1))]
+    fits = fit_fleet(xt, xv, specs, **fit_kwargs)
+    fits = fit_fleet(xt, xv, specs, init=fits, **{"min_steps": REFINE_STEPS, **fit_kwargs})
     reference = _subset(fits, [0])
     others = [fits.W_dec[i][fits.latent_mask[i]].numpy() for i in range(1, len(fits.specs))]
     x_test = np.asarray(x_val)[test_rows]
@@ -218,11 +216,6 @@ def composite_latents(atoms: np.ndarray, frequency: np.ndarray, candidates: np.n
                 continue
         kept.append(i)
     return composite
-
-
-def _concat(a: Fleet, b: Fleet) -> Fleet:
-    """Instances of ``a`` then ``b`` (same ``n_latents``)."""
-    return Fleet(a.specs + b.specs, *(torch.cat([x, y]) for x, y in zip(a[1:7], b[1:7], strict=True)), max(a.epochs, b.epochs))
 
 
 def load_weights(model, weights: dict) -> None:

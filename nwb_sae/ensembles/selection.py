@@ -18,8 +18,8 @@ The rule (:func:`select_model`):
    held-out error (10% of held-out entries hidden, predicted from the others, relative to predicting
    the decoder bias): of equally trustworthy models, the one that predicts unseen activity best.
 
-The seed-0 and seed-1 fits of the chosen candidate are the reference model and its stability check,
-so the selection costs no extra fit.
+:func:`nwb_sae.ensembles.find_ensembles` then fits the chosen candidate again from scratch, with the
+full budget, once per seed (the reference model and its stability check).
 """
 
 from __future__ import annotations
