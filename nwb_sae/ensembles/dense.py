@@ -4,18 +4,19 @@ The threshold code of :mod:`nwb_sae.ensembles.fleet` suits the common case, in w
 hold no ensemble. When the ensembles outnumber the neurons, or the population code is dense, every
 bin mixes several of them; small threshold dictionaries then merge ensembles, and few of their latents
 replicate across seeds. There a wide per-sample TopK dictionary (:data:`LATENTS_PER_NEURON` latents
-per neuron, at most one per 8 training samples) learns every ensemble, with copies and mixtures beside them, and
-:func:`nwb_sae.ensembles.find.vet_dictionary` keeps the latents that are real: significant on
-held-out data, found again by a second seed, more than one neuron, and neither a copy nor a mix of a
-more frequent latent.
+per neuron, at most one per :data:`SAMPLES_PER_LATENT` training samples) learns every ensemble, with
+copies and mixtures beside them, and :func:`nwb_sae.ensembles.find.vet_dictionary` keeps the latents
+that are real: significant on held-out data, found again by a second seed, more than one neuron, and
+neither a copy nor a mix of a more frequent latent.
 
 ``k`` (active latents per time bin) is chosen from :data:`K_GRID` like the threshold selection
 chooses: two seeds per candidate (on at most :data:`SELECTION_SAMPLES` training samples), scored by
-the number of distinct latents that replicate, involve more than one neuron and are significant on
-the held-out presentations kept for choosing; ties go to the lowest masked held-out error. The chosen
-``k`` is refitted on all training samples when the candidates saw a subset. :func:`nwb_sae.ensembles.find.find_ensembles` runs this when the threshold
-selection finds fewer trustworthy ensembles than the Marchenko-Pastur count says the data hold, and
-keeps whichever of the two reports more ensembles.
+the number of latents that pass those tests on the held-out presentations kept for choosing; ties
+go to the lowest masked held-out error. The chosen ``k`` is refitted on all training samples when the
+candidates saw a subset. :func:`nwb_sae.ensembles.find.find_ensembles` runs this when the
+Marchenko-Pastur count is at least 2 and the threshold fit reports fewer than half that many
+ensembles, or its masked error still falls at the densest ``k`` it tried; it keeps whichever of the
+two reports more ensembles.
 """
 
 from __future__ import annotations
