@@ -68,6 +68,37 @@ def in_torchrun() -> bool:
     return int(os.environ.get("WORLD_SIZE", "1")) > 1
 
 
+def refuse_ensemble_fit(source: str) -> None:
+    """Raise when torchrun started several processes for the default (batchtopk) ensemble fit.
+
+    The ensemble fit (model selection, several seeds, significance and stability statistics) runs in
+    one process; it is not data-parallel, so under torchrun each rank would run it whole, or, as
+    before, a single threshold model would be trained in its place.
+
+    Parameters
+    ----------
+    source : str
+        The input the fit was given (named in the message).
+
+    Raises
+    ------
+    nwb_sae.errors.InputDataError
+        Under torchrun (``WORLD_SIZE`` > 1); nothing in a plain run.
+    """
+    if not in_torchrun():
+        return
+    from nwb_sae.errors import InputDataError
+
+    world_size = int(os.environ.get("WORLD_SIZE", "1"))
+    raise InputDataError(
+        f"{source}: the default ensemble fit (activation 'batchtopk': model selection, several seeds, "
+        f"significance and stability statistics) runs in one process and is not data-parallel; torchrun "
+        f"started {world_size} processes. Run the same command without torchrun (`nwb-sae train ...` or "
+        "`python -m nwb_sae train ...`), or train one data-parallel model under torchrun with "
+        "`--activation topk` or `--activation relu` (SAE(activation='topk'))."
+    )
+
+
 def context(device: torch.device) -> Context:
     """The torchrun context of this process; joins the process group on first use (gloo or nccl)."""
     world_size = int(os.environ.get("WORLD_SIZE", "1"))

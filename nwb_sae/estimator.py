@@ -29,7 +29,7 @@ from sklearn.base import BaseEstimator, TransformerMixin
 from nwb_sae import metrics
 from nwb_sae.checkpoint import save_checkpoint
 from nwb_sae.config import Settings
-from nwb_sae.distributed import in_torchrun
+from nwb_sae.distributed import refuse_ensemble_fit
 from nwb_sae.errors import InputDataError, NotFittedError
 from nwb_sae.estimator_checkpoint import checkpoint_meta, sae_from_checkpoint
 from nwb_sae.estimator_ensembles import (
@@ -186,11 +186,20 @@ class SAE(TransformerMixin, BaseEstimator):
         -------
         SAE
             ``self``, fitted.
+
+        Raises
+        ------
+        nwb_sae.errors.InputDataError
+            Bad data, or the default batchtopk ensemble fit under torchrun (it runs in one process:
+            run it without torchrun, or train topk / relu data-parallel).
         """
         settings = self.settings
         cfg_m, cfg_t = settings.model, settings.train
         arr, _ = as_activity(X)
         source = str(arr.attrs.get("source", "data"))
+        ensemble = cfg_m.activation == "batchtopk"
+        if ensemble:
+            refuse_ensemble_fit(source)  # under torchrun
         device = resolve_device(cfg_t.device)
         prep = prepare_training(arr, cfg_m.normalize, cfg_t.val_fraction, cfg_t.seed, device, source)
         arr, streamed, train_idx, val_idx = prep.data, prep.streamed, prep.train_idx, prep.val_idx
@@ -211,7 +220,7 @@ class SAE(TransformerMixin, BaseEstimator):
                                  checkpoint_dir, resume, callback, head=streamed.head)
             report = streamed_code_report(self.model_, streamed.val)
             x_check = held_out_sample(arr, val_idx if len(val_idx) else train_idx)
-        elif cfg_m.activation == "batchtopk" and len(val_idx) and not in_torchrun():
+        elif ensemble and len(val_idx):
             self.model_ = fit_ensembles(self, arr, val_idx, x_train, x_val, mean, scale, cfg_m, cfg_t,
                                         callback).to(device)  # selection, seeds, significance
             self.samples_per_second_ = None
