@@ -44,8 +44,10 @@ def add_training_flags(parser: argparse.ArgumentParser) -> None:
     add_flag(parser, "resume", action="store_true", help="continue an interrupted run in OUTPUT_DIR")
     add_flag(parser, "no_figures", action="store_true", help="skip the figures")
     add_flag(parser, "lazy", action="store_true",
-             help="NWB input: read windows only when trained on; a recording over 128 MiB of float32 samples is "
-                  "then streamed block by block (memory bounded by the block size, not the recording)")
+             help="NWB input: keep the recording lazy (windows read only when trained on) whatever its size; "
+                  "without it, a recording over 128 MiB of float32 samples is lazy and a smaller one is read "
+                  "into memory. A lazy recording over 128 MiB is streamed block by block for topk / relu, and "
+                  "the default ensemble fit runs on a random subsample of its presentations of that size")
     add_config_flags(parser, ModelConfig, TrainConfig, aliases=ALIASES)
     add_quiet_flag(parser)
     add_data_options(parser)
@@ -53,6 +55,7 @@ def add_training_flags(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Train and write the outputs."""
+    from nwb_sae import streaming
     from nwb_sae.errors import InputDataError
     from nwb_sae.estimator import SAE
     from nwb_sae.io import load_data
@@ -65,7 +68,7 @@ def run(args: argparse.Namespace) -> int:
         Settings.from_flat(**settings)  # checks them before any data is read
     except (TypeError, ValueError) as err:
         raise InputDataError(f"invalid settings: {err}") from err
-    data = load_data(args.data_path, lazy=args.lazy, **data_options(args))
+    data = load_data(args.data_path, lazy=True if args.lazy else None, **data_options(args))  # None: by size
     out = Path(args.output_dir)
     if getattr(args, "method", "sae") != "sae":
         return run_baseline(args.method, settings, data, out, figures=not args.no_figures)
@@ -78,6 +81,12 @@ def run(args: argparse.Namespace) -> int:
         return 0
     write_json(out / "history.json", sae.history_)
     write_json(out / "metrics.json", sae.metrics_)
+    attrs = sae.data_attrs_
+    if attrs.get("subsample"):  # the ensemble fit of a large recording
+        unit = "of" if attrs["subsample_unit"] == "presentations" else f"{attrs['subsample_unit']} from"
+        print(f"the ensemble fit ran on a random subsample of {attrs['subsample_samples']} of "
+              f"{attrs['recording_samples']} samples ({attrs['subsample_presentations']} {unit} "
+              f"{attrs['recording_presentations']} presentations), to fit in {streaming.IN_MEMORY_BYTES / 2**20:g} MiB")
     if args.no_figures:
         pass
     elif should_stream(data):  # the other figures would encode the whole recording at once

@@ -11,12 +11,26 @@
 
 from __future__ import annotations
 
+import numpy as np
 import xarray as xr
 
 from nwb_sae.io.recording.arrays import read_array_file, to_dataarray
 from nwb_sae.io.remote import is_url, path_or_url
 
-__all__ = ["load_data", "to_dataarray", "read_array_file"]
+__all__ = ["load_data", "to_dataarray", "read_array_file", "IN_MEMORY_BYTES"]
+
+IN_MEMORY_BYTES = 128 * 2**20
+"""The one size rule between "in memory" and "large": a recording whose float32 samples
+(neurons x time x presentations x 4 bytes) take more than this many bytes (128 MiB, e.g. 64 channels x
+524,288 samples) is large. :func:`load_data` keeps a large NWB recording lazy (read window by window),
+and :meth:`nwb_sae.SAE.fit` streams it (topk / relu) or fits the default ensemble model on a subsample
+of it (:func:`nwb_sae.streaming.subsample_presentations`). :data:`nwb_sae.streaming.IN_MEMORY_BYTES`
+is this value."""
+
+
+def float32_bytes(data) -> int:
+    """Bytes of ``data``'s samples as float32 (whatever its dtype), without reading them."""
+    return int(np.prod(data.shape, dtype=np.int64)) * 4
 
 
 def load_data(path, **options) -> xr.DataArray:
@@ -37,22 +51,26 @@ def load_data(path, **options) -> xr.DataArray:
         :data:`nwb_sae.io.align.DEFAULT_WINDOW_SAMPLES` samples; see
         :mod:`nwb_sae.io.recording.continuous`). An in-memory 2-D numpy array passed to
         :class:`nwb_sae.SAE` is instead population vectors ``(samples, neurons)``, as in scikit-learn.
-        ``lazy=True`` reads an NWB recording window by window (a dask-backed array, streamed by
-        :meth:`nwb_sae.SAE.fit` when large); array files and plain HDF5 datasets are read whole.
+        ``lazy`` applies to NWB recordings only (array files and plain HDF5 datasets are read whole):
+        ``None`` (the default) reads them window by window and keeps them lazy (a dask-backed array)
+        when their float32 samples exceed :data:`IN_MEMORY_BYTES` (128 MiB), loading smaller ones into
+        memory; ``True`` keeps every NWB recording lazy, ``False`` reads it whole. A lazy recording
+        is streamed, or subsampled for the default ensemble fit, by :meth:`nwb_sae.SAE.fit`.
 
     Returns
     -------
     xarray.DataArray
     """
-    lazy = bool(options.pop("lazy", False))
+    lazy = options.pop("lazy", None)
     options = {k: v for k, v in options.items() if v is not None}
     path = path_or_url(path)
     if is_url(path) or path.suffix.lower() in (".nwb", ".h5", ".hdf5"):  # a URL is read in place: HDF5 only
         from nwb_sae.io.recording import nwb as nwb_reader
 
-        if lazy and "dataset" not in options:
-            options["lazy"] = True
-        return nwb_reader.load_hdf5_or_nwb(path, **options)
+        data = nwb_reader.load_hdf5_or_nwb(path, **options, lazy=lazy is not False)  # plain HDF5: read whole
+        if lazy is None and _is_dask(data) and float32_bytes(data) <= IN_MEMORY_BYTES:
+            data = data.compute(scheduler="synchronous")  # small: in memory, as an eager read gives it
+        return data
     window = options.pop("window", None)
     if options:
         from nwb_sae.errors import InputDataError
@@ -60,3 +78,7 @@ def load_data(path, **options) -> xr.DataArray:
         raise InputDataError(f"{path}: the options {sorted(options)} only apply to NWB or HDF5 files; an array "
                              "file takes only a window (for a 2-D [neurons, time] recording).")
     return read_array_file(path, window=window)
+
+
+def _is_dask(data) -> bool:
+    return type(getattr(data, "data", data)).__module__.split(".")[0] == "dask"

@@ -235,8 +235,8 @@ def load_hdf5_or_nwb(path, **options) -> xr.DataArray:
     path : str or Path
     **options
         ``dataset`` (and ``dims``) select a plain HDF5 dataset (also inside an NWB file); anything else
-        (``activity``, ``presentations``, ``align_to``, ``window``, ``bin_size``, ...) goes to
-        :func:`read_nwb`.
+        (``activity``, ``presentations``, ``align_to``, ``window``, ``bin_size``, ``lazy``, ...) goes to
+        :func:`read_nwb`. ``lazy`` is ignored for a plain HDF5 dataset, which is read whole.
 
     Returns
     -------
@@ -250,6 +250,7 @@ def load_hdf5_or_nwb(path, **options) -> xr.DataArray:
     """
     path = path_or_url(path)
     dataset, dims = options.pop("dataset", None), options.pop("dims", None)
+    lazy = bool(options.pop("lazy", False))
     if dataset is not None:
         window = options.pop("window", None)
         if options:
@@ -263,7 +264,7 @@ def load_hdf5_or_nwb(path, **options) -> xr.DataArray:
     if nwb:
         if dims is not None:
             raise InputDataError(f"{path}: dims={dims!r} applies to a plain HDF5 dataset; give dataset=... too.")
-        return read_nwb(path, **options)
+        return read_nwb(path, **options, lazy=lazy)
     window = options.pop("window", None)
     if options:
         raise InputDataError(
