@@ -122,7 +122,7 @@ class SAE(TransformerMixin, BaseEstimator):
                  val_fraction: float = 0.2, patience: int = 5, min_delta: float = 1e-3, seed: int = 0,
                  device: str = "auto", aux_coefficient: float = 1 / 32, dead_after: int = 100_000,
                  resample_every: int = 2000, threads: int | None = None, progress: bool = True,
-                 n_seeds: int = 2, alpha: float = 0.05, n_shifts: int = 200, n_permutations: int = 1000,
+                 n_seeds: int = 2, alpha: float = 0.05, n_shifts: int = 0, n_permutations: int = 1000,
                  precision: str = "fp32"):
         self.n_latents = n_latents
         self.activation = activation
@@ -169,9 +169,13 @@ class SAE(TransformerMixin, BaseEstimator):
         ----------
         X : xarray.DataArray or numpy.ndarray
             Activity with dims (neurons, time, presentations), or population vectors (samples, neurons).
-            A dask-backed DataArray (``read_nwb(..., lazy=True)``) larger than
-            :data:`nwb_sae.streaming.IN_MEMORY_BYTES` is streamed block by block (memory bounded by the
-            block size, not the recording); a smaller one is loaded and trained in memory.
+            A dask-backed DataArray (``read_nwb(..., lazy=True)``, or ``load_data`` of a large NWB
+            recording) larger than :data:`nwb_sae.streaming.IN_MEMORY_BYTES` is, for topk / relu,
+            streamed block by block (memory bounded by the block size, not the recording); for the
+            default batchtopk ensemble fit, a seeded random subset of its presentations (or time
+            blocks) of that size is loaded and fitted in memory
+            (:func:`nwb_sae.streaming.subsample_presentations`; ``data_attrs_`` records it). A smaller
+            one is loaded and trained in memory.
         y : None
             Ignored (scikit-learn's unsupervised signature).
         checkpoint_dir : path, optional
@@ -201,7 +205,8 @@ class SAE(TransformerMixin, BaseEstimator):
         if ensemble:
             refuse_ensemble_fit(source)  # under torchrun
         device = resolve_device(cfg_t.device)
-        prep = prepare_training(arr, cfg_m.normalize, cfg_t.val_fraction, cfg_t.seed, device, source)
+        prep = prepare_training(arr, cfg_m.normalize, cfg_t.val_fraction, cfg_t.seed, device, source,
+                                subsample=ensemble)  # a large lazy recording: the ensemble fit's subsample
         arr, streamed, train_idx, val_idx = prep.data, prep.streamed, prep.train_idx, prep.val_idx
         x_train, x_val, mean, scale = prep.x_train, prep.x_val, prep.mean, prep.scale
 

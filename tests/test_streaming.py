@@ -42,7 +42,8 @@ def test_block_source_yields_each_training_sample_once_per_epoch(recording):
 
 
 def test_streamed_fit_matches_in_memory_normalisation_and_recovers_atoms(recording, monkeypatch):
-    params = dict(n_latents=32, k=3, epochs=8, patience=8, progress=False, device="cpu", threads=1)
+    # topk: the batchtopk ensemble fit is not streamed (it runs on a subsample: tests/test_large_default.py)
+    params = dict(activation="topk", n_latents=32, k=3, epochs=8, patience=8, progress=False, device="cpu", threads=1)
     in_memory = SAE(**params).fit(recording.data)
     monkeypatch.setattr(streaming, "IN_MEMORY_BYTES", 0)
     lazy = recording.data.chunk({"presentations": 9})
@@ -72,7 +73,8 @@ def test_streamed_fit_refuses_nan_naming_the_recording(recording, monkeypatch):
     from nwb_sae.errors import InputDataError
 
     with pytest.raises(InputDataError, match="bad.nwb.*NaN"):
-        SAE(n_latents=8, k=2, epochs=1, progress=False, device="cpu").fit(bad.chunk({"presentations": 10}))
+        SAE(activation="topk", n_latents=8, k=2, epochs=1, progress=False, device="cpu").fit(
+            bad.chunk({"presentations": 10}))
 
 
 def test_cli_train_lazy_streams_an_nwb_file(recording, tmp_path, monkeypatch):
@@ -84,7 +86,8 @@ def test_cli_train_lazy_streams_an_nwb_file(recording, tmp_path, monkeypatch):
     monkeypatch.setattr(streaming, "IN_MEMORY_BYTES", 0)
     out = tmp_path / "run"
     assert main(["train", "--data_path", str(path), "--output_dir", str(out), "--lazy", "--presentations",
-                 "trials", "--n_latents", "16", "--k", "2", "--epochs", "2", "--device", "cpu", "--quiet"]) == 0
+                 "trials", "--activation", "topk", "--n_latents", "16", "--k", "2", "--epochs", "2", "--device", "cpu",
+                 "--quiet"]) == 0
     sae = load(out / "checkpoints" / "best_model")
     assert sae.data_attrs_["n_presentations"] == 120 and sae.n_neurons == 12
     assert (out / "figures" / "history.png").exists() and (out / "metrics.json").exists()
