@@ -82,7 +82,11 @@ class SAE(TransformerMixin, BaseEstimator):
         The training data's neuron coordinates (name -> list; the neuron ids under ``id``).
     data_attrs_ : dict
         The training data's description (source, window, sizes of the split, ``dropped_neurons``: ids
-        of the constant or all-NaN neurons left out, ...).
+        of the constant or all-NaN neurons left out, ...). When the default ensemble fit ran on a
+        subsample of a large lazy recording: ``subsample`` (True), ``subsample_samples`` of
+        ``recording_samples``, ``subsample_presentations`` of ``recording_presentations``,
+        ``subsample_unit`` and ``subsample_seed`` (:func:`nwb_sae.streaming.subsample_presentations`);
+        ``n_time`` / ``n_presentations`` and the split then describe the subsample.
     history_ : dict
         Per-epoch training history (for batchtopk: ``epoch`` and ``val_loss``, the mean held-out error
         of the fits of the selection and of the final seeds, one after the other).
