@@ -103,13 +103,16 @@ class TrainConfig:
     """CPU threads for torch (``None``: torch's default)."""
     progress: bool = True
     """Show a tqdm progress bar."""
-    n_seeds: int = 2
-    """Fits with different seeds behind each latent's stability score (the model selection already
-    makes two, so 2 costs nothing extra; 1 disables the stability check)."""
+    n_seeds: int = 3
+    """Final fits with different seeds, trained together: the one with the lowest held-out error is the
+    reference, and a latent must be found again by at least half of the others (with 3, one other seed
+    stuck in an optimum that merges two ensembles no longer hides a real one; 1 disables the check)."""
     alpha: float = 0.05
     """False discovery rate at which latents are reported as significant ensembles."""
-    n_shifts: int = 200
-    """Circular-shift surrogates of the significance null (each neuron shifted on its own)."""
+    n_shifts: int = 0
+    """Circular shifts behind the significance null (each neuron shifted on its own): 0 uses the exact
+    mean and variance over all shifts (:class:`nwb_sae.ensembles.ShiftNull`); N > 0 estimates them from N
+    random shifted copies."""
     n_permutations: int = 1000
     """Label permutations of the stimulus-selectivity test."""
     precision: Precision = "fp32"

@@ -126,7 +126,7 @@ class SAE(TransformerMixin, BaseEstimator):
                  val_fraction: float = 0.2, patience: int = 5, min_delta: float = 1e-3, seed: int = 0,
                  device: str = "auto", aux_coefficient: float = 1 / 32, dead_after: int = 100_000,
                  resample_every: int = 2000, threads: int | None = None, progress: bool = True,
-                 n_seeds: int = 2, alpha: float = 0.05, n_shifts: int = 200, n_permutations: int = 1000,
+                 n_seeds: int = 3, alpha: float = 0.05, n_shifts: int = 0, n_permutations: int = 1000,
                  precision: str = "fp32"):
         self.n_latents = n_latents
         self.activation = activation

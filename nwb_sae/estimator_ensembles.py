@@ -78,7 +78,7 @@ def fit_ensembles(sae, arr: xr.DataArray, val_idx: np.ndarray, x_train: np.ndarr
                          alpha=cfg_t.alpha, n_shifts=cfg_t.n_shifts, seed=cfg_t.seed,
                          fit_kwargs=fleet_kwargs(cfg_t, len(xt), history,
                                                  None if callback is None else lambda row: callback(sae, row)),
-                         dense_config=cfg_t)
+                         dense_config=cfg_t, progress=cfg_t.progress)
     model = SparseAutoencoder(arr.sizes["neurons"], replace(cfg_m, n_latents=res.n_latents, k=res.k,
                                                              activation=res.activation))
     model.input_mean.copy_(torch.from_numpy(mean))

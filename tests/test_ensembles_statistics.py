@@ -36,7 +36,7 @@ def indicator(n_neurons, members):
 def test_planted_ensemble_is_significant_and_independent_neurons_are_not():
     x = planted()
     atoms = np.stack([indicator(30, range(6)), indicator(30, range(10, 16))])
-    result = coactivation_test(atoms, x, n_shifts=100)
+    result = coactivation_test(atoms, x)
     assert result.q_value[0] < 1e-6
     assert result.q_value[1] > 0.05
 
@@ -45,7 +45,7 @@ def test_shuffled_ensemble_is_not_significant():
     """The planted data with every neuron shifted on its own: the ensemble is gone (20 shuffles)."""
     x = planted()
     atom = indicator(30, range(6))[None]
-    p = [coactivation_test(atom, circular_shift(x, np.random.default_rng(s)), n_shifts=50, seed=s).p_value[0]
+    p = [coactivation_test(atom, circular_shift(x, np.random.default_rng(s))).p_value[0]
          for s in range(20)]
     assert np.mean(np.array(p) <= 0.05) <= 0.2  # binomial(20, 0.05): at most 4 in 98% of runs
 
@@ -58,7 +58,7 @@ def test_q_values_control_the_false_discovery_rate_on_null_data():
     for r in range(repeats):
         x = rng.poisson(rng.uniform(0.05, 0.3, 20), (2000, 20)).astype(float)
         atoms = np.abs(rng.normal(size=(10, 20))) * (rng.random((10, 20)) < 0.3)
-        any_rejection += bool((coactivation_test(atoms, x, n_shifts=40, seed=r).q_value <= alpha).any())
+        any_rejection += bool((coactivation_test(atoms, x).q_value <= alpha).any())
     # binomial(200, 0.1): mean 20, sd 4.2; 32 is about three sd above
     assert any_rejection <= 32
 
@@ -99,7 +99,7 @@ def test_a_single_neuron_latent_with_a_little_co_activation_is_not_an_ensemble()
     x = planted(n_bins=40000)
     single = indicator(30, [0]) + 0.05 * indicator(30, range(1, 6))
     atoms = np.stack([indicator(30, range(6)), single])
-    assert (coactivation_test(atoms, x, n_shifts=50).q_value < 0.05).all()
+    assert (coactivation_test(atoms, x).q_value < 0.05).all()
     neurons = effective_neurons(atoms)
     assert neurons[0] == pytest.approx(6.0) and neurons[1] < 1.5
 

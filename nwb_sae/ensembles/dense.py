@@ -66,8 +66,9 @@ def masked_error(model, x: torch.Tensor, fraction: float = 0.1, seed: int = 0) -
 
 
 def find_dense_ensembles(x_train: np.ndarray, x_tune: np.ndarray, x_test: np.ndarray, *,
-                         n_seeds: int = 2, alpha: float = 0.05, n_shifts: int = 200, seed: int = 0,
-                         train_config: TrainConfig | None = None):
+                         n_seeds: int = 2, alpha: float = 0.05, null=None, seed: int = 0,
+                         train_config: TrainConfig | None = None, n_latents: int | None = None,
+                         progress: bool = False):
     """Fit and vet a wide per-sample TopK dictionary; the threshold selection's dense counterpart.
 
     Parameters
@@ -75,10 +76,17 @@ def find_dense_ensembles(x_train: np.ndarray, x_tune: np.ndarray, x_test: np.nda
     x_train, x_tune, x_test : numpy.ndarray
         Normalised samples (samples, neurons): training, held-out for choosing ``k`` and early
         stopping, held-out for the statistics (time order, presentations concatenated).
-    n_seeds, alpha, n_shifts, seed
+    n_seeds, alpha, seed
         As in :func:`nwb_sae.ensembles.find_ensembles`.
+    null : ShiftNull, optional
+        The significance null of ``x_test`` (built here when not given).
     train_config : TrainConfig, optional
         Training settings of :func:`nwb_sae.train.train_model` (seed, progress and device are set here).
+    n_latents : int, optional
+        Width of the dictionary when the user gave one (default: :data:`LATENTS_PER_NEURON` per neuron,
+        within the bounds above).
+    progress : bool
+        Show a progress bar over the fits.
 
     Returns
     -------
@@ -94,32 +102,49 @@ def find_dense_ensembles(x_train: np.ndarray, x_tune: np.ndarray, x_test: np.nda
 
     cfg = train_config or TrainConfig()
     xt, xv = (torch.as_tensor(np.ascontiguousarray(a, dtype=np.float32)) for a in (x_train, x_tune))
-    n_latents = max(2, min(LATENTS_PER_NEURON * xt.shape[1], MAX_LATENTS, len(xt) // SAMPLES_PER_LATENT))
-    ks = [k for k in K_GRID if k < xt.shape[1]] or [1]
+    if n_latents is None:
+        n_latents = max(2, min(LATENTS_PER_NEURON * xt.shape[1], MAX_LATENTS, len(xt) // SAMPLES_PER_LATENT))
+    ks = [k for k in K_GRID if k < min(xt.shape[1], n_latents)] or [1]
     subset = xt
     if len(xt) > SELECTION_SAMPLES:
         rows = torch.randperm(len(xt), generator=torch.Generator().manual_seed(seed))[:SELECTION_SAMPLES]
         subset = xt[rows.sort().values]
-    pairs = [[fit_topk(subset, xv, n_latents, k, seed + s, cfg) for s in (0, 1)] for k in ks]
+    from nwb_sae.ensembles.significance import ShiftNull
+
+    tune_null = ShiftNull(xv.numpy(), seed=seed)
+    null = null if null is not None else ShiftNull(np.asarray(x_test, dtype=np.float64), seed=seed)
+    from tqdm.auto import tqdm
+
+    refits = n_seeds if len(xt) > SELECTION_SAMPLES else max(n_seeds - 2, 0)
+    bar = tqdm(total=2 * len(ks) + refits, desc=f"dense path ({n_latents} TopK latents)", unit="fit",
+               disable=not progress, dynamic_ncols=True, leave=False)
+
+    def fit(x, k, s):
+        model = fit_topk(x, xv, n_latents, k, s, cfg)
+        bar.update(1)
+        return model
+
+    pairs = [[fit(subset, k, seed + s) for s in (0, 1)] for k in ks]
     errors = [masked_error(a, xv, seed=seed) for a, _ in pairs]
     scores = []
     for a, b in pairs:
         with torch.no_grad():
             codes = a.encode(xv).numpy()
-        table, _ = vet_dictionary(a.W_dec.detach().numpy(), [b.W_dec.detach().numpy()], codes, xv.numpy(),
-                                  alpha=alpha, n_shifts=n_shifts, seed=seed)
+        table, _ = vet_dictionary(a.W_dec.detach().numpy(), [b.W_dec.detach().numpy()], codes, tune_null,
+                                  alpha=alpha)
         scores.append(int(table["significant"].sum()))
     best = _pick(np.array(scores), np.array(errors))
     k = ks[best]
-    fits = pairs[best] if subset is xt else [fit_topk(xt, xv, n_latents, k, seed, cfg)]
-    fits += [fit_topk(xt, xv, n_latents, k, seed + s, cfg) for s in range(len(fits), n_seeds)]
+    fits = pairs[best] if subset is xt else [fit(xt, k, seed)]
+    fits += [fit(xt, k, seed + s) for s in range(len(fits), n_seeds)]
+    bar.close()
     model = fits[0]
     others = [m.W_dec.detach().numpy() for m in fits[1:n_seeds]]
     x_test = np.asarray(x_test, dtype=np.float32)
     with torch.no_grad():
         codes = model.encode(torch.as_tensor(x_test)).numpy()
     atoms = model.W_dec.detach().numpy()
-    table, consensus = vet_dictionary(atoms, others, codes, x_test, alpha=alpha, n_shifts=n_shifts, seed=seed)
+    table, consensus = vet_dictionary(atoms, others, codes, null, alpha=alpha)
     weights = {name: getattr(model, name).detach().numpy() for name in ("W_enc", "b_enc", "W_dec", "b_dec")}
     weights["threshold"] = 0.0
     curve = pd.DataFrame({"sweep": "dense k", "n_latents": n_latents, "k": ks, "trustworthy": scores,

@@ -14,7 +14,12 @@ import torch
 
 from nwb_sae.ensembles.fleet import InstanceSpec, encode, fit_fleet
 from nwb_sae.ensembles.selection import _subset, select_model
-from nwb_sae.ensembles.significance import MIN_EFFECTIVE_NEURONS, coactivation_test, effective_neurons
+from nwb_sae.ensembles.significance import (
+    MIN_EFFECTIVE_NEURONS,
+    ShiftNull,
+    coactivation_test,
+    effective_neurons,
+)
 from nwb_sae.ensembles.stability import seed_stability
 
 REFINE_STEPS = 2000
@@ -53,9 +58,9 @@ class EnsembleResult(NamedTuple):
 
 
 def find_ensembles(x_train: np.ndarray, x_val: np.ndarray, val_groups: np.ndarray, *,
-                   n_latents: int | None = None, k: float | None = None, n_seeds: int = 2,
-                   alpha: float = 0.05, n_shifts: int = 200, seed: int = 0,
-                   fit_kwargs: dict | None = None, dense_config=None) -> EnsembleResult:
+                   n_latents: int | None = None, k: float | None = None, n_seeds: int = 3,
+                   alpha: float = 0.05, n_shifts: int = 0, seed: int = 0,
+                   fit_kwargs: dict | None = None, dense_config=None, progress: bool = False) -> EnsembleResult:
     """Select, fit and vet a sparse dictionary of ensembles.
 
     Parameters
@@ -78,7 +83,7 @@ def find_ensembles(x_train: np.ndarray, x_val: np.ndarray, val_groups: np.ndarra
     n_shifts : int
         Circular-shift copies of the null distribution.
     seed : int
-        Seed of the reference fit; the other fits use ``seed + 1, ...``.
+        Seed of the first fit; the others use ``seed + 1, ...``; the one with the lowest held-out error is the reference.
     fit_kwargs : dict, optional
         Passed to :func:`nwb_sae.ensembles.fleet.fit_fleet` (``max_epochs``, ``batch_size``, ``lr``, ...).
     dense_config : nwb_sae.config.TrainConfig, optional
@@ -88,6 +93,8 @@ def find_ensembles(x_train: np.ndarray, x_val: np.ndarray, val_groups: np.ndarra
         is lowest at its densest ``k`` (every time bin mixes several ensembles), a wide per-sample
         TopK dictionary is fitted and vetted too, and the result that reports more ensembles is
         returned.
+    progress : bool
+        Show a progress bar for every stage (selection sweeps, final fits, dense path).
 
     Returns
     -------
@@ -102,28 +109,33 @@ def find_ensembles(x_train: np.ndarray, x_val: np.ndarray, val_groups: np.ndarra
     xt = torch.as_tensor(np.ascontiguousarray(x_train, dtype=np.float32))
     xv = torch.as_tensor(np.ascontiguousarray(x_val[tune], dtype=np.float32))
     fit_kwargs = fit_kwargs or {}
-    curve, mp = None, None
+    curve, mp, given_latents = None, None, n_latents
     if n_latents is None or k is None:
-        sel = select_model(xt, xv, groups[tune], n_latents=n_latents, k=k, seed=seed, fit_kwargs=fit_kwargs)
+        sel = select_model(xt, xv, groups[tune], n_latents=n_latents, k=k, seed=seed, fit_kwargs=fit_kwargs,
+                           progress=progress)
         curve, mp, n_latents, k = sel.curve, sel.mp_count, sel.n_latents, sel.k
-    # the chosen size and sparsity are fitted again from scratch (a selection candidate, trained
-    # briefly beside the others, can sit in a poorer optimum: one of 8 planted assemblies merged into
-    # another on 60,000 bins), then trained on until they converge
+    # the chosen size and sparsity are fitted again from scratch with the full budget (a selection
+    # candidate, trained briefly beside the others, can sit in a poorer optimum: one of 8 planted
+    # assemblies merged into another on 60,000 bins)
     specs = [InstanceSpec(n_latents, k, seed + s) for s in range(max(n_seeds, 1))]
-    fits = fit_fleet(xt, xv, specs, **fit_kwargs)
-    fits = fit_fleet(xt, xv, specs, init=fits, **{"min_steps": REFINE_STEPS, **fit_kwargs})
-    reference = _subset(fits, [0])
-    others = [fits.W_dec[i][fits.latent_mask[i]].numpy() for i in range(1, len(fits.specs))]
+    fits = fit_fleet(xt, xv, specs, **{"min_steps": REFINE_STEPS, **fit_kwargs},
+                     label=progress and f"final fits ({n_latents} latents, k={k:g}, {len(specs)} seeds)" or None)
+    # the reference is the seed that explains the held-out data best (another can sit in a poorer
+    # optimum that merges two ensembles); the other seeds check its latents' stability
+    order = [int(i) for i in torch.argsort(fits.val_mse)]
+    reference = _subset(fits, order[:1])
+    others = [fits.W_dec[i][fits.latent_mask[i]].numpy() for i in order[1:]]
     x_test = np.asarray(x_val)[test_rows]
     weights = reference.instance(0)
     codes = encode(reference, torch.as_tensor(np.ascontiguousarray(x_test, dtype=np.float32)))[0].numpy()
-    table, consensus = vet_dictionary(weights["W_dec"], others, codes, x_test, alpha=alpha, n_shifts=n_shifts,
-                                      seed=seed)
+    null = ShiftNull(x_test, n_shifts=n_shifts, seed=seed)
+    table, consensus = vet_dictionary(weights["W_dec"], others, codes, null, alpha=alpha)
     result = EnsembleResult(weights, int(n_latents), float(k), table, table["significant"].to_numpy(bool),
                             consensus, curve, mp)
     if mp is not None and mp >= 2 and (result.significant.sum() < mp / 2 or _wants_denser(curve)):
         result = _denser(result, x_train, x_val[tune], x_test, n_seeds=n_seeds, alpha=alpha,
-                         n_shifts=n_shifts, seed=seed, train_config=dense_config)
+                         null=null, seed=seed, train_config=dense_config, n_latents=given_latents,
+                         progress=progress)
     return result
 
 
@@ -149,8 +161,8 @@ def _denser(result: EnsembleResult, x_train, x_tune, x_test, **kwargs) -> Ensemb
                           "topk")
 
 
-def vet_dictionary(atoms: np.ndarray, others: list[np.ndarray], codes: np.ndarray, x_test: np.ndarray, *,
-                alpha: float = 0.05, n_shifts: int = 200, seed: int = 0) -> tuple[pd.DataFrame, np.ndarray]:
+def vet_dictionary(atoms: np.ndarray, others: list[np.ndarray], codes: np.ndarray, x_test, *,
+                   alpha: float = 0.05, n_shifts: int = 0, seed: int = 0) -> tuple[pd.DataFrame, np.ndarray]:
     """The latent table of a fitted dictionary: significance, stability, size, redundancy, and the verdict.
 
     Parameters
@@ -161,8 +173,9 @@ def vet_dictionary(atoms: np.ndarray, others: list[np.ndarray], codes: np.ndarra
         Dictionaries of the same data fitted with other seeds.
     codes : numpy.ndarray
         (samples, latents) codes of ``x_test`` by the reference fit.
-    x_test : numpy.ndarray
-        Normalised held-out samples in time order that shaped neither the fit nor its selection.
+    x_test : numpy.ndarray or ShiftNull
+        Normalised held-out samples in time order that shaped neither the fit nor its selection, or
+        the :class:`~nwb_sae.ensembles.significance.ShiftNull` built on them.
     alpha, n_shifts, seed
         False discovery rate, circular shifts and seed of :func:`coactivation_test`.
 

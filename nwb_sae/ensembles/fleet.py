@@ -18,7 +18,11 @@ import math
 from typing import NamedTuple
 
 import torch
+from tqdm.auto import tqdm
 
+SPARSE_DENSITY = 1 / 64
+"""With more latents than neurons, a step gathers the active codes' atoms when at most this fraction
+of the codes is active, and multiplies dense matrices otherwise."""
 MAX_EPOCHS_FOR_STEPS = 200
 """``min_steps`` raises the epoch budget up to this many epochs, no further."""
 
@@ -49,6 +53,8 @@ class Fleet(NamedTuple):
     """(instances, latents) bool: the instance's real latents."""
     epochs: int
     """Epochs run."""
+    val_mse: torch.Tensor | None = None
+    """(instances,): validation error of the kept weights."""
 
     def instance(self, i: int) -> dict:
         """Weights of instance ``i`` without padding, as numpy arrays (keys as in ``SparseAutoencoder``)."""
@@ -59,10 +65,21 @@ class Fleet(NamedTuple):
 
 
 def _pre(x: torch.Tensor, W_enc, b_enc, b_dec, mask) -> torch.Tensor:
-    """ReLU pre-activations (instances, batch, latents); masked latents are 0."""
-    xs = x.unsqueeze(0) - b_dec.unsqueeze(1) if x.dim() == 2 else x - b_dec.unsqueeze(1)
-    pre = torch.relu(torch.baddbmm(b_enc.unsqueeze(1), xs, W_enc.transpose(1, 2)))
-    return pre * mask.unsqueeze(1)
+    """ReLU pre-activations (instances, batch, latents); masked latents are 0.
+
+    ``x`` is (batch, neurons), shared by every instance (one matrix product for all of them:
+    ``(x - b_dec) W^T = x W^T - b_dec W^T``), or (instances, batch, neurons).
+    """
+    if x.dim() == 3:
+        pre = torch.baddbmm(b_enc.unsqueeze(1), x - b_dec.unsqueeze(1), W_enc.transpose(1, 2))
+        return torch.relu(pre) * mask.unsqueeze(1)
+    n_inst, n_lat, n_in = W_enc.shape
+    shift = b_enc - torch.bmm(W_enc, b_dec.unsqueeze(2)).squeeze(2)
+    pre = torch.addmm(shift.reshape(-1), x, W_enc.reshape(n_inst * n_lat, n_in).t()).clamp_min_(0)
+    pre = pre.view(x.shape[0], n_inst, n_lat)
+    if not bool(mask.all()):
+        pre *= mask
+    return pre.transpose(0, 1)
 
 
 def _batch_topk(pre: torch.Tensor, counts: torch.Tensor) -> torch.Tensor:
@@ -121,10 +138,97 @@ def _calibrate(W_enc, b_enc, b_dec, mask, x, specs, batch_size=8192) -> torch.Te
     return thresholds
 
 
+class _Adam:
+    """Adam on stacked per-instance tensors; its state is sliced with the instances (see ``keep``)."""
+
+    def __init__(self, params: list[torch.Tensor], lr: float, betas=(0.9, 0.999), eps: float = 1e-8):
+        self.params, self.lr, self.betas, self.eps, self.step_count = params, lr, betas, eps, 0
+        self.m = [torch.zeros_like(p) for p in params]
+        self.v = [torch.zeros_like(p) for p in params]
+
+    def step(self, grads: list[torch.Tensor], lr: float) -> None:
+        b1, b2 = self.betas
+        self.step_count += 1
+        c1, c2 = 1 - b1 ** self.step_count, 1 - b2 ** self.step_count
+        torch._foreach_lerp_(self.m, grads, 1 - b1)
+        torch._foreach_mul_(self.v, b2)
+        torch._foreach_addcmul_(self.v, grads, grads, 1 - b2)
+        denom = torch._foreach_sqrt(self.v)
+        torch._foreach_div_(denom, math.sqrt(c2))
+        torch._foreach_add_(denom, self.eps)
+        torch._foreach_addcdiv_(self.params, self.m, denom, -lr / c1)
+
+    def keep(self, idx: torch.Tensor) -> None:
+        """Keep the state of the instances ``idx`` only (the parameters are sliced by the caller)."""
+        self.m = [t[idx] for t in self.m]
+        self.v = [t[idx] for t in self.v]
+
+
+def _gradients(xb, W_enc, b_enc, W_dec, b_dec, mask, theta):
+    """Gradients of every instance's mean squared error without autograd; active codes per instance; fired latents.
+
+    The loss of instance ``i`` is ``|x - b_i - c W_i|^2 / (batch * neurons)`` with codes
+    ``c = pre * (pre > theta_i)``; the gradient through the codes treats the threshold's cut as fixed,
+    like autograd of ``pre * (pre > theta)`` would. Every product over the batch that all instances
+    share (the encoder, the gradients of the encoder weights) is one matrix product for all of them.
+    With fewer latents than neurons the error is expanded as
+    ``|x - b_i|^2 - 2 c.W_i(x - b_i) + c W_i W_i^T c`` so that nothing of size (instances, batch,
+    neurons) is formed; with more, only the active codes' atoms are gathered (a wide dictionary keeps
+    a few of its latents active) and the residual is formed (it is then the smaller tensor).
+    """
+    n_b, n_in = xb.shape
+    n_inst, n_lat, _ = W_enc.shape
+    flat = n_inst * n_lat
+    scale = 2.0 / (n_b * n_in)
+    pre = _pre(xb, W_enc, b_enc, b_dec, mask)                                         # (I, B, L)
+    active = pre > theta.view(-1, 1, 1)
+    if n_lat <= n_in:
+        codes = pre * active
+        code_sum = codes.sum(1)                                                       # (I, L)
+        proj = (xb @ W_dec.reshape(flat, n_in).t()).view(n_b, n_inst, n_lat).transpose(0, 1) \
+            - torch.bmm(W_dec, b_dec.unsqueeze(2)).squeeze(2).unsqueeze(1)              # W_i (x - b_i)
+        d_codes = (torch.bmm(codes, torch.bmm(W_dec, W_dec.transpose(1, 2))) - proj) * scale
+        codes_t = codes.transpose(0, 1).reshape(n_b, flat).t()                        # (I*L, B)
+        g_W_dec = (torch.bmm(torch.bmm(codes.transpose(1, 2), codes), W_dec)
+                   - (codes_t @ xb).view(n_inst, n_lat, n_in)
+                   + code_sum.unsqueeze(2) * b_dec.unsqueeze(1)) * scale
+        g_b_dec = (n_b * b_dec + torch.bmm(code_sum.unsqueeze(1), W_dec).squeeze(1) - xb.sum(0)) * scale
+    elif float(active.sum()) > active.numel() * SPARSE_DENSITY:  # wide and dense: the residual by products
+        codes = pre * active
+        residual = (torch.baddbmm(b_dec.unsqueeze(1), codes, W_dec) - xb) * scale     # (I, B, N)
+        d_codes = torch.bmm(residual, W_dec.transpose(1, 2))
+        g_W_dec = torch.bmm(codes.transpose(1, 2), residual)
+        g_b_dec = residual.sum(1)
+    else:  # wide: a few of many latents are active, so the decoder side is gathered, not multiplied
+        inst, row, lat = torch.nonzero(active, as_tuple=True)
+        values, atom, sample = pre[inst, row, lat], inst * n_lat + lat, inst * n_b + row
+        decoder = W_dec.reshape(flat, n_in)[atom]                                     # (active, N)
+        residual = b_dec.repeat_interleave(n_b, dim=0).index_add_(0, sample, values.unsqueeze(1) * decoder)
+        residual = (residual.view(n_inst, n_b, n_in) - xb) * scale                    # (I, B, N)
+        d_values = (residual.view(-1, n_in)[sample] * decoder).sum(1)
+        g_W_dec = torch.zeros(flat, n_in, device=xb.device).index_add_(
+            0, atom, values.unsqueeze(1) * residual.view(-1, n_in)[sample]).view(n_inst, n_lat, n_in)
+        g_b_dec = residual.sum(1)
+        pre_sum = torch.zeros(flat, device=xb.device).index_add_(0, atom, d_values).view(n_inst, n_lat)
+        g_W_enc = torch.zeros(flat, n_in, device=xb.device).index_add_(
+            0, atom, d_values.unsqueeze(1) * xb[row]).view(n_inst, n_lat, n_in) - pre_sum.unsqueeze(2) * b_dec.unsqueeze(1)
+        g_b_dec = g_b_dec - torch.bmm(pre_sum.unsqueeze(1), W_enc).squeeze(1)
+        fired = torch.zeros(flat, dtype=torch.bool, device=xb.device)
+        fired[atom] = True
+        counts = torch.bincount(inst, minlength=n_inst)
+        return [g_W_enc, pre_sum, g_W_dec, g_b_dec], counts, fired.view(n_inst, n_lat)
+    d_pre = d_codes * active
+    pre_sum = d_pre.sum(1)
+    g_W_enc = (d_pre.transpose(0, 1).reshape(n_b, flat).t() @ xb).view(n_inst, n_lat, n_in) \
+        - pre_sum.unsqueeze(2) * b_dec.unsqueeze(1)
+    g_b_dec = g_b_dec - torch.bmm(pre_sum.unsqueeze(1), W_enc).squeeze(1)
+    return [g_W_enc, pre_sum, g_W_dec, g_b_dec], active.sum(dim=(1, 2)), active.any(dim=1)
+
+
 def fit_fleet(x_train: torch.Tensor, x_val: torch.Tensor, specs: list[InstanceSpec], *,
               max_epochs: int = 20, patience: int = 3, batch_size: int = 1024, lr: float = 4e-3,
-              min_steps: int = 500, raise_epochs: bool = True, init: Fleet | None = None,
-              progress=None) -> Fleet:
+              min_steps: int = 500, max_steps: int | None = None, raise_epochs: bool = True,
+              init: Fleet | None = None, progress=None, label: str | None = None) -> Fleet:
     """Fit one BatchTopK autoencoder per spec on the same normalised samples.
 
     Parameters
@@ -134,10 +238,11 @@ def fit_fleet(x_train: torch.Tensor, x_val: torch.Tensor, specs: list[InstanceSp
     specs : list of InstanceSpec
         One (n_latents, k, seed) per instance.
     max_epochs, patience : int
-        Each instance keeps the weights of its best validation epoch; training stops when no instance
-        improved for ``patience`` epochs (and at least ``min_steps`` optimisation steps were taken;
-        ``max_epochs`` is raised when it allows fewer, up to :data:`MAX_EPOCHS_FOR_STEPS`, unless
-        ``raise_epochs`` is False).
+        Each instance keeps the weights of its best validation epoch and stops on its own when it has
+        not improved for ``patience`` epochs (and at least ``min_steps`` optimisation steps were
+        taken; ``max_epochs`` is raised when it allows fewer, up to :data:`MAX_EPOCHS_FOR_STEPS`,
+        unless ``raise_epochs`` is False). Stopped instances leave the fleet, so the remaining ones
+        run faster. ``max_steps`` caps the budget (whole epochs, at least one).
     batch_size : int
         Samples per step, shared by all instances.
     lr : float
@@ -145,91 +250,116 @@ def fit_fleet(x_train: torch.Tensor, x_val: torch.Tensor, specs: list[InstanceSp
     init : Fleet, optional
         Start from these weights and thresholds (same specs) instead of a fresh initialisation.
     progress : callable, optional
-        ``progress(epoch, val_mse)`` after each epoch.
+        ``progress(epoch, val_mse)`` after each epoch (``val_mse`` of every instance, the best one
+        for instances that stopped).
+    label : str, optional
+        Show a progress bar (epochs, fits still training, time left) with this description.
 
     Returns
     -------
     Fleet
     """
     n, n_inputs = x_train.shape
+    device = x_train.device
     n_inst, n_max = len(specs), max(s.n_latents for s in specs)
-    mask = torch.tensor([[j < s.n_latents for j in range(n_max)] for s in specs], dtype=x_train.dtype)
+    mask_all = torch.tensor([[j < s.n_latents for j in range(n_max)] for s in specs], dtype=x_train.dtype,
+                            device=device)
     b_dec0 = x_train[:65536].median(dim=0).values
     if init is None:
-        W_dec = torch.nn.Parameter(_init_decoder(x_train, n_inputs, n_max, specs, b_dec0))
-        W_enc = torch.nn.Parameter(W_dec.detach().clone())
-        b_enc = torch.nn.Parameter(torch.zeros(n_inst, n_max))
-        b_dec = torch.nn.Parameter(b_dec0.repeat(n_inst, 1))
+        W_dec = _init_decoder(x_train.cpu(), n_inputs, n_max, specs, b_dec0.cpu()).to(device)
+        W_enc = W_dec.clone()
+        b_enc = torch.zeros(n_inst, n_max, device=device)
+        b_dec = b_dec0.repeat(n_inst, 1)
     else:
-        W_enc, b_enc, W_dec, b_dec = (torch.nn.Parameter(t.clone()) for t in init[1:5])
+        W_enc, b_enc, W_dec, b_dec = (t.clone().to(device) for t in init[1:5])
     params = [W_enc, b_enc, W_dec, b_dec]
-    optimizer = torch.optim.Adam(params, lr=lr)
+    optimizer = _Adam(params, lr)
     batch_size = min(batch_size, n)
-    counts = torch.tensor([max(1, int(round(s.k * batch_size))) for s in specs])
-    target = torch.tensor([s.k for s in specs], dtype=x_train.dtype)
-    theta = None if init is None else init.threshold.clone()
+    target = torch.tensor([s.k for s in specs], dtype=x_train.dtype, device=device)
+    counts = torch.tensor([max(1, int(round(s.k * batch_size))) for s in specs], device=device)
+    theta = None if init is None else init.threshold.clone().to(device)
     steps_per_epoch = max(1, n // batch_size)
     min_epochs = min(math.ceil(min_steps / steps_per_epoch), MAX_EPOCHS_FOR_STEPS)
     max_epochs = max(max_epochs, min_epochs if raise_epochs else 1, 1)  # min_steps wins over max_epochs
-    best = [p.detach().clone() for p in params]
-    best_val = torch.full((n_inst,), math.inf)
-    since_best = 0
+    if max_steps is not None:
+        max_epochs = min(max_epochs, max(1, math.ceil(max_steps / steps_per_epoch)))
+    min_epochs = min(min_epochs, max_epochs)
+    best = [p.clone() for p in params]
+    best_val = torch.full((n_inst,), math.inf, device=device)
+    since_best = torch.zeros(n_inst, dtype=torch.long)
+    live = torch.arange(n_inst)  # original index of every instance still training
+    mask = mask_all
     step = 0
     generator = torch.Generator().manual_seed(specs[0].seed)
     epoch = 0
+    bar = tqdm(total=max_epochs, desc=label or None, unit="epoch", disable=not label, dynamic_ncols=True, leave=False)
     for epoch in range(1, max_epochs + 1):
-        order = torch.randperm(n, generator=generator)
-        fired = torch.zeros(n_inst, n_max, dtype=torch.bool)
+        bar.update(1)
+        bar.set_postfix(fits=len(live))
+        order = torch.randperm(n, generator=generator).to(device)
+        fired = torch.zeros(len(live), n_max, dtype=torch.bool, device=device)
         for i in range(steps_per_epoch):
             xb = x_train[order[i * batch_size:(i + 1) * batch_size]]
-            for group in optimizer.param_groups:
-                group["lr"] = lr * min(1.0, (step + 1) / 50)
-            pre = _pre(xb, W_enc, b_enc, b_dec, mask)
             if theta is None:  # start at the batch top-k cut
-                kept = _batch_topk(pre.detach(), counts)
+                with torch.no_grad():
+                    kept = _batch_topk(_pre(xb, W_enc, b_enc, b_dec, mask), counts)
                 theta = kept.masked_fill(kept <= 0, math.inf).reshape(n_inst, -1).min(dim=1).values
                 theta = torch.where(torch.isfinite(theta), theta, torch.ones_like(theta)) * (1 - 1e-6)
-            codes = pre * (pre > theta.view(-1, 1, 1))
-            recon = torch.baddbmm(b_dec.unsqueeze(1), codes, W_dec)
-            loss = (recon - xb).pow(2).mean(dim=(1, 2)).sum()
-            optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            with torch.no_grad():  # keep decoder rows on the unit sphere: drop the radial gradient
-                W_dec.grad -= (W_dec.grad * W_dec).sum(2, keepdim=True) * W_dec
-            optimizer.step()
-            with torch.no_grad():
-                W_dec /= W_dec.norm(dim=2, keepdim=True).clamp_min(1e-8)
-                active = codes > 0
-                fired |= active.any(dim=1)
-                l0 = active.sum(dim=(1, 2)) / xb.shape[0]
-                theta *= torch.exp(0.05 * ((l0 - target) / target).clamp(-1.0, 1.0))
+            grads, counts_now, fired_now = _gradients(xb, W_enc, b_enc, W_dec, b_dec, mask, theta)
+            grads[2] -= (grads[2] * W_dec).sum(2, keepdim=True) * W_dec  # decoder rows stay on the sphere
+            optimizer.step(grads, lr * min(1.0, (step + 1) / 50))
+            W_dec /= W_dec.norm(dim=2, keepdim=True).clamp_min(1e-8)
+            fired |= fired_now
+            l0 = counts_now / xb.shape[0]
+            theta *= torch.exp(0.05 * ((l0 - target) / target).clamp(-1.0, 1.0))
             step += 1
+        _revive_dead(x_train, W_enc, b_enc, W_dec, b_dec, mask, ~fired, theta, generator)
         with torch.no_grad():
-            _revive_dead(x_train, W_enc, b_enc, W_dec, b_dec, mask, ~fired, theta, generator)
             val = _val_mse(x_val, W_enc, b_enc, W_dec, b_dec, mask, theta)
-            better = val < best_val * (1 - 1e-3)
-            for p, b in zip(params, best, strict=True):
-                b[better] = p.detach()[better]
-            best_val = torch.where(better, val, best_val)
-        since_best = 0 if bool(better.any()) else since_best + 1
+        better = (val < best_val[live] * (1 - 1e-3)).cpu()
+        for p, b in zip(params, best, strict=True):
+            b[live[better]] = p[better.to(device)]
+        best_val[live[better]] = val[better.to(device)]
+        since_best[live] = torch.where(better, 0, since_best[live] + 1)
         if progress is not None:
-            progress(epoch, val)
-        if since_best >= patience and epoch >= min_epochs:
-            break
-    W_enc_b, b_enc_b, W_dec_b, b_dec_b = best
-    threshold = _calibrate(W_enc_b, b_enc_b, b_dec_b, mask.bool(), x_train, specs)
-    return Fleet(list(specs), W_enc_b, b_enc_b, W_dec_b, b_dec_b, threshold, mask.bool(), epoch)
+            shown = best_val.clone()
+            shown[live] = val
+            progress(epoch, shown.cpu())
+        if epoch >= min_epochs:
+            keep = since_best[live] < patience
+            if not bool(keep.any()):
+                break
+            if not bool(keep.all()):  # stopped instances leave the fleet
+                idx = torch.nonzero(keep).squeeze(1).to(device)
+                live = live[keep]
+                W_enc, b_enc, W_dec, b_dec = params = [p[idx] for p in params]
+                optimizer.params = params
+                optimizer.keep(idx)
+                mask, theta, target = mask_all[live.to(device)], theta[idx], target[idx]
+    bar.close()
+    W_enc_b, b_enc_b, W_dec_b, b_dec_b = (b.cpu() for b in best)
+    threshold = _calibrate(W_enc_b, b_enc_b, b_dec_b, mask_all.cpu().bool(), x_train.cpu(), specs)
+    return Fleet(list(specs), W_enc_b, b_enc_b, W_dec_b, b_dec_b, threshold, mask_all.cpu().bool(), epoch,
+                 best_val.cpu())
 
 
 def _val_mse(x_val, W_enc, b_enc, W_dec, b_dec, mask, theta, batch_size=8192) -> torch.Tensor:
     """Validation MSE per instance with the current thresholds."""
-    total = torch.zeros(W_enc.shape[0])
+    n_inst, n_lat, n_in = W_dec.shape
+    total = torch.zeros(n_inst, dtype=torch.float64, device=x_val.device)
+    gram = torch.bmm(W_dec, W_dec.transpose(1, 2))
+    dec_bias = torch.bmm(W_dec, b_dec.unsqueeze(2)).squeeze(2).unsqueeze(1)
     for s in range(0, x_val.shape[0], batch_size):
         xb = x_val[s:s + batch_size]
         pre = _pre(xb, W_enc, b_enc, b_dec, mask)
         codes = pre * (pre > theta.view(-1, 1, 1))
-        total += (torch.baddbmm(b_dec.unsqueeze(1), codes, W_dec) - xb).pow(2).sum(dim=(1, 2))
-    return total / max(x_val.numel(), 1)
+        if n_lat > n_in:  # as in _gradients: the residual, or the expanded error
+            total += (torch.baddbmm(b_dec.unsqueeze(1), codes, W_dec) - xb).pow(2).sum(dim=(1, 2))
+            continue
+        proj = (xb @ W_dec.reshape(n_inst * n_lat, n_in).t()).view(len(xb), n_inst, n_lat).transpose(0, 1)
+        base = xb.pow(2).sum() - 2 * (xb.sum(0) * b_dec).sum(1) + len(xb) * b_dec.pow(2).sum(1)
+        total += base - 2 * (codes * (proj - dec_bias)).sum((1, 2)) + (torch.bmm(codes, gram) * codes).sum((1, 2))
+    return (total / max(x_val.numel(), 1)).float()
 
 
 def _revive_dead(x, W_enc, b_enc, W_dec, b_dec, mask, dead, theta, generator, probe=8192) -> None:

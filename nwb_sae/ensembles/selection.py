@@ -31,13 +31,16 @@ import pandas as pd
 import torch
 
 from nwb_sae.ensembles.fleet import Fleet, InstanceSpec, _pre, decode, fit_fleet
-from nwb_sae.ensembles.significance import MIN_EFFECTIVE_NEURONS, coactivation_test, effective_neurons
+from nwb_sae.ensembles.significance import MIN_EFFECTIVE_NEURONS, ShiftNull, effective_neurons
 from nwb_sae.ensembles.stability import seed_stability
 
 K_GRID = (1 / 16, 1 / 8, 1 / 4, 1 / 2, 1, 2, 4, 8)
 """Candidate mean numbers of active latents per time bin."""
 SIZE_FACTORS = (1, 2, 4)
 """Candidate numbers of latents, as multiples of the Marchenko-Pastur count."""
+SELECTION_STEPS = 500
+"""Optimisation steps of every candidate (whole epochs): enough to rank them; the chosen one is refitted
+with the full budget by :func:`nwb_sae.ensembles.find_ensembles`."""
 
 
 class Selection(NamedTuple):
@@ -96,14 +99,13 @@ def masked_errors(fleet: Fleet, x_val: torch.Tensor, groups: np.ndarray, fractio
     return per_err / per_base.sum(axis=1, keepdims=True) * per_base.shape[1]
 
 
-def _trustworthy(fleet: Fleet, first: int, second: int, x_val: np.ndarray, alpha: float, n_shifts: int,
-                 seed: int) -> int:
+def _trustworthy(fleet: Fleet, first: int, second: int, null: ShiftNull, alpha: float) -> int:
     """Latents of instance ``first`` found again by ``second`` and significant on the held-out data."""
     atoms = fleet.W_dec[first][fleet.latent_mask[first]].numpy()
     other = fleet.W_dec[second][fleet.latent_mask[second]].numpy()
     stable = (seed_stability(atoms, [other]).matched_fraction >= 1.0) & (
         effective_neurons(atoms) >= MIN_EFFECTIVE_NEURONS)
-    significant = coactivation_test(atoms[stable], x_val, n_shifts=n_shifts, seed=seed).q_value <= alpha
+    significant = null.test(atoms[stable]).q_value <= alpha
     return int(significant.sum())
 
 
@@ -118,20 +120,20 @@ def _pick(scores: np.ndarray, masked: np.ndarray) -> int:
     return int(best[np.argmin(np.asarray(masked)[best])])
 
 
-def _sweep(x_train, x_val, val_groups, candidates, seed, alpha, n_shifts, fit_kwargs):
+def _sweep(x_train, x_val, val_groups, candidates, seed, alpha, null, fit_kwargs, label=None):
     """Fit each (n_latents, k) with two seeds; scores, masked errors and the fleet."""
     specs = [InstanceSpec(n, k, seed + s) for n, k in candidates for s in (0, 1)]
-    fleet = fit_fleet(x_train, x_val, specs, **fit_kwargs)
+    fleet = fit_fleet(x_train, x_val, specs, **{"max_steps": SELECTION_STEPS, **fit_kwargs},
+                      label=label and f"{label}: {len(candidates)} candidates x 2 seeds")
     masked = masked_errors(fleet, x_val, val_groups).mean(axis=1)
-    xv = x_val.numpy()
-    scores = [_trustworthy(fleet, 2 * i, 2 * i + 1, xv, alpha, n_shifts, seed) for i in range(len(candidates))]
+    scores = [_trustworthy(fleet, 2 * i, 2 * i + 1, null, alpha) for i in range(len(candidates))]
     return np.array(scores), masked[0::2], fleet
 
 
 def select_model(x_train: torch.Tensor, x_val: torch.Tensor, val_groups: np.ndarray, *, seed: int = 0,
                  n_latents: int | None = None, k: float | None = None, k_grid=K_GRID,
                  size_factors=SIZE_FACTORS, max_latents: int = 4096, alpha: float = 0.05,
-                 n_shifts: int = 100, fit_kwargs=None) -> Selection:
+                 n_shifts: int = 0, fit_kwargs=None, progress: bool = False) -> Selection:
     """Choose ``n_latents`` and ``k`` by the rule of this module's docstring.
 
     Parameters
@@ -151,7 +153,10 @@ def select_model(x_train: torch.Tensor, x_val: torch.Tensor, val_groups: np.ndar
     alpha, n_shifts : float, int
         Significance level and circular shifts of the held-out test inside the score.
     fit_kwargs : dict, optional
-        Passed to :func:`nwb_sae.ensembles.fleet.fit_fleet`.
+        Passed to :func:`nwb_sae.ensembles.fleet.fit_fleet` (each candidate is fitted for at most
+        :data:`SELECTION_STEPS` steps unless ``max_steps`` is given there).
+    progress : bool
+        Show a progress bar per sweep.
 
     Returns
     -------
@@ -161,8 +166,9 @@ def select_model(x_train: torch.Tensor, x_val: torch.Tensor, val_groups: np.ndar
     m = max(1, marchenko_pastur_count(x_train.numpy()))
     base = n_latents if n_latents is not None else min(max(2 * m, 2), max_latents)
     ks = [k] if k is not None else ([c for c in k_grid if c <= base / 2] or [min(k_grid)])
-    args = (seed, alpha, n_shifts, fit_kwargs)
-    scores_k, masked_k, fleet_k = _sweep(x_train, x_val, val_groups, [(base, k) for k in ks], *args)
+    args = (seed, alpha, ShiftNull(x_val.cpu().numpy(), n_shifts=n_shifts, seed=seed), fit_kwargs)
+    scores_k, masked_k, fleet_k = _sweep(x_train, x_val, val_groups, [(base, k) for k in ks], *args,
+                                         label=progress and "choosing k")
     pick_k = _pick(scores_k, masked_k)
     k = ks[pick_k]
 
@@ -171,7 +177,8 @@ def select_model(x_train: torch.Tensor, x_val: torch.Tensor, val_groups: np.ndar
     new = [n for n in sizes if n != base]
     by_size = {base: (scores_k[pick_k], masked_k[pick_k], fleet_k, 2 * pick_k)}
     if new:
-        scores_n, masked_n, fleet_n = _sweep(x_train, x_val, val_groups, [(n, k) for n in new], *args)
+        scores_n, masked_n, fleet_n = _sweep(x_train, x_val, val_groups, [(n, k) for n in new], *args,
+                                             label=progress and "choosing the number of latents")
         by_size.update({n: (scores_n[i], masked_n[i], fleet_n, 2 * i) for i, n in enumerate(new)})
     scores_all = np.array([by_size[n][0] for n in sizes])
     pick_n = _pick(scores_all, np.array([by_size[n][1] for n in sizes]))
@@ -190,4 +197,5 @@ def _subset(fleet: Fleet, idx: list[int]) -> Fleet:
     width = max(fleet.specs[i].n_latents for i in idx)
     return Fleet([fleet.specs[i] for i in idx], fleet.W_enc[idx, :width], fleet.b_enc[idx, :width],
                  fleet.W_dec[idx, :width], fleet.b_dec[idx], fleet.threshold[idx],
-                 fleet.latent_mask[idx, :width], fleet.epochs)
+                 fleet.latent_mask[idx, :width], fleet.epochs,
+                 None if fleet.val_mse is None else fleet.val_mse[idx])

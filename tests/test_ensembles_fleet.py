@@ -1,0 +1,95 @@
+"""The fleet's hand-written training step and its per-instance early stopping, on tiny cases."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from nwb_sae.ensembles import fleet as fleet_module
+from nwb_sae.ensembles.fleet import InstanceSpec, _gradients, _pre, _val_mse, fit_fleet
+from nwb_sae.ensembles.significance import ShiftNull, circular_shift
+
+
+def _direct_loss(xb, W_enc, b_enc, W_dec, b_dec, mask, theta):
+    """The per-instance mean squared error written the plain way (autograd differentiates it)."""
+    pre = torch.relu(torch.baddbmm(b_enc.unsqueeze(1), xb.unsqueeze(0) - b_dec.unsqueeze(1),
+                                   W_enc.transpose(1, 2))) * mask.unsqueeze(1)
+    codes = pre * (pre > theta.view(-1, 1, 1))
+    return (torch.baddbmm(b_dec.unsqueeze(1), codes, W_dec) - xb).pow(2).mean(dim=(1, 2))
+
+
+def _weights(n_inst=3, n_lat=5, n_in=7, seed=0):
+    g = torch.Generator().manual_seed(seed)
+    tensors = [torch.randn(n_inst, n_lat, n_in, generator=g) / 3, torch.randn(n_inst, n_lat, generator=g) / 5,
+               torch.randn(n_inst, n_lat, n_in, generator=g) / 3, torch.randn(n_inst, n_in, generator=g) / 5]
+    mask = torch.ones(n_inst, n_lat)
+    mask[0, 3:] = 0  # the first instance has fewer latents: its padding must get no gradient
+    return tensors, mask, torch.tensor([0.05, 0.1, 0.2])
+
+
+def test_hand_written_gradients_equal_autograd():
+    (W_enc, b_enc, W_dec, b_dec), mask, theta = _weights()
+    xb = torch.randn(64, 7, generator=torch.Generator().manual_seed(1))
+    params = [p.clone().requires_grad_(True) for p in (W_enc, b_enc, W_dec, b_dec)]
+    _direct_loss(xb, *params, mask, theta).sum().backward()
+    grads, _, fired = _gradients(xb, W_enc, b_enc, W_dec, b_dec, mask, theta)
+    for p, g in zip(params, grads, strict=True):
+        torch.testing.assert_close(g, p.grad, rtol=1e-4, atol=1e-6)
+    assert not fired[0, 3:].any()
+    val = _val_mse(xb, W_enc, b_enc, W_dec, b_dec, mask, theta)
+    torch.testing.assert_close(val, _direct_loss(xb, W_enc, b_enc, W_dec, b_dec, mask, theta), rtol=1e-4, atol=1e-6)
+
+
+def test_pre_activations_of_shared_and_per_instance_inputs_agree():
+    (W_enc, b_enc, _, b_dec), mask, _ = _weights()
+    x = torch.randn(20, 7)
+    torch.testing.assert_close(_pre(x, W_enc, b_enc, b_dec, mask), _pre(x.expand(3, 20, 7), W_enc, b_enc, b_dec, mask))
+
+
+def test_a_fleet_learns_a_planted_dictionary_and_stops_each_instance_on_its_own():
+    rng = np.random.default_rng(0)
+    atoms = np.zeros((3, 12))
+    for i in range(3):
+        atoms[i, 4 * i:4 * i + 4] = 0.5
+    events = rng.random((6000, 3)) < 0.08
+    x = torch.as_tensor(events @ atoms * 4 + 0.3 * rng.standard_normal((6000, 12)), dtype=torch.float32)
+    epochs = []
+    fleet = fit_fleet(x[:5000], x[5000:], [InstanceSpec(3, 0.25, 0), InstanceSpec(6, 0.25, 1)],
+                      batch_size=256, min_steps=200, max_epochs=100, patience=2,
+                      progress=lambda e, v: epochs.append(v))
+    learned = fleet.W_dec[0][fleet.latent_mask[0]].numpy()
+    cos = np.abs(learned @ atoms.T / np.linalg.norm(atoms, axis=1))
+    assert (cos.max(axis=0) > 0.9).all()
+    assert fleet.val_mse.shape == (2,) and len(epochs) == fleet.epochs
+    assert fleet.epochs < 100  # stopped early, before the epoch budget
+
+
+def test_shift_null_exact_moments_match_many_random_shifts():
+    rng = np.random.default_rng(3)
+    x = rng.standard_normal((3000, 8)).cumsum(axis=0)  # independent random walks: strongly autocorrelated
+    atoms = rng.standard_normal((5, 8))
+    exact = ShiftNull(x).test(atoms)
+    sampled = ShiftNull(x, n_shifts=3000, seed=4).test(atoms)
+    np.testing.assert_allclose(exact.null_std, sampled.null_std, rtol=0.1)
+    np.testing.assert_allclose(exact.statistic, sampled.statistic)
+    shifted = circular_shift(x, rng)  # the null's own data: no atom is significant on it
+    assert (ShiftNull(shifted).test(atoms).q_value > 0.05).all()
+
+
+@pytest.mark.parametrize("density", [0.0, 1.0], ids=["products", "gathered"])
+def test_hand_written_gradients_equal_autograd_with_more_latents_than_neurons(monkeypatch, density):
+    monkeypatch.setattr(fleet_module, "SPARSE_DENSITY", density)
+    (W_enc, b_enc, W_dec, b_dec), mask, theta = _weights(n_lat=9, n_in=4, seed=5)
+    xb = torch.randn(32, 4, generator=torch.Generator().manual_seed(6))
+    params = [p.clone().requires_grad_(True) for p in (W_enc, b_enc, W_dec, b_dec)]
+    _direct_loss(xb, *params, mask, theta).sum().backward()
+    grads, counts, fired = _gradients(xb, W_enc, b_enc, W_dec, b_dec, mask, theta)
+    for p, g in zip(params, grads, strict=True):
+        torch.testing.assert_close(g, p.grad, rtol=1e-4, atol=1e-6)
+    val = _val_mse(xb, W_enc, b_enc, W_dec, b_dec, mask, theta)
+    torch.testing.assert_close(val, _direct_loss(xb, W_enc, b_enc, W_dec, b_dec, mask, theta), rtol=1e-4, atol=1e-6)
+    pre = _pre(xb, W_enc, b_enc, b_dec, mask)
+    active = pre > theta.view(-1, 1, 1)
+    torch.testing.assert_close(counts, active.sum(dim=(1, 2)))
+    assert torch.equal(fired, active.any(dim=1))
