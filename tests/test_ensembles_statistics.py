@@ -55,7 +55,7 @@ def test_q_values_control_the_false_discovery_rate_on_null_data():
     alpha, repeats = 0.1, 200
     rng = np.random.default_rng(0)
     any_rejection = 0
-    for r in range(repeats):
+    for _ in range(repeats):
         x = rng.poisson(rng.uniform(0.05, 0.3, 20), (2000, 20)).astype(float)
         atoms = np.abs(rng.normal(size=(10, 20))) * (rng.random((10, 20)) < 0.3)
         any_rejection += bool((coactivation_test(atoms, x).q_value <= alpha).any())
