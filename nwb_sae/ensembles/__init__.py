@@ -22,6 +22,7 @@ from nwb_sae.ensembles.find import (
 from nwb_sae.ensembles.selection import Selection, marchenko_pastur_count, select_model
 from nwb_sae.ensembles.selectivity import SelectivityResult, eta_squared, selectivity_test
 from nwb_sae.ensembles.significance import (
+    ShiftNull,
     SignificanceResult,
     benjamini_hochberg,
     circular_shift,
@@ -34,6 +35,7 @@ __all__ = [
     "EnsembleResult",
     "Selection",
     "SelectivityResult",
+    "ShiftNull",
     "SignificanceResult",
     "StabilityResult",
     "benjamini_hochberg",
