@@ -94,7 +94,7 @@ def fit_ensembles(sae, arr: xr.DataArray, val_idx: np.ndarray, x_train: np.ndarr
 
 def vet_latents(sae, x_val: np.ndarray) -> None:
     """Significance of a topk / relu fit's latents on held-out samples (input units); stability NaN."""
-    from nwb_sae.ensembles.significance import MIN_EFFECTIVE_NEURONS, coactivation_test, effective_neurons
+    from nwb_sae.ensembles.significance import coactivation_test, effective_neurons, is_ensemble
 
     model = sae.model_
     with torch.no_grad():
@@ -107,8 +107,7 @@ def vet_latents(sae, x_val: np.ndarray) -> None:
     table = pd.DataFrame({"frequency": frequency, "mean_activation": codes.mean(axis=0),
                           "statistic": test.statistic, "z_score": test.z_score, "p_value": test.p_value,
                           "q_value": test.q_value, "stability": np.nan, "effective_neurons": neurons,
-                          "significant": (test.q_value <= sae.alpha) & (frequency > 0)
-                          & (neurons >= MIN_EFFECTIVE_NEURONS)})
+                          "significant": is_ensemble(test.q_value, frequency, neurons, alpha=sae.alpha)})
     table.index.name = "latent"
     sae.latent_table_ = table
     sae.selection_curve_ = sae.mp_count_ = sae.consensus_ = None

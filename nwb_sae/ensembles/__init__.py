@@ -28,6 +28,7 @@ from nwb_sae.ensembles.significance import (
     circular_shift,
     coactivation_test,
     effective_neurons,
+    is_ensemble,
 )
 from nwb_sae.ensembles.stability import StabilityResult, same_ensembles, seed_stability
 
@@ -45,6 +46,7 @@ __all__ = [
     "effective_neurons",
     "eta_squared",
     "find_ensembles",
+    "is_ensemble",
     "load_weights",
     "marchenko_pastur_count",
     "same_ensembles",

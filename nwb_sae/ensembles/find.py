@@ -14,12 +14,7 @@ import torch
 
 from nwb_sae.ensembles.fleet import InstanceSpec, encode, fit_fleet
 from nwb_sae.ensembles.selection import _subset, select_model
-from nwb_sae.ensembles.significance import (
-    MIN_EFFECTIVE_NEURONS,
-    ShiftNull,
-    coactivation_test,
-    effective_neurons,
-)
+from nwb_sae.ensembles.significance import ShiftNull, coactivation_test, effective_neurons, is_ensemble
 from nwb_sae.ensembles.stability import seed_stability
 
 REFINE_STEPS = 2000
@@ -190,8 +185,7 @@ def vet_dictionary(atoms: np.ndarray, others: list[np.ndarray], codes: np.ndarra
     stab = seed_stability(atoms, others, threshold=STABLE_COSINE)
     frequency = (codes > 0).mean(axis=0)
     neurons = effective_neurons(atoms)
-    candidate = ((test.q_value <= alpha) & (frequency > 0) & (stab.matched_fraction >= 0.5)
-                 & (neurons >= MIN_EFFECTIVE_NEURONS))
+    candidate = is_ensemble(test.q_value, frequency, neurons, alpha=alpha, matched_fraction=stab.matched_fraction)
     composite = composite_latents(atoms, frequency, candidate)
     significant = candidate & ~composite
     table = pd.DataFrame({

@@ -31,7 +31,7 @@ import pandas as pd
 import torch
 
 from nwb_sae.ensembles.fleet import Fleet, InstanceSpec, _pre, decode, fit_fleet
-from nwb_sae.ensembles.significance import MIN_EFFECTIVE_NEURONS, ShiftNull, effective_neurons
+from nwb_sae.ensembles.significance import ShiftNull, effective_neurons, is_ensemble
 from nwb_sae.ensembles.stability import seed_stability
 
 K_GRID = (1 / 16, 1 / 8, 1 / 4, 1 / 2, 1, 2, 4, 8)
@@ -103,10 +103,11 @@ def _trustworthy(fleet: Fleet, first: int, second: int, null: ShiftNull, alpha: 
     """Latents of instance ``first`` found again by ``second`` and significant on the held-out data."""
     atoms = fleet.W_dec[first][fleet.latent_mask[first]].numpy()
     other = fleet.W_dec[second][fleet.latent_mask[second]].numpy()
-    stable = (seed_stability(atoms, [other]).matched_fraction >= 1.0) & (
-        effective_neurons(atoms) >= MIN_EFFECTIVE_NEURONS)
-    significant = null.test(atoms[stable]).q_value <= alpha
-    return int(significant.sum())
+    matched = seed_stability(atoms, [other]).matched_fraction
+    neurons = effective_neurons(atoms)
+    stable = is_ensemble(np.zeros(len(atoms)), np.ones(len(atoms)), neurons, matched_fraction=matched, min_matched=1.0)
+    q_value = null.test(atoms[stable]).q_value  # BH over the stable latents only
+    return int(is_ensemble(q_value, np.ones(len(q_value)), neurons[stable], alpha=alpha).sum())
 
 
 TIE = 0.1

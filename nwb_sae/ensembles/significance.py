@@ -62,6 +62,28 @@ def effective_neurons(atoms: np.ndarray) -> np.ndarray:
     return sq.sum(axis=1) ** 2 / np.maximum((sq ** 2).sum(axis=1), 1e-300)
 
 
+def is_ensemble(q_value: np.ndarray, frequency: np.ndarray, neurons: np.ndarray, *, alpha: float = 0.05,
+                matched_fraction: np.ndarray | None = None, min_matched: float = 0.5) -> np.ndarray:
+    """The one verdict "this latent is an ensemble", shared by every fit path.
+
+    Significant against independent neurons (``q_value <= alpha``), active on held-out data
+    (``frequency > 0``), more than one neuron (``neurons >= MIN_EFFECTIVE_NEURONS``, see
+    :func:`effective_neurons`) and, when other seeds were fitted, found again by at least
+    ``min_matched`` of them (``matched_fraction``). Copies and unions of more frequent ensembles are
+    removed afterwards by :func:`nwb_sae.ensembles.composite_latents` where seeds were fitted.
+
+    Examples
+    --------
+    >>> is_ensemble(np.array([0.01, 0.01, 0.5]), np.array([0.1, 0.1, 0.1]), np.array([5.0, 1.0, 5.0])).tolist()
+    [True, False, False]
+    """
+    verdict = (np.asarray(q_value) <= alpha) & (np.asarray(frequency) > 0) & (
+        np.asarray(neurons) >= MIN_EFFECTIVE_NEURONS)
+    if matched_fraction is not None:
+        verdict &= np.asarray(matched_fraction) >= min_matched
+    return verdict
+
+
 def benjamini_hochberg(p_values: np.ndarray) -> np.ndarray:
     """Benjamini-Hochberg adjusted p-values (q-values); rejecting ``q <= alpha`` controls the FDR at alpha.
 
