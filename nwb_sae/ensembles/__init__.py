@@ -11,14 +11,7 @@
   categorical presentation columns (:mod:`~nwb_sae.ensembles.selectivity`).
 """
 
-from nwb_sae.ensembles.find import (
-    EnsembleResult,
-    composite_latents,
-    find_ensembles,
-    load_weights,
-    selectivity_table,
-    vet_dictionary,
-)
+from nwb_sae.ensembles.find import EnsembleResult, find_ensembles, load_weights, selectivity_table
 from nwb_sae.ensembles.selection import Selection, marchenko_pastur_count, select_model
 from nwb_sae.ensembles.selectivity import SelectivityResult, eta_squared, selectivity_test
 from nwb_sae.ensembles.significance import (
@@ -31,6 +24,7 @@ from nwb_sae.ensembles.significance import (
     is_ensemble,
 )
 from nwb_sae.ensembles.stability import StabilityResult, same_ensembles, seed_stability
+from nwb_sae.ensembles.verdict import composite_latents, vet_dictionary
 
 __all__ = [
     "EnsembleResult",

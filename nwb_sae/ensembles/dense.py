@@ -5,7 +5,7 @@ hold no ensemble. When the ensembles outnumber the neurons, or the population co
 bin mixes several of them; small threshold dictionaries then merge ensembles, and few of their latents
 replicate across seeds. There a wide per-sample TopK dictionary (:data:`LATENTS_PER_NEURON` latents
 per neuron, at most one per :data:`SAMPLES_PER_LATENT` training samples) learns every ensemble, with
-copies and mixtures beside them, and :func:`nwb_sae.ensembles.find.vet_dictionary` keeps the latents
+copies and mixtures beside them, and :func:`nwb_sae.ensembles.verdict.vet_dictionary` keeps the latents
 that are real: significant on held-out data, found again by a second seed, more than one neuron, and
 neither a copy nor a mix of a more frequent latent.
 
@@ -97,8 +97,8 @@ def find_dense_ensembles(x_train: np.ndarray, x_tune: np.ndarray, x_test: np.nda
     """
     import pandas as pd
 
-    from nwb_sae.ensembles.find import vet_dictionary
     from nwb_sae.ensembles.selection import _pick
+    from nwb_sae.ensembles.verdict import vet_dictionary
 
     cfg = train_config or TrainConfig()
     xt, xv = (torch.as_tensor(np.ascontiguousarray(a, dtype=np.float32)) for a in (x_train, x_tune))
