@@ -33,10 +33,11 @@ from nwb_sae.distributed import refuse_ensemble_fit
 from nwb_sae.errors import InputDataError, NotFittedError
 from nwb_sae.estimator_checkpoint import checkpoint_meta, sae_from_checkpoint
 from nwb_sae.estimator_ensembles import (
-    add_selectivity,
+    FitOutcome,
     fit_ensembles,
     selection_record,
     vet_latents,
+    with_selectivity,
 )
 from nwb_sae.io.recording.arrays import ACTIVITY_DIMS, CODE_DIMS
 from nwb_sae.model import SparseAutoencoder
@@ -216,6 +217,7 @@ class SAE(TransformerMixin, BaseEstimator):
 
         if cfg_t.threads:
             torch.set_num_threads(cfg_t.threads)
+        # the data's description first: checkpoints written during training carry it
         self.n_features_in_ = prep.n_input_neurons
         self.neuron_coords_ = describe_neurons(arr)
         self.data_attrs_ = describe_attrs(arr.attrs)
@@ -223,38 +225,49 @@ class SAE(TransformerMixin, BaseEstimator):
                                 train_presentations=len(train_idx), val_presentations=len(val_idx),
                                 dropped_neurons=prep.dropped)
         self.history_, self.metrics_, self.latent_table_, self.world_size_ = {}, {}, None, 1
-        report, rank = None, 0
+        self.selection_curve_ = self.mp_count_ = self.consensus_ = None
+        on_epoch = (lambda row: callback(self, row)) if callback is not None else None
         if streamed is not None:  # larger than memory: one model trained block by block
-            rank = self._fit_one(streamed.train, streamed.val, mean, scale, cfg_m.resolved(), cfg_t, device,
-                                 checkpoint_dir, resume, callback, head=streamed.head)
-            report = streamed_code_report(self.model_, streamed.val)
+            outcome = self._fit_one(streamed.train, streamed.val, mean, scale, cfg_m.resolved(), cfg_t, device,
+                                    checkpoint_dir, resume, on_epoch, head=streamed.head)
             x_check = held_out_sample(arr, val_idx if len(val_idx) else train_idx)
-        elif ensemble and len(val_idx):
-            self.model_ = fit_ensembles(self, arr, val_idx, x_train, x_val, mean, scale, cfg_m, cfg_t,
-                                        callback).to(device)  # selection, seeds, significance
-            self.samples_per_second_ = None
+        elif ensemble and len(val_idx):  # selection, seeds, significance
+            outcome = fit_ensembles(arr, val_idx, x_train, x_val, mean, scale, cfg_m, cfg_t, on_epoch)
+            outcome = outcome._replace(model=outcome.model.to(device))
             x_check = x_val
         else:
-            rank = self._fit_one(x_train, x_val, mean, scale, cfg_m.resolved(), cfg_t, device, checkpoint_dir,
-                                 resume, callback)
+            outcome = self._fit_one(x_train, x_val, mean, scale, cfg_m.resolved(), cfg_t, device, checkpoint_dir,
+                                    resume, on_epoch)
             x_check = x_val if len(x_val) else x_train
-        if self.latent_table_ is None:
-            vet_latents(self, x_check)
-        self.significant_ = self.latent_table_["significant"].to_numpy(dtype=bool)
+
+        # the fitted state, set in one place
+        self.model_ = outcome.model
+        self.history_, self.best_epoch_ = outcome.history, outcome.best_epoch
+        self.samples_per_second_, self.world_size_ = outcome.samples_per_second, outcome.world_size
+        self.selection_curve_, self.mp_count_ = outcome.selection_curve, outcome.mp_count
+        self.consensus_ = outcome.consensus
+        table = outcome.latent_table
+        if table is None:
+            table = vet_latents(self.model_, x_check, self.encode_samples(x_check), alpha=cfg_t.alpha,
+                                n_shifts=cfg_t.n_shifts, seed=cfg_t.seed)
         if streamed is None:
-            add_selectivity(self, arr)
-        self.metrics_ = {**(report or self._sample_report(x_check)),
-                         "best_epoch": self.best_epoch_, "samples_per_second": self.samples_per_second_,
+            table = with_selectivity(table, arr, self.encode, n_permutations=cfg_t.n_permutations,
+                                     seed=cfg_t.seed)
+        self.latent_table_ = table
+        self.significant_ = table["significant"].to_numpy(dtype=bool)
+        report = streamed_code_report(self.model_, streamed.val) if streamed is not None else \
+            self._sample_report(x_check)
+        self.metrics_ = {**report, "best_epoch": self.best_epoch_, "samples_per_second": self.samples_per_second_,
                          "significant_latents": int(self.significant_.sum())}
-        if checkpoint_dir is not None and rank == 0:  # the best checkpoint gets the final metrics too
+        if checkpoint_dir is not None and outcome.rank == 0:  # the best checkpoint gets the final metrics too
             self.save(Path(checkpoint_dir) / "best_model")
         return self
 
-    def _fit_one(self, x_train, x_val, mean, scale, cfg_m, cfg_t, device, checkpoint_dir, resume, callback,
-                 head=None) -> int:
-        """One model trained by :func:`nwb_sae.train.train_model` (topk, relu, a streamed recording, torchrun,
-        or batchtopk without held-out data); ``x_train``/``x_val`` are arrays, or streamed sources with
-        ``head`` a first block of training samples. Returns this process's rank."""
+    def _fit_one(self, x_train, x_val, mean, scale, cfg_m, cfg_t, device, checkpoint_dir, resume, on_epoch,
+                 head=None) -> FitOutcome:
+        """One model trained by :func:`nwb_sae.train.train_model` (topk, relu, a streamed recording, or
+        batchtopk without held-out data); ``x_train``/``x_val`` are arrays, or streamed sources with
+        ``head`` a first block of training samples."""
         torch.manual_seed(cfg_t.seed)
         model = SparseAutoencoder(len(mean), cfg_m)
         model.reset_parameters(torch.Generator().manual_seed(cfg_t.seed))
@@ -268,15 +281,12 @@ class SAE(TransformerMixin, BaseEstimator):
         else:
             xt, xv = x_train, x_val
             model.init_from_data(model.normalize(as_tensor(head, device)))
-        self.model_ = model
-        epoch_callback = (lambda _m, row: callback(self, row)) if callback is not None else None
+        self.model_ = model  # the checkpoints written during training describe it (self._meta)
         result = train_model(model, xt, xv, cfg_t, checkpoint_dir=checkpoint_dir, resume=resume,
-                             checkpoint_meta=self._meta, callback=epoch_callback)
-        self.history_ = result.history
-        self.best_epoch_ = result.best_epoch
-        self.samples_per_second_ = result.samples_per_second
-        self.world_size_ = result.world_size
-        return result.rank
+                             checkpoint_meta=self._meta,
+                             callback=None if on_epoch is None else lambda _m, row: on_epoch(row))
+        return FitOutcome(model, result.history, result.best_epoch, result.samples_per_second,
+                          result.world_size, result.rank)
 
     def _sample_report(self, x: np.ndarray) -> dict:
         codes = self.encode_samples(x)

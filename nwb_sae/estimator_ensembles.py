@@ -9,14 +9,16 @@ selection's ``selection_curve_`` and ``mp_count_``. ``topk`` and ``relu`` fits t
 held-out presentations, and no stability score (NaN: that needs a second fit, which those
 activations do not make).
 
-Both add stimulus selectivity (:func:`nwb_sae.ensembles.selectivity_table`) of the significant latents
-for every categorical presentation coordinate of the data.
+Both add stimulus selectivity (:func:`with_selectivity`) of the significant latents for every
+categorical presentation coordinate of the data. Nothing here sets an estimator's attributes: every fit
+path returns a :class:`FitOutcome`, and ``SAE.fit`` sets the fitted state from it in one place.
 """
 
 from __future__ import annotations
 
 import json
 from dataclasses import replace
+from typing import NamedTuple
 
 import numpy as np
 import pandas as pd
@@ -58,16 +60,40 @@ def fleet_kwargs(cfg_t: TrainConfig, n_train: int, history: dict, on_epoch=None)
     return kwargs
 
 
-def fit_ensembles(sae, arr: xr.DataArray, val_idx: np.ndarray, x_train: np.ndarray, x_val: np.ndarray,
+class FitOutcome(NamedTuple):
+    """What a fit path hands back to :meth:`nwb_sae.SAE.fit`, which sets its fitted attributes from it."""
+
+    model: SparseAutoencoder
+    """The fitted model, normalisation included."""
+    history: dict
+    """Per-epoch history (``history_``)."""
+    best_epoch: int
+    """Epoch whose weights were kept (``best_epoch_``)."""
+    samples_per_second: float | None = None
+    """Training throughput (single-model fits)."""
+    world_size: int = 1
+    """Processes that trained the model (torchrun)."""
+    rank: int = 0
+    """This process's rank."""
+    latent_table: pd.DataFrame | None = None
+    """The ensemble fit's latent table; None when the statistics are still to be computed."""
+    selection_curve: pd.DataFrame | None = None
+    """Candidates of the model selection."""
+    mp_count: int | None = None
+    """Marchenko-Pastur count of the training data."""
+    consensus: np.ndarray | None = None
+    """Consensus dictionary over seeds."""
+
+
+def fit_ensembles(arr: xr.DataArray, val_idx: np.ndarray, x_train: np.ndarray, x_val: np.ndarray,
                   mean: np.ndarray, scale: np.ndarray, cfg_m: ModelConfig, cfg_t: TrainConfig,
-                  callback=None) -> SparseAutoencoder:
-    """The default fit: select, fit several seeds, vet every latent; sets the fitted attributes on ``sae``.
+                  on_epoch=None) -> FitOutcome:
+    """The default fit: select, fit several seeds, vet every latent.
 
     ``x_train`` / ``x_val`` are population vectors in input units, presentations contiguous (as
     :func:`nwb_sae.samples.population_vectors` orders them); ``val_idx`` the held-out presentations.
-    ``callback(sae, row)`` runs after every epoch of every fit (as :meth:`nwb_sae.SAE.fit` documents).
-    Returns the fitted model (normalisation included, on the CPU): BatchTopK, or per-sample TopK when
-    the dense path reported more ensembles.
+    ``on_epoch(row)`` runs after every epoch of every fit. The outcome's model (normalisation
+    included, on the CPU) is BatchTopK, or per-sample TopK when the dense path reported more ensembles.
     """
     from nwb_sae.ensembles import find_ensembles, load_weights
 
@@ -76,8 +102,7 @@ def fit_ensembles(sae, arr: xr.DataArray, val_idx: np.ndarray, x_train: np.ndarr
     history = {"epoch": [], "val_loss": []}
     res = find_ensembles(xt, xv, groups, n_latents=cfg_m.n_latents, k=cfg_m.k, n_seeds=cfg_t.n_seeds,
                          alpha=cfg_t.alpha, n_shifts=cfg_t.n_shifts, seed=cfg_t.seed,
-                         fit_kwargs=fleet_kwargs(cfg_t, len(xt), history,
-                                                 None if callback is None else lambda row: callback(sae, row)),
+                         fit_kwargs=fleet_kwargs(cfg_t, len(xt), history, on_epoch),
                          dense_config=cfg_t, progress=cfg_t.progress)
     model = SparseAutoencoder(arr.sizes["neurons"], replace(cfg_m, n_latents=res.n_latents, k=res.k,
                                                              activation=res.activation))
@@ -85,32 +110,29 @@ def fit_ensembles(sae, arr: xr.DataArray, val_idx: np.ndarray, x_train: np.ndarr
     model.input_scale.copy_(torch.from_numpy(scale))
     load_weights(model, res.weights)
     model.eval()
-    sae.history_ = history
-    sae.best_epoch_ = int(np.argmin(history["val_loss"])) + 1 if history["val_loss"] else 0
-    sae.selection_curve_, sae.mp_count_, sae.consensus_ = res.selection_curve, res.mp_count, res.consensus
-    sae.latent_table_ = res.latent_table
-    return model
+    best_epoch = int(np.argmin(history["val_loss"])) + 1 if history["val_loss"] else 0
+    return FitOutcome(model, history, best_epoch, latent_table=res.latent_table,
+                      selection_curve=res.selection_curve, mp_count=res.mp_count, consensus=res.consensus)
 
 
-def vet_latents(sae, x_val: np.ndarray) -> None:
-    """Significance of a topk / relu fit's latents on held-out samples (input units); stability NaN."""
+def vet_latents(model: SparseAutoencoder, x_val: np.ndarray, codes: np.ndarray, *, alpha: float,
+                n_shifts: int = 0, seed: int = 0) -> pd.DataFrame:
+    """The latent table of a topk / relu fit: significance on held-out samples ``x_val`` (input units,
+    ``codes`` their codes); stability NaN (those fits make one seed)."""
     from nwb_sae.ensembles.significance import coactivation_test, effective_neurons, is_ensemble
 
-    model = sae.model_
     with torch.no_grad():
         xn = model.normalize(torch.as_tensor(np.asarray(x_val, dtype=np.float32), device=model.W_dec.device))
         atoms = model.W_dec.cpu().numpy()
-    codes = sae.encode_samples(x_val)
-    test = coactivation_test(atoms, xn.cpu().numpy(), n_shifts=sae.n_shifts, seed=sae.seed)
+    test = coactivation_test(atoms, xn.cpu().numpy(), n_shifts=n_shifts, seed=seed)
     frequency = (codes > 0).mean(axis=0)
     neurons = effective_neurons(atoms)
     table = pd.DataFrame({"frequency": frequency, "mean_activation": codes.mean(axis=0),
                           "statistic": test.statistic, "z_score": test.z_score, "p_value": test.p_value,
                           "q_value": test.q_value, "stability": np.nan, "effective_neurons": neurons,
-                          "significant": is_ensemble(test.q_value, frequency, neurons, alpha=sae.alpha)})
+                          "significant": is_ensemble(test.q_value, frequency, neurons, alpha=alpha)})
     table.index.name = "latent"
-    sae.latent_table_ = table
-    sae.selection_curve_ = sae.mp_count_ = sae.consensus_ = None
+    return table
 
 
 def categorical_columns(arr: xr.DataArray) -> dict[str, np.ndarray]:
@@ -131,19 +153,19 @@ def categorical_columns(arr: xr.DataArray) -> dict[str, np.ndarray]:
     return columns
 
 
-def add_selectivity(sae, arr: xr.DataArray) -> None:
-    """Join the selectivity of the significant latents for each categorical column to ``latent_table_``."""
+def with_selectivity(table: pd.DataFrame, arr: xr.DataArray, encode, *, n_permutations: int,
+                     seed: int) -> pd.DataFrame:
+    """``table`` joined with the selectivity of its significant latents for each categorical column of
+    ``arr``; ``encode(arr)`` gives the codes, called only when ``arr`` has such a column."""
     from nwb_sae.ensembles import selectivity_table
 
-    table = sae.latent_table_
-    sae.significant_ = table["significant"].to_numpy(dtype=bool)
     columns = categorical_columns(arr)
     if not columns:
-        return
-    responses = sae.encode(arr).mean("time").transpose("latents", "presentations").values
-    selectivity = selectivity_table(responses, columns, sae.significant_,
-                                    n_permutations=sae.n_permutations, seed=sae.seed)
-    sae.latent_table_ = table.join(selectivity)
+        return table
+    responses = encode(arr).mean("time").transpose("latents", "presentations").values
+    selectivity = selectivity_table(responses, columns, table["significant"].to_numpy(dtype=bool),
+                                    n_permutations=n_permutations, seed=seed)
+    return table.join(selectivity)
 
 
 def ensemble_meta(sae) -> dict:
