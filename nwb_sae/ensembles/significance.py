@@ -114,6 +114,10 @@ def circular_shift(x: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     return np.take_along_axis(x, rows, axis=0)
 
 
+MAX_STORED_CORRELATIONS = 2**24
+"""With random shifts, their correlation matrices are kept for the next dictionary up to this many entries."""
+
+
 class ShiftNull:
     """The circular-shift null of one held-out recording, built once and shared by every dictionary tested on it.
 
@@ -157,6 +161,7 @@ class ShiftNull:
         rng = np.random.default_rng(seed)
         self.offsets = [rng.integers(0, max(self.n_samples, 1), size=n) for _ in range(n_shifts)]
         self._doubled = np.asfortranarray(np.concatenate([z, z])) if self.offsets else None
+        self._null_stack = None  # the shifted correlations, kept when small (n_shifts > 0)
         if not self.offsets:
             power = np.abs(np.fft.rfft(z, axis=0)) ** 2
             weights = np.full(power.shape[0], 2.0)
@@ -179,7 +184,14 @@ class ShiftNull:
         atoms = atoms / np.maximum(np.linalg.norm(atoms, axis=1, keepdims=True), 1e-12)
         observed = np.einsum("an,nm,am->a", atoms, self.corr, atoms)
         if self.offsets:
-            null = np.stack([np.einsum("an,nm,am->a", atoms, self._shifted_corr(o), atoms) for o in self.offsets])
+            n = self.corr.shape[0]
+            if self._null_stack is None and n * n * len(self.offsets) <= MAX_STORED_CORRELATIONS:
+                self._null_stack = np.stack([self._shifted_corr(o) for o in self.offsets])
+            if self._null_stack is not None:
+                null = np.einsum("san,an->sa", atoms @ self._null_stack, atoms)
+            else:
+                null = np.stack([np.einsum("an,nm,am->a", atoms, self._shifted_corr(o), atoms)
+                                 for o in self.offsets])
             mean, std = null.mean(axis=0), null.std(axis=0, ddof=1)
         else:
             squared = atoms ** 2
