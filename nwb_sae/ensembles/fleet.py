@@ -65,7 +65,7 @@ class Fleet(NamedTuple):
 
 
 def _pre(x: torch.Tensor, W_enc, b_enc, b_dec, mask) -> torch.Tensor:
-    """ReLU pre-activations (instances, batch, latents); masked latents are 0.
+    """ReLU pre-activations (instances, batch, latents); masked latents are 0 (``mask`` None: none is).
 
     ``x`` is (batch, neurons), shared by every instance (one matrix product for all of them:
     ``(x - b_dec) W^T = x W^T - b_dec W^T``), or (instances, batch, neurons).
@@ -77,7 +77,7 @@ def _pre(x: torch.Tensor, W_enc, b_enc, b_dec, mask) -> torch.Tensor:
     shift = b_enc - torch.bmm(W_enc, b_dec.unsqueeze(2)).squeeze(2)
     pre = torch.addmm(shift.reshape(-1), x, W_enc.reshape(n_inst * n_lat, n_in).t()).clamp_min_(0)
     pre = pre.view(x.shape[0], n_inst, n_lat)
-    if not bool(mask.all()):
+    if mask is not None:
         pre *= mask
     return pre.transpose(0, 1)
 
@@ -289,6 +289,7 @@ def fit_fleet(x_train: torch.Tensor, x_val: torch.Tensor, specs: list[InstanceSp
     since_best = torch.zeros(n_inst, dtype=torch.long)
     live = torch.arange(n_inst)  # original index of every instance still training
     mask = mask_all
+    step_mask = None if bool(mask.all()) else mask  # no padding to zero in each step
     step = 0
     generator = torch.Generator().manual_seed(specs[0].seed)
     epoch = 0
@@ -305,7 +306,7 @@ def fit_fleet(x_train: torch.Tensor, x_val: torch.Tensor, specs: list[InstanceSp
                     kept = _batch_topk(_pre(xb, W_enc, b_enc, b_dec, mask), counts)
                 theta = kept.masked_fill(kept <= 0, math.inf).reshape(n_inst, -1).min(dim=1).values
                 theta = torch.where(torch.isfinite(theta), theta, torch.ones_like(theta)) * (1 - 1e-6)
-            grads, counts_now, fired_now = _gradients(xb, W_enc, b_enc, W_dec, b_dec, mask, theta)
+            grads, counts_now, fired_now = _gradients(xb, W_enc, b_enc, W_dec, b_dec, step_mask, theta)
             grads[2] -= (grads[2] * W_dec).sum(2, keepdim=True) * W_dec  # decoder rows stay on the sphere
             optimizer.step(grads, lr * min(1.0, (step + 1) / 50))
             W_dec /= W_dec.norm(dim=2, keepdim=True).clamp_min(1e-8)
@@ -336,6 +337,7 @@ def fit_fleet(x_train: torch.Tensor, x_val: torch.Tensor, specs: list[InstanceSp
                 optimizer.params = params
                 optimizer.keep(idx)
                 mask, theta, target = mask_all[live.to(device)], theta[idx], target[idx]
+                step_mask = None if bool(mask.all()) else mask
     bar.close()
     W_enc_b, b_enc_b, W_dec_b, b_dec_b = (b.cpu() for b in best)
     threshold = _calibrate(W_enc_b, b_enc_b, b_dec_b, mask_all.cpu().bool(), x_train.cpu(), specs)
