@@ -28,17 +28,26 @@ def _weights(n_inst=3, n_lat=5, n_in=7, seed=0):
     return tensors, mask, torch.tensor([0.05, 0.1, 0.2])
 
 
-def test_hand_written_gradients_equal_autograd():
-    (W_enc, b_enc, W_dec, b_dec), mask, theta = _weights()
-    xb = torch.randn(64, 7, generator=torch.Generator().manual_seed(1))
-    params = [p.clone().requires_grad_(True) for p in (W_enc, b_enc, W_dec, b_dec)]
+def _check_against_autograd(weights, mask, theta, xb):
+    """The hand-written gradients and validation error equal autograd's and the plain error; the step's
+    active counts and fired latents equal those of the pre-activations."""
+    params = [p.clone().requires_grad_(True) for p in weights]
     _direct_loss(xb, *params, mask, theta).sum().backward()
-    grads, _, fired = _gradients(xb, W_enc, b_enc, W_dec, b_dec, mask, theta)
+    grads, counts, fired = _gradients(xb, *weights, mask, theta)
     for p, g in zip(params, grads, strict=True):
         torch.testing.assert_close(g, p.grad, rtol=1e-4, atol=1e-6)
+    torch.testing.assert_close(_val_mse(xb, *weights, mask, theta), _direct_loss(xb, *weights, mask, theta),
+                               rtol=1e-4, atol=1e-6)
+    active = _pre(xb, weights[0], weights[1], weights[3], mask) > theta.view(-1, 1, 1)
+    torch.testing.assert_close(counts, active.sum(dim=(1, 2)))
+    assert torch.equal(fired, active.any(dim=1))
+    return fired
+
+
+def test_hand_written_gradients_equal_autograd():
+    weights, mask, theta = _weights()
+    fired = _check_against_autograd(weights, mask, theta, torch.randn(64, 7, generator=torch.Generator().manual_seed(1)))
     assert not fired[0, 3:].any()
-    val = _val_mse(xb, W_enc, b_enc, W_dec, b_dec, mask, theta)
-    torch.testing.assert_close(val, _direct_loss(xb, W_enc, b_enc, W_dec, b_dec, mask, theta), rtol=1e-4, atol=1e-6)
 
 
 def test_pre_activations_of_shared_and_per_instance_inputs_agree():
@@ -80,16 +89,5 @@ def test_shift_null_exact_moments_match_many_random_shifts():
 @pytest.mark.parametrize("density", [0.0, 1.0], ids=["products", "gathered"])
 def test_hand_written_gradients_equal_autograd_with_more_latents_than_neurons(monkeypatch, density):
     monkeypatch.setattr(fleet_module, "SPARSE_DENSITY", density)
-    (W_enc, b_enc, W_dec, b_dec), mask, theta = _weights(n_lat=9, n_in=4, seed=5)
-    xb = torch.randn(32, 4, generator=torch.Generator().manual_seed(6))
-    params = [p.clone().requires_grad_(True) for p in (W_enc, b_enc, W_dec, b_dec)]
-    _direct_loss(xb, *params, mask, theta).sum().backward()
-    grads, counts, fired = _gradients(xb, W_enc, b_enc, W_dec, b_dec, mask, theta)
-    for p, g in zip(params, grads, strict=True):
-        torch.testing.assert_close(g, p.grad, rtol=1e-4, atol=1e-6)
-    val = _val_mse(xb, W_enc, b_enc, W_dec, b_dec, mask, theta)
-    torch.testing.assert_close(val, _direct_loss(xb, W_enc, b_enc, W_dec, b_dec, mask, theta), rtol=1e-4, atol=1e-6)
-    pre = _pre(xb, W_enc, b_enc, b_dec, mask)
-    active = pre > theta.view(-1, 1, 1)
-    torch.testing.assert_close(counts, active.sum(dim=(1, 2)))
-    assert torch.equal(fired, active.any(dim=1))
+    weights, mask, theta = _weights(n_lat=9, n_in=4, seed=5)
+    _check_against_autograd(weights, mask, theta, torch.randn(32, 4, generator=torch.Generator().manual_seed(6)))
