@@ -31,14 +31,8 @@ from nwb_sae.checkpoint import save_checkpoint
 from nwb_sae.config import Settings
 from nwb_sae.distributed import refuse_ensemble_fit
 from nwb_sae.errors import InputDataError, NotFittedError
-from nwb_sae.estimator_checkpoint import checkpoint_meta, sae_from_checkpoint
-from nwb_sae.estimator_ensembles import (
-    FitOutcome,
-    fit_ensembles,
-    selection_record,
-    vet_latents,
-    with_selectivity,
-)
+from nwb_sae.fitting import fit_ensembles, fit_single_model, vet_latents, with_selectivity
+from nwb_sae.fitting.state import checkpoint_meta, sae_from_checkpoint, selection_record
 from nwb_sae.io.recording.arrays import ACTIVITY_DIMS, CODE_DIMS
 from nwb_sae.model import SparseAutoencoder
 from nwb_sae.samples import (
@@ -50,7 +44,7 @@ from nwb_sae.samples import (
     select_model_neurons,
 )
 from nwb_sae.streaming import held_out_sample, prepare_training, streamed_code_report
-from nwb_sae.train import as_tensor, resolve_device, train_model
+from nwb_sae.train import as_tensor, resolve_device
 
 
 class SAE(TransformerMixin, BaseEstimator):
@@ -69,7 +63,7 @@ class SAE(TransformerMixin, BaseEstimator):
         The training and the statistics: see :class:`nwb_sae.config.TrainConfig` (the same names and
         defaults). With the default ``activation="batchtopk"``, ``n_latents`` and ``k`` left at None
         are selected from the data, and the ensemble fit uses its own epochs, patience, batch size
-        and learning rate unless these are changed (:mod:`nwb_sae.estimator_ensembles`).
+        and learning rate unless these are changed (:mod:`nwb_sae.fitting.ensemble`).
 
     Attributes
     ----------
@@ -227,17 +221,19 @@ class SAE(TransformerMixin, BaseEstimator):
         self.history_, self.metrics_, self.latent_table_, self.world_size_ = {}, {}, None, 1
         self.selection_curve_ = self.mp_count_ = self.consensus_ = None
         on_epoch = (lambda row: callback(self, row)) if callback is not None else None
+        # a single model's checkpoints, written during training, describe it: model_ is set first
+        single = dict(checkpoint_dir=checkpoint_dir, resume=resume, checkpoint_meta=self._meta,
+                      on_model=lambda model: setattr(self, "model_", model), on_epoch=on_epoch)
         if streamed is not None:  # larger than memory: one model trained block by block
-            outcome = self._fit_one(streamed.train, streamed.val, mean, scale, cfg_m.resolved(), cfg_t, device,
-                                    checkpoint_dir, resume, on_epoch, head=streamed.head)
+            outcome = fit_single_model(streamed.train, streamed.val, mean, scale, cfg_m.resolved(), cfg_t, device,
+                                       head=streamed.head, **single)
             x_check = held_out_sample(arr, val_idx if len(val_idx) else train_idx)
         elif ensemble and len(val_idx):  # selection, seeds, significance
             outcome = fit_ensembles(arr, val_idx, x_train, x_val, mean, scale, cfg_m, cfg_t, on_epoch)
             outcome = outcome._replace(model=outcome.model.to(device))
             x_check = x_val
         else:
-            outcome = self._fit_one(x_train, x_val, mean, scale, cfg_m.resolved(), cfg_t, device, checkpoint_dir,
-                                    resume, on_epoch)
+            outcome = fit_single_model(x_train, x_val, mean, scale, cfg_m.resolved(), cfg_t, device, **single)
             x_check = x_val if len(x_val) else x_train
 
         # the fitted state, set in one place
@@ -262,31 +258,6 @@ class SAE(TransformerMixin, BaseEstimator):
         if checkpoint_dir is not None and outcome.rank == 0:  # the best checkpoint gets the final metrics too
             self.save(Path(checkpoint_dir) / "best_model")
         return self
-
-    def _fit_one(self, x_train, x_val, mean, scale, cfg_m, cfg_t, device, checkpoint_dir, resume, on_epoch,
-                 head=None) -> FitOutcome:
-        """One model trained by :func:`nwb_sae.train.train_model` (topk, relu, a streamed recording, or
-        batchtopk without held-out data); ``x_train``/``x_val`` are arrays, or streamed sources with
-        ``head`` a first block of training samples."""
-        torch.manual_seed(cfg_t.seed)
-        model = SparseAutoencoder(len(mean), cfg_m)
-        model.reset_parameters(torch.Generator().manual_seed(cfg_t.seed))
-        model.input_mean.copy_(torch.from_numpy(mean))
-        model.input_scale.copy_(torch.from_numpy(scale))
-        model.to(device)
-        if head is None:
-            xt = model.normalize(as_tensor(x_train, device))
-            xv = model.normalize(as_tensor(x_val, device)) if len(x_val) else xt
-            model.init_from_data(xt)
-        else:
-            xt, xv = x_train, x_val
-            model.init_from_data(model.normalize(as_tensor(head, device)))
-        self.model_ = model  # the checkpoints written during training describe it (self._meta)
-        result = train_model(model, xt, xv, cfg_t, checkpoint_dir=checkpoint_dir, resume=resume,
-                             checkpoint_meta=self._meta,
-                             callback=None if on_epoch is None else lambda _m, row: on_epoch(row))
-        return FitOutcome(model, result.history, result.best_epoch, result.samples_per_second,
-                          result.world_size, result.rank)
 
     def _sample_report(self, x: np.ndarray) -> dict:
         codes = self.encode_samples(x)

@@ -112,7 +112,7 @@ def run_baseline(method: str, settings: dict, data, out: Path, figures: bool = T
 
     from nwb_sae.baselines import make_method
     from nwb_sae.checkpoint import save_checkpoint
-    from nwb_sae.estimator_ensembles import latent_table_json
+    from nwb_sae.fitting.state import latent_table_json
     from nwb_sae.io.jsonable import write_json
     from nwb_sae.viz import plot_code_statistics, plot_dictionary
 

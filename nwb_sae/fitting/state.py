@@ -1,18 +1,20 @@
-"""An :class:`~nwb_sae.estimator.SAE` as a checkpoint: the JSON it is saved with, and the way back.
+"""A fitted :class:`~nwb_sae.estimator.SAE` as a checkpoint: the JSON it is saved with, and the way back.
 
 The weights go to safetensors and everything else (settings, normalisation, neuron ids, metrics,
-history, the ensemble statistics) to JSON (:mod:`nwb_sae.checkpoint`), so a user-handed file is never
-unpickled.
+history, the ensemble statistics and the model selection) to JSON (:mod:`nwb_sae.checkpoint`), so a
+user-handed file is never unpickled.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import json
+
+import pandas as pd
 
 from nwb_sae.checkpoint import legacy_checkpoint, load_checkpoint
 from nwb_sae.config import ModelConfig
 from nwb_sae.errors import CheckpointError
-from nwb_sae.estimator_ensembles import ensemble_meta, restore_ensembles
 from nwb_sae.model import SparseAutoencoder
 from nwb_sae.train import resolve_device
 
@@ -68,3 +70,55 @@ def sae_from_checkpoint(cls, path, device: str | None = None):
     sae.model_.to(resolve_device(sae.device))
     sae.n_features_in_ = sae.model_.n_inputs + len(sae.data_attrs_.get("dropped_neurons", []))
     return sae
+
+
+def ensemble_meta(sae) -> dict:
+    """The latent table and the selection as JSON-able data (for the checkpoint)."""
+    table = getattr(sae, "latent_table_", None)
+    if table is None:
+        return {}
+    curve = sae.selection_curve_
+    return {"latent_table": latent_table_json(table),
+            "selection_curve": None if curve is None else json.loads(curve.to_json(orient="split")),
+            "mp_count": sae.mp_count_}
+
+
+def latent_table_json(table: pd.DataFrame) -> dict:
+    """A latent table as JSON-able ``split`` data (NaN as null); :func:`restore_ensembles` reads it back."""
+    return json.loads(table.to_json(orient="split"))
+
+
+def selection_record(sae) -> dict:
+    """What the provenance says of the model selection: size, sparsity, Marchenko-Pastur count, curve."""
+    model, curve = sae.model_, getattr(sae, "selection_curve_", None)
+    significant = getattr(sae, "significant_", None)
+    return {"selected": curve is not None, "n_latents": int(model.n_latents), "k": float(model.config.k),
+            "mp_count": getattr(sae, "mp_count_", None), "alpha": sae.alpha,
+            "n_significant": None if significant is None else int(significant.sum()),
+            "curve": None if curve is None else curve.to_dict(orient="list")}
+
+
+def restore_ensembles(sae, meta: dict) -> None:
+    """Set ``latent_table_``, ``significant_``, ``selection_curve_`` and ``mp_count_`` from :func:`ensemble_meta`."""
+    if not meta.get("latent_table"):
+        return
+    table = _frame(meta["latent_table"])
+    table.index.name = "latent"
+    sae.latent_table_ = table
+    sae.significant_ = table["significant"].to_numpy(dtype=bool)
+    curve = meta.get("selection_curve")
+    sae.selection_curve_ = None if curve is None else _frame(curve)
+    sae.mp_count_ = meta.get("mp_count")
+
+
+def _frame(split: dict) -> pd.DataFrame:
+    """A DataFrame from ``to_json(orient="split")``, where NaN came back as None."""
+    frame = pd.DataFrame(split["data"], columns=split["columns"], index=split["index"])
+    for name in [c for c in frame.columns if frame[c].dtype.kind == "O"]:
+        if frame[name].map(_is_number).all():
+            frame[name] = frame[name].astype(float)
+    return frame
+
+
+def _is_number(value) -> bool:
+    return value is None or isinstance(value, float | int) and not isinstance(value, bool)
