@@ -24,9 +24,14 @@ from __future__ import annotations
 from dataclasses import replace
 
 import numpy as np
+import pandas as pd
 import torch
+from tqdm.auto import tqdm
 
 from nwb_sae.config import ModelConfig, TrainConfig
+from nwb_sae.ensembles.selection import _pick
+from nwb_sae.ensembles.significance import ShiftNull
+from nwb_sae.ensembles.verdict import vet_dictionary
 
 LATENTS_PER_NEURON = 16
 """Width of the dense dictionary, in latents per neuron (room for copies beside every ensemble)."""
@@ -66,7 +71,7 @@ def masked_error(model, x: torch.Tensor, fraction: float = 0.1, seed: int = 0) -
 
 
 def find_dense_ensembles(x_train: np.ndarray, x_tune: np.ndarray, x_test: np.ndarray, *,
-                         n_seeds: int = 2, alpha: float = 0.05, null=None, seed: int = 0,
+                         n_seeds: int = 2, alpha: float = 0.05, null=None, tune_null=None, seed: int = 0,
                          train_config: TrainConfig | None = None, n_latents: int | None = None,
                          progress: bool = False):
     """Fit and vet a wide per-sample TopK dictionary; the threshold selection's dense counterpart.
@@ -78,8 +83,8 @@ def find_dense_ensembles(x_train: np.ndarray, x_tune: np.ndarray, x_test: np.nda
         stopping, held-out for the statistics (time order, presentations concatenated).
     n_seeds, alpha, seed
         As in :func:`nwb_sae.ensembles.find_ensembles`.
-    null : ShiftNull, optional
-        The significance null of ``x_test`` (built here when not given).
+    null, tune_null : ShiftNull, optional
+        The significance nulls of ``x_test`` and ``x_tune`` (built here when not given).
     train_config : TrainConfig, optional
         Training settings of :func:`nwb_sae.train.train_model` (seed, progress and device are set here).
     n_latents : int, optional
@@ -95,11 +100,6 @@ def find_dense_ensembles(x_train: np.ndarray, x_tune: np.ndarray, x_test: np.nda
         :class:`nwb_sae.ensembles.EnsembleResult` (``threshold`` 0: TopK needs none) and ``curve`` one
         row per ``k`` tried (``trustworthy``, ``masked_error``, ``chosen``).
     """
-    import pandas as pd
-
-    from nwb_sae.ensembles.selection import _pick
-    from nwb_sae.ensembles.verdict import vet_dictionary
-
     cfg = train_config or TrainConfig()
     xt, xv = (torch.as_tensor(np.ascontiguousarray(a, dtype=np.float32)) for a in (x_train, x_tune))
     if n_latents is None:
@@ -109,12 +109,8 @@ def find_dense_ensembles(x_train: np.ndarray, x_tune: np.ndarray, x_test: np.nda
     if len(xt) > SELECTION_SAMPLES:
         rows = torch.randperm(len(xt), generator=torch.Generator().manual_seed(seed))[:SELECTION_SAMPLES]
         subset = xt[rows.sort().values]
-    from nwb_sae.ensembles.significance import ShiftNull
-
-    tune_null = ShiftNull(xv.numpy(), seed=seed)
+    tune_null = tune_null if tune_null is not None else ShiftNull(xv.numpy(), seed=seed)
     null = null if null is not None else ShiftNull(np.asarray(x_test, dtype=np.float64), seed=seed)
-    from tqdm.auto import tqdm
-
     refits = n_seeds if len(xt) > SELECTION_SAMPLES else max(n_seeds - 2, 0)
     bar = tqdm(total=2 * len(ks) + refits, desc=f"dense path ({n_latents} TopK latents)", unit="fit",
                disable=not progress, dynamic_ncols=True, leave=False)

@@ -16,7 +16,7 @@ from nwb_sae.ensembles.dense import find_dense_ensembles
 from nwb_sae.ensembles.fleet import InstanceSpec, encode, fit_fleet
 from nwb_sae.ensembles.selection import SELECTION_STEPS, _subset, select_model
 from nwb_sae.ensembles.significance import ShiftNull
-from nwb_sae.ensembles.verdict import STABLE_COSINE, composite_latents, vet_dictionary  # noqa: F401 (public here)
+from nwb_sae.ensembles.verdict import vet_dictionary
 
 REFINE_STEPS = 2000
 """Least optimisation steps of the final fits (selection candidates get fewer; rare ensembles need many)."""
@@ -35,7 +35,7 @@ class EnsembleResult(NamedTuple):
     latent_table: pd.DataFrame
     """One row per latent: ``frequency`` and ``mean_activation`` (held-out codes), ``statistic``,
     ``z_score``, ``p_value``, ``q_value`` (co-activation vs circular shifts, held-out), ``stability``,
-    ``matched_fraction`` (seeds), ``effective_neurons`` (participation ratio of the atom), ``composite`` (see :func:`composite_latents`), ``significant``."""
+    ``matched_fraction`` (seeds), ``effective_neurons`` (participation ratio of the atom), ``composite`` (see :func:`~nwb_sae.ensembles.verdict.composite_latents`), ``significant``."""
     significant: np.ndarray
     """(latents,) bool: ``q_value <= alpha``, active on held-out data, found again by the majority of
     the other seeds, more than one neuron (``effective_neurons >= 1.5``) and not a union of other
@@ -103,10 +103,11 @@ def find_ensembles(x_train: np.ndarray, x_val: np.ndarray, val_groups: np.ndarra
     xt = torch.as_tensor(np.ascontiguousarray(x_train, dtype=np.float32))
     xv = torch.as_tensor(np.ascontiguousarray(x_val[tune], dtype=np.float32))
     fit_kwargs = fit_kwargs or {}
-    curve, mp, given_latents = None, None, n_latents
+    curve, mp, given_latents, tune_null = None, None, n_latents, None
     if n_latents is None or k is None:
-        sel = select_model(xt, xv, groups[tune], n_latents=n_latents, k=k, seed=seed, fit_kwargs=fit_kwargs,
-                           progress=progress)
+        tune_null = ShiftNull(xv.numpy(), n_shifts=n_shifts, seed=seed)  # shared with the dense path
+        sel = select_model(xt, xv, groups[tune], n_latents=n_latents, k=k, seed=seed, null=tune_null,
+                           fit_kwargs=fit_kwargs, progress=progress)
         curve, mp, n_latents, k = sel.curve, sel.mp_count, sel.n_latents, sel.k
     # the chosen size and sparsity are fitted again from scratch (a selection candidate, trained briefly
     # beside the others, can sit in a poorer optimum: one of 8 planted assemblies merged into another on
@@ -136,7 +137,8 @@ def find_ensembles(x_train: np.ndarray, x_val: np.ndarray, val_groups: np.ndarra
                             consensus, curve, mp)
     if mp is not None and mp >= 2 and (result.significant.sum() < mp / 2 or _wants_denser(curve)):
         result = _denser(result, x_train, x_val[tune], x_test, n_seeds=n_seeds, alpha=alpha,
-                         null=null, seed=seed, train_config=dense_config, n_latents=given_latents,
+                         null=null, tune_null=tune_null, seed=seed, train_config=dense_config,
+                         n_latents=given_latents,
                          progress=progress)
     return result
 

@@ -1,8 +1,10 @@
 """Several BatchTopK sparse autoencoders trained together, as one model with an instance axis.
 
 Model selection and seed stability need many small fits of the same data. Fitted one after the other
-they cost one pass over the data each; stacked on an instance axis (``torch.baddbmm``) they share every
-batch, every Python step and the CPU's vector units, which on a small machine is several times faster.
+they cost one pass over the data each; stacked on an instance axis they share every batch, every Python
+step and one matrix product for all their encoders. The step's gradients are written out
+(:func:`_gradients`, checked against autograd in the tests) and each instance stops on its own, which
+made the default fit 3-5 times faster than the autograd fleet on a 2-core machine.
 
 Each instance is a threshold autoencoder with a unit-norm decoder, trained like BatchTopK but without
 its per-batch sort: an activation is kept when it exceeds the instance's threshold, and after every
@@ -141,8 +143,8 @@ def _calibrate(W_enc, b_enc, b_dec, mask, x, specs, batch_size=8192) -> torch.Te
 class _Adam:
     """Adam on stacked per-instance tensors; its state is sliced with the instances (see ``keep``)."""
 
-    def __init__(self, params: list[torch.Tensor], lr: float, betas=(0.9, 0.999), eps: float = 1e-8):
-        self.params, self.lr, self.betas, self.eps, self.step_count = params, lr, betas, eps, 0
+    def __init__(self, params: list[torch.Tensor], betas=(0.9, 0.999), eps: float = 1e-8):
+        self.params, self.betas, self.eps, self.step_count = params, betas, eps, 0
         self.m = [torch.zeros_like(p) for p in params]
         self.v = [torch.zeros_like(p) for p in params]
 
@@ -273,7 +275,7 @@ def fit_fleet(x_train: torch.Tensor, x_val: torch.Tensor, specs: list[InstanceSp
     else:
         W_enc, b_enc, W_dec, b_dec = (t.clone().to(device) for t in init[1:5])
     params = [W_enc, b_enc, W_dec, b_dec]
-    optimizer = _Adam(params, lr)
+    optimizer = _Adam(params)
     batch_size = min(batch_size, n)
     target = torch.tensor([s.k for s in specs], dtype=x_train.dtype, device=device)
     counts = torch.tensor([max(1, int(round(s.k * batch_size))) for s in specs], device=device)
@@ -349,8 +351,9 @@ def _val_mse(x_val, W_enc, b_enc, W_dec, b_dec, mask, theta, batch_size=8192) ->
     """Validation MSE per instance with the current thresholds."""
     n_inst, n_lat, n_in = W_dec.shape
     total = torch.zeros(n_inst, dtype=torch.float64, device=x_val.device)
-    gram = torch.bmm(W_dec, W_dec.transpose(1, 2))
-    dec_bias = torch.bmm(W_dec, b_dec.unsqueeze(2)).squeeze(2).unsqueeze(1)
+    if n_lat <= n_in:
+        gram = torch.bmm(W_dec, W_dec.transpose(1, 2))
+        dec_bias = torch.bmm(W_dec, b_dec.unsqueeze(2)).squeeze(2).unsqueeze(1)
     for s in range(0, x_val.shape[0], batch_size):
         xb = x_val[s:s + batch_size]
         pre = _pre(xb, W_enc, b_enc, b_dec, mask)

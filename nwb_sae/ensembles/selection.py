@@ -31,7 +31,7 @@ import pandas as pd
 import torch
 
 from nwb_sae.ensembles.fleet import Fleet, InstanceSpec, _pre, decode, fit_fleet
-from nwb_sae.ensembles.significance import ShiftNull, effective_neurons, is_ensemble
+from nwb_sae.ensembles.significance import MIN_EFFECTIVE_NEURONS, ShiftNull, effective_neurons, is_ensemble
 from nwb_sae.ensembles.stability import seed_stability
 
 K_GRID = (1 / 16, 1 / 8, 1 / 4, 1 / 2, 1, 2, 4, 8)
@@ -105,9 +105,11 @@ def _trustworthy(fleet: Fleet, first: int, second: int, null: ShiftNull, alpha: 
     other = fleet.W_dec[second][fleet.latent_mask[second]].numpy()
     matched = seed_stability(atoms, [other]).matched_fraction
     neurons = effective_neurons(atoms)
-    stable = is_ensemble(np.zeros(len(atoms)), np.ones(len(atoms)), neurons, matched_fraction=matched, min_matched=1.0)
-    q_value = null.test(atoms[stable]).q_value  # BH over the stable latents only
-    return int(is_ensemble(q_value, np.ones(len(q_value)), neurons[stable], alpha=alpha).sum())
+    tested = (matched >= 1.0) & (neurons >= MIN_EFFECTIVE_NEURONS)  # BH runs over these latents only
+    q_value = null.test(atoms[tested]).q_value
+    active = np.ones(len(q_value))  # the score does not ask how often a latent fires
+    return int(is_ensemble(q_value, active, neurons[tested], alpha=alpha, matched_fraction=matched[tested],
+                           min_matched=1.0).sum())
 
 
 TIE = 0.1
@@ -134,7 +136,8 @@ def _sweep(x_train, x_val, val_groups, candidates, seed, alpha, null, fit_kwargs
 def select_model(x_train: torch.Tensor, x_val: torch.Tensor, val_groups: np.ndarray, *, seed: int = 0,
                  n_latents: int | None = None, k: float | None = None, k_grid=K_GRID,
                  size_factors=SIZE_FACTORS, max_latents: int = 4096, alpha: float = 0.05,
-                 n_shifts: int = 0, fit_kwargs=None, progress: bool = False) -> Selection:
+                 n_shifts: int = 0, null: ShiftNull | None = None, fit_kwargs=None,
+                 progress: bool = False) -> Selection:
     """Choose ``n_latents`` and ``k`` by the rule of this module's docstring.
 
     Parameters
@@ -153,6 +156,8 @@ def select_model(x_train: torch.Tensor, x_val: torch.Tensor, val_groups: np.ndar
         Upper bound of ``n_latents``.
     alpha, n_shifts : float, int
         Significance level and circular shifts of the held-out test inside the score.
+    null : ShiftNull, optional
+        That test's null on ``x_val`` when the caller built it already (``n_shifts`` is then its own).
     fit_kwargs : dict, optional
         Passed to :func:`nwb_sae.ensembles.fleet.fit_fleet` (each candidate is fitted for at most
         :data:`SELECTION_STEPS` steps unless ``max_steps`` is given there).
@@ -167,7 +172,8 @@ def select_model(x_train: torch.Tensor, x_val: torch.Tensor, val_groups: np.ndar
     m = max(1, marchenko_pastur_count(x_train.numpy()))
     base = n_latents if n_latents is not None else min(max(2 * m, 2), max_latents)
     ks = [k] if k is not None else ([c for c in k_grid if c <= base / 2] or [min(k_grid)])
-    args = (seed, alpha, ShiftNull(x_val.cpu().numpy(), n_shifts=n_shifts, seed=seed), fit_kwargs)
+    null = null if null is not None else ShiftNull(x_val.cpu().numpy(), n_shifts=n_shifts, seed=seed)
+    args = (seed, alpha, null, fit_kwargs)
     scores_k, masked_k, fleet_k = _sweep(x_train, x_val, val_groups, [(base, k) for k in ks], *args,
                                          label=progress and "choosing k")
     pick_k = _pick(scores_k, masked_k)
