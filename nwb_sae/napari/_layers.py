@@ -29,7 +29,7 @@ ACTIVITY_SHARE = 0.68
 """Share of the height the activity gets when the codes are shown below it."""
 TIME_WIDTH = 62.0
 """World width of the activity and codes panels."""
-FOV_SIDE = 50.0
+FOV_SIDE = 42.0
 """World size of the field of view's longer side (the canvas stays about 1.3 times wider than high)."""
 
 
@@ -75,7 +75,7 @@ def make_layout(n_latents: int, n_neurons: int, fov_shape=None) -> Layout:
     >>> lay.fov.height / lay.fov.width  # the field of view keeps its aspect
     0.5
     >>> extent(lay)
-    (-4.0, 0.0, 104.0, 128.0)
+    (-4.0, 0.0, 104.0, 120.0)
     """
     both = n_latents > 0 and n_neurons > 0
     top_height = HEIGHT * ACTIVITY_SHARE if both else HEIGHT

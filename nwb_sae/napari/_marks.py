@@ -28,6 +28,7 @@ def _points(name: str, browser, role: str, positions, labels, *, symbol: str = "
     positions = np.asarray(positions, dtype=float).reshape(-1, 2)
     return (positions, {
         "name": name, "symbol": symbol, "size": size, "canvas_size_limits": limits, "face_color": face,
+        "border_color": face,
         "border_width": 0, "features": {"label": np.asarray(labels, dtype=object).reshape(-1)},
         "text": text or _text(), "metadata": {BROWSER: browser, ROLE: role}}, "points")
 
@@ -54,9 +55,9 @@ def selection_marks(browser, latent: int) -> list[tuple]:
         "metadata": {BROWSER: browser, ROLE: "selection"}}, "shapes")]
     y = _row_y(lay.codes, n_latents, latent)
     marks.append(_points(f"selected latent arrow ({name})", browser, "selection_arrow",
-                         [[y, lay.codes.left - 1.2]], [f"latent {latent} "], symbol="arrow", size=2.0,
+                         [[y, lay.codes.left - 1.2]], [str(latent)], symbol="arrow", size=2.0,
                          limits=(14, 40), face=HIGHLIGHT,
-                         text=_text(anchor="center", translation=(0, -6), size=9)))
+                         text=_text(anchor="center", translation=(0, -4.5), size=9)))
     return marks
 
 
@@ -103,7 +104,7 @@ def panel_titles(browser, latent: int | None) -> tuple | None:
     if lay.codes is not None:
         c = lay.codes
         spots.append([c.top + c.height + 2.0, c.left + 0.5 * c.width])
-        labels.append(f"SAE codes (a.u.), {browser.codes.shape[1]} latents × time")
+        labels.append(f"SAE codes (a.u.), {browser.codes.shape[1]} latents × time · arrow: selected")
     if lay.fov is not None:
         f = lay.fov
         under = f" on {browser.background.name}" if browser.background is not None else " (ROIs)"
@@ -114,5 +115,56 @@ def panel_titles(browser, latent: int | None) -> tuple | None:
     top, left, bottom, right = extent(lay)  # two blank marks: the camera fits the label strip and titles too
     spots += [[top, left], [bottom, right]]
     labels += ["", ""]
-    return _points(f"titles ({browser.path.name})", browser, "titles", spots, labels,
+    widths = [_width_of(lay, spot) for spot in spots]
+    data = _points(f"titles ({browser.path.name})", browser, "titles", spots, labels,
                    text=_text(color="#d6d0ce", size=10))
+    data[1]["features"]["width"] = np.asarray(widths, dtype=float)
+    return data
+
+
+def _width_of(lay, spot) -> float:
+    """The width a title at ``spot`` may take: its panel's (the time labels: a fifth of it)."""
+    for panel in (lay.activity, lay.codes, lay.fov):
+        if panel is not None and panel.left <= spot[1] <= panel.left + panel.width:
+            near_edge = min(spot[1] - panel.left, panel.left + panel.width - spot[1]) < 0.1 * panel.width
+            return panel.width * (0.2 if near_edge else 1.0)
+    return 0.0
+
+
+MAX_TEXT, MIN_TEXT = 10.0, 4.0
+"""Largest and smallest text size (points) of the marks."""
+
+
+def text_size(width_px: float, n_chars: int, largest: float = MAX_TEXT) -> float:
+    """The text size (points) at which ``n_chars`` characters fit in ``width_px`` screen pixels.
+
+    A character is about 0.6 em wide and a point 4/3 pixels, so a line is ``0.8 * size * n_chars`` pixels.
+
+    Examples
+    --------
+    >>> text_size(400, 50), text_size(100, 50)
+    (10.0, 4.0)
+    """
+    return float(np.clip(width_px / (0.8 * max(n_chars, 1)), MIN_TEXT, largest))
+
+
+def text_sizes(browser, latent: int | None, zoom: float) -> dict:
+    """Role -> text size of the marks at ``zoom`` (screen pixels per world unit), so that titles stay over
+    their panel and ids in the label strip however small the canvas."""
+    from nwb_sae.napari._layers import LABELS
+
+    lay = layout_of(browser)
+    titles = panel_titles(browser, latent)
+    sizes = {}
+    if titles is not None:
+        features = titles[1]["features"]
+        sizes["titles"] = min(text_size(w * zoom, len(t)) for t, w in zip(features["label"], features["width"],
+                                                                          strict=True) if t)
+    strip = (LABELS - 1.5) * zoom
+    if browser.codes is not None:
+        sizes["selection_arrow"] = text_size(strip * 0.7, len(str(browser.codes.shape[1] - 1)), 9)
+    if browser.activity is not None:
+        row_px = (lay.activity.height / max(browser.activity.shape[1], 1)) * zoom
+        longest = max((len(s) for s in browser.row_labels()), default=1)
+        sizes["row_labels"] = min(text_size(strip * 0.8, longest, 8), max(MIN_TEXT, row_px * 1.1))
+    return sizes

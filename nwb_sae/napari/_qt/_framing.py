@@ -22,11 +22,14 @@ class ViewFitter:
     ----------
     fits : int
         How many times the camera was fitted (for tests).
+    on_fit : list of callable
+        Called after every fit.
     """
 
     def __init__(self, viewer):
         self.viewer = viewer
         self.fits = 0
+        self.on_fit = []  # called after every fit (the widget sizes its text to the new zoom)
         self._camera = None  # (center, zoom) the last fit set
         viewer.canvas.events.size.connect(self._on_size)
 
@@ -36,6 +39,8 @@ class ViewFitter:
         camera = self.viewer.camera
         self._camera = (np.asarray(camera.center, dtype=float), float(camera.zoom))
         self.fits += 1
+        for callback in self.on_fit:
+            callback()
 
     def user_moved(self) -> bool:
         """Whether the camera moved since the last fit (the user panned or zoomed)."""

@@ -81,6 +81,7 @@ class SaeBrowserWidget(BrowserPanel):
         self.normalise_combo.currentTextChanged.connect(lambda text: self._rows_changed(normalisation=text))
         self.order_combo.currentTextChanged.connect(lambda text: self._rows_changed(order_by=ROW_ORDERS[text]))
         self.fitter = ViewFitter(napari_viewer)
+        self.fitter.on_fit.append(self._size_text)
         self.latent_table.latent_selected.connect(lambda latent: self.select_latent(latent, from_table=True))
         self.top_list.itemClicked.connect(self._on_top_clicked)
         self._running = {"worker": None}  # the summary pass; the teardown quits it when the widget is deleted
@@ -307,6 +308,16 @@ class SaeBrowserWidget(BrowserPanel):
         marks += [titles] if titles is not None else []
         for mark in marks:
             put(self.viewer, b, mark)
+        self._size_text()
+
+    def _size_text(self) -> None:
+        """Text of the marks sized to the zoom, so titles stay over their panels however small the canvas."""
+        if not _alive(self) or self.browser is None:
+            return
+        layers = self._layers_of(self.browser)
+        for role, size in _marks.text_sizes(self.browser, self.latent, float(self.viewer.camera.zoom)).items():
+            if role in layers:
+                layers[role].text.size = size
 
     def _show_summary_of_latent(self) -> None:
         b, s, latent = self.browser, self.summary, self.latent
