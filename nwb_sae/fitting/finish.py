@@ -21,7 +21,11 @@ def vet_latents(model: SparseAutoencoder, x_val: np.ndarray, codes: np.ndarray, 
     """The latent table of a topk / relu fit: significance on held-out samples ``x_val`` (input units,
     ``codes`` their codes); stability NaN (those fits make one seed)."""
     from nwb_sae.ensembles.significance import (
-        coactivation_test, effective_neurons, is_ensemble, verdict_reasons)
+        coactivation_test,
+        effective_neurons,
+        is_ensemble,
+        verdict_reasons,
+    )
 
     with torch.no_grad():
         xn = model.normalize(torch.as_tensor(np.asarray(x_val, dtype=np.float32), device=model.W_dec.device))
