@@ -69,6 +69,8 @@ class Browser:
         Row order: 'members' (the selected ensemble on top), 'similarity' or 'file'.
     rows : numpy.ndarray or None
         The neuron (activity's own order) each activity row shows; None: the file's order.
+    opened_at_strongest : bool
+        Whether the browser already moved to the first selected ensemble's strongest presentation.
     """
 
     path: Path
@@ -94,6 +96,7 @@ class Browser:
     normalisation: str = "raw"
     order_by: str = "members"
     rows: np.ndarray | None = None
+    opened_at_strongest: bool = False
     _stack: ExitStack = field(default_factory=ExitStack, repr=False)
 
     @property

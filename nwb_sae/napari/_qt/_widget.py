@@ -422,7 +422,20 @@ class SaeBrowserWidget(BrowserPanel):
         self.summary = summary
         self._fill_table()
         self._show_summary_of_latent()
+        self._open_at_strongest(browser)
         self.summary_ready.emit()
+
+    def _open_at_strongest(self, browser) -> None:
+        """Once per file, while the slider is where the file opened: go to the presentation where the
+        selected ensemble is most active, so the first view shows it at work."""
+        dims = self.viewer.dims
+        if browser.opened_at_strongest or self.latent is None or dims.ndim < 3:
+            return
+        browser.opened_at_strongest = True
+        if int(dims.current_step[dims.ndim - 3]) == browser.first_presentation:
+            top = _logic.top_presentations(self.summary.presentation_means, self.latent, 1)
+            if top.size:
+                self.go_to_presentation(int(top[0]))
 
     def closeEvent(self, event) -> None:  # noqa: N802 (Qt name)
         self._stop_summary()
