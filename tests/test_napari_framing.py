@@ -133,7 +133,7 @@ def test_first_view_is_framed_readable_and_marked(make_napari_viewer, viewed, qt
     arrow = widget.layer("selection_arrow")
     world = np.asarray(arrow.data_to_world(arrow.data[0]))[-2:]
     assert _highlight_near(viewer, world)
-    viewer.camera.zoom /= 20
+    viewer.scene.camera.zoom /= 20
     assert _highlight_near(viewer, world)
     # the members of the selected ensemble on top of the activity, each labelled with its id
     top = members(b.dictionary[widget.latent])
@@ -162,12 +162,12 @@ def test_the_view_follows_the_window_until_the_user_moves_the_camera(make_napari
     for _ in range(5):
         QApplication.processEvents()
     assert_framed(viewer, widget)
-    viewer.camera.zoom *= 3  # the user zooms in: the camera is theirs now
-    zoom = viewer.camera.zoom
+    viewer.scene.camera.zoom *= 3  # the user zooms in: the camera is theirs now
+    zoom = viewer.scene.camera.zoom
     viewer.window.resize(1200, 800)
     for _ in range(5):
         QApplication.processEvents()
-    assert viewer.camera.zoom == zoom
+    assert viewer.scene.camera.zoom == zoom
 
 
 def test_switches_normalisation_row_order_and_overview_click(make_napari_viewer, viewed, qtbot):

@@ -36,7 +36,7 @@ class ViewFitter:
     def fit(self) -> None:
         """Fit the camera to all layers now and follow the canvas size from here on."""
         self.viewer.reset_view(margin=MARGIN)
-        camera = self.viewer.camera
+        camera = self.viewer.scene.camera
         self._camera = (np.asarray(camera.center, dtype=float), float(camera.zoom))
         self.fits += 1
         for callback in self.on_fit:
@@ -47,7 +47,7 @@ class ViewFitter:
         if self._camera is None:
             return True
         center, zoom = self._camera
-        camera = self.viewer.camera
+        camera = self.viewer.scene.camera
         return not (np.allclose(camera.center, center, rtol=1e-6, atol=1e-6)
                     and np.isclose(camera.zoom, zoom, rtol=1e-6))
 

@@ -304,7 +304,7 @@ class SaeBrowserWidget(OverTimeMixin, BrowserPanel):
         if not _alive(self) or self.browser is None:
             return
         layers = self._layers_of(self.browser)
-        for role, size in _marks.text_sizes(self.browser, self.latent, float(self.viewer.camera.zoom)).items():
+        for role, size in _marks.text_sizes(self.browser, self.latent, float(self.viewer.scene.camera.zoom)).items():
             if role in layers:
                 layers[role].text.size = size
 
