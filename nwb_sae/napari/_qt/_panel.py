@@ -85,7 +85,7 @@ class BrowserPanel(QWidget):
         self.top_list = QListWidget()
         self.top_list.setToolTip("presentations where the selected latent is most active; click to go there")
         self.top_label = QLabel("top presentations")
-        self.top_list.setMaximumHeight(90)
+        self.top_list.setMaximumHeight(70)
 
         lower = QWidget()
         lower_layout = QVBoxLayout(lower)
@@ -96,7 +96,7 @@ class BrowserPanel(QWidget):
         splitter = QSplitter(Qt.Orientation.Vertical)
         splitter.addWidget(self.latent_table)
         splitter.addWidget(lower)
-        splitter.setSizes([200, 640])
+        splitter.setSizes([230, 620])
 
         layout = QVBoxLayout(self)
         layout.addLayout(file_row)

@@ -7,7 +7,7 @@ import pandas as pd
 from qtpy.QtCore import Qt, Signal
 from qtpy.QtWidgets import QAbstractItemView, QTableWidget, QTableWidgetItem
 
-from nwb_sae.napari._latents import cell_text, heading, heading_tip
+from nwb_sae.napari._latents import LEADING_COLUMNS, cell_text, heading, heading_tip
 
 HIDDEN = ("significant",)
 """Columns of the latent table not listed (the verdict column says it)."""
@@ -27,11 +27,12 @@ class LatentTable(QTableWidget):
         self.itemSelectionChanged.connect(self._on_selection)
 
     def show_table(self, table: pd.DataFrame) -> None:
-        """Fill the rows from a :func:`~nwb_sae.napari._latents.latent_table` (index: latent)."""
+        """Fill the rows from a :func:`~nwb_sae.napari._latents.latent_table` (index: latent): its leading
+        columns, so verdict, size, rate and q fit without scrolling sideways."""
         self.blockSignals(True)
         self.setSortingEnabled(False)
         self.clear()
-        columns = [c for c in table.columns if c not in HIDDEN]
+        columns = [c for c in table.columns if c in LEADING_COLUMNS and c not in HIDDEN]  # the rest: widget.table
         self.setColumnCount(len(columns) + 1)
         self.setRowCount(len(table))
         self.setHorizontalHeaderLabels(["latent", *[heading(c) for c in columns]])
