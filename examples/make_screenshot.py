@@ -20,7 +20,6 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -37,13 +36,12 @@ def _virtual_display(size=(1600, 1000)):
     return Display(visible=False, size=size, color_depth=24).start()
 
 
-def _settle(seconds: float = 1.0) -> None:
+def _process_events(rounds: int = 5) -> None:
+    """Let Qt lay out the window and draw (no waiting on the clock: each round handles what is pending)."""
     from qtpy.QtWidgets import QApplication
 
-    end = time.monotonic() + seconds
-    while time.monotonic() < end:
+    for _ in range(rounds):
         QApplication.processEvents()
-        time.sleep(0.02)
 
 
 def _wait_for_summary(widget, timeout_ms: int = 300_000) -> None:
@@ -65,7 +63,7 @@ def main(argv=None) -> int:
     parser.add_argument("--module", default="sae", help="processing module of the results")
     parser.add_argument("--out", type=Path, default=ROOT / "docs" / "napari_widget.png")
     parser.add_argument("--latent", type=int, default=None,
-                        help="latent to show (default: the one most selective to the condition column)")
+                        help="latent to select (default: none, the first view as the browser opens)")
     parser.add_argument("--size", type=int, nargs=2, default=(1500, 920), metavar=("WIDTH", "HEIGHT"))
     args = parser.parse_args(argv)
 
@@ -95,17 +93,11 @@ def main(argv=None) -> int:
         if widget.browser is None:
             sys.exit(f"cannot show {path}: {widget.message.text()}")
         _wait_for_summary(widget)
-        latent = args.latent
-        if latent is None and widget.table is not None and len(widget.table):
-            column = "selectivity" if "selectivity" in widget.table else widget.table.columns[0]
-            latent = int(widget.table[column].idxmax())
-        if latent is not None:
-            widget.select_latent(latent)
-            if widget.top_list.count():
-                widget.go_to_presentation(int(widget.top_list.item(0).data(0x0100)))
-        _settle(0.5)
-        viewer.reset_view()
-        _settle(1.0)
+        latent = widget.latent  # the first view, as `nwb-sae view` opens it: no clicks, no view reset
+        if args.latent is not None:
+            widget.select_latent(args.latent)
+            latent = args.latent
+        _process_events()
         args.out.parent.mkdir(parents=True, exist_ok=True)
         viewer.screenshot(str(args.out), canvas_only=False, flash=False)
         print(f"wrote {args.out} ({path.name}, latent {latent})")

@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 import xarray as xr
 
-from nwb_sae.napari import _logic
+from nwb_sae.napari import _latents, _logic
 from nwb_sae.napari._layers import make_layout
 from nwb_sae.napari._masks import masks_from_images, masks_from_pixels, paint
 from nwb_sae.napari._windows import AlignedArray, contiguous_windows, read_windows
@@ -93,8 +93,8 @@ def test_selectivity_finds_the_tuned_latent():
     assert int(np.argmax(eta2)) == 2 and eta2[2] > 0.9
     assert levels[preferred[2]] == 1
     assert np.all((eta2 >= 0) & (eta2 <= 1))
-    table_ = _logic.latent_table(None, 5, eta2, preferred, levels)
-    assert _logic.sort_latents(table_, "selectivity")[0] == 2
+    table_ = _latents.latent_table(None, 5, eta2, preferred, levels)
+    assert _latents.sort_latents(table_, "selectivity")[0] == 2
     top = _logic.top_presentations(summary.presentation_means, 2, n=5)
     assert set(table["condition"].to_numpy()[top]) == {1}
 
@@ -103,9 +103,9 @@ def test_latent_table_from_written_statistics():
     stats = xr.Dataset({"activation_frequency": ("latents", [0.1, 0.5, 0.0]),
                         "mean_activation": ("latents", [1.0, 2.0, 0.0]),
                         "matrix": (("latents", "x"), np.zeros((3, 2)))})
-    table = _logic.latent_table(stats)
+    table = _latents.latent_table(stats)
     assert list(table.columns) == ["activation_frequency", "mean_activation"]
-    assert _logic.sort_latents(table, "activation_frequency").tolist() == [1, 0, 2]
+    assert _latents.sort_latents(table, "activation_frequency").tolist() == [1, 0, 2]
     assert _logic.grouping_columns(pd.DataFrame({"start_time": [0, 1], "stim": ["a", "b"]})) == ["stim"]
 
 
@@ -142,12 +142,13 @@ def test_image_and_pixel_masks_paint_the_same_picture():
         paint(from_images, weights[:3])
 
 
-def test_layout_keeps_layers_apart():
-    lay = make_layout(n_latents=128, n_neurons=32, n_time=20, fov_shape=(64, 48))
-    assert lay.activity_row >= 128 + 1
-    codes_right_edge = 20 * lay.time_scale
-    fov_left_edge = lay.fov_translate[1] - 0.5 * lay.fov_scale[1]
-    assert fov_left_edge > codes_right_edge
+def test_layout_keeps_layers_apart_and_gives_each_panel_its_share():
+    for n_latents, n_neurons in ((128, 32), (384, 48), (2, 15), (200, 172)):
+        lay = make_layout(n_latents=n_latents, n_neurons=n_neurons, fov_shape=(64, 48))
+        a, c, f = lay.activity, lay.codes, lay.fov
+        assert c.top >= a.top + a.height and f.left >= a.left + a.width  # no overlap
+        assert a.height >= 0.6 * (c.top + c.height - a.top)  # the activity keeps its share, whatever the rows
+        assert np.isclose(f.height / f.width, 64 / 48)
 
 
 def test_pure_modules_import_neither_qt_nor_napari():
@@ -155,7 +156,8 @@ def test_pure_modules_import_neither_qt_nor_napari():
     import sys
 
     code = ("import sys, nwb_sae.napari._open, nwb_sae.napari._layers, nwb_sae.napari._reader, "
-            "nwb_sae.napari._sample_data; print(sorted({m.split('.')[0] for m in sys.modules} & "
+            "nwb_sae.napari._sample_data, nwb_sae.napari._marks, nwb_sae.napari._rows, nwb_sae.napari._latents, "
+            "nwb_sae.napari._context; print(sorted({m.split('.')[0] for m in sys.modules} & "
             "{'napari', 'qtpy', 'PyQt5', 'PyQt6', 'PySide2', 'PySide6'}))")
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert done.stdout.strip() == "[]"

@@ -14,8 +14,9 @@ import pytest
 napari = pytest.importorskip("napari")
 
 from nwb_sae import read_nwb, read_results  # noqa: E402
-from nwb_sae.napari._layers import ROLE  # noqa: E402
+from nwb_sae.napari._layers import BROWSER, ROLE  # noqa: E402
 from nwb_sae.napari._reader import napari_get_reader, read_nwb_layers  # noqa: E402
+from nwb_sae.napari._rows import normalisation  # noqa: E402
 from nwb_sae.napari._sample_data import SAMPLE_NAME, SAMPLE_SIZE, make_sample_file  # noqa: E402
 
 SMALL = SAMPLE_SIZE  # the files below are the plugin's own sample data
@@ -74,8 +75,13 @@ def test_reader_gives_activity_codes_and_roi_layers(files):
     # the layers hold exactly what read_nwb aligns to the trials
     x = read_nwb(path, presentations="trials", window=WINDOW)
     c = read_nwb(path, activity="processing/sae/codes", presentations="trials", window=WINDOW)
+    browser = layers["activity"][1]["metadata"][BROWSER]
+    offset, scale = normalisation(browser.neuron_stats, "z-score")
     for p in (0, 17, SMALL["n_presentations"] - 1):
-        np.testing.assert_allclose(activity[p], x.values[:, :, p], rtol=1e-6)
+        np.testing.assert_allclose(activity.raw([p])[0], x.values[:, :, p], rtol=1e-6)
+        # shown: each neuron z-scored, in the browser's row order
+        shown = (x.values[:, :, p] - offset[:, None]) * scale[:, None]
+        np.testing.assert_allclose(activity[p], shown[browser.rows], rtol=1e-4, atol=1e-5)
         np.testing.assert_allclose(codes[p], c.values[:, :, p], rtol=1e-6)
     assert layers["roi_weights"][0].ndim == 2
 
@@ -100,7 +106,7 @@ def test_selecting_a_latent_updates_atom_plot_and_roi_painting(make_napari_viewe
     widget = _dock(viewer)
     assert widget.browser is not None and widget.browser.path == path  # adopted the reader's layers
     roles = [layer.metadata.get(ROLE) for layer in viewer.layers]
-    assert sorted(roles) == ["activity", "codes", "roi_weights", "selection"]
+    assert {"activity", "codes", "roi_weights", "selection", "selection_arrow", "row_labels", "titles"} <= set(roles)
     dictionary = read_results(path).dictionary.values
     masks = _image_masks(path)
     owner = np.where(masks.max(axis=0) > 0, masks.argmax(axis=0), -1)
@@ -139,21 +145,27 @@ def test_results_on_a_neuron_subset_paint_only_those_rois(make_napari_viewer, fi
     assert outside.any() and np.all(painted[outside] == 0)
 
 
-def test_significant_ensembles_listed_first_and_the_toggle_shows_all(make_napari_viewer, files, qtbot):
+def test_ensembles_listed_first_then_every_other_latent_with_the_fits_reason(make_napari_viewer, files, qtbot):
     path = files["ophys"]
     stats = read_results(path).latent_table
     significant = stats["significant"].to_numpy(dtype=bool)
+    n = int(significant.sum())
     widget = _dock(make_napari_viewer())
     widget.load(path)
-    assert not widget.show_all.isChecked()  # the file says which latents are significant: only those
-    assert widget.latent_table.rowCount() == significant.sum() == widget.table["significant"].sum()
-    assert {"q_value", "stability"} <= set(widget.table)
-    widget.show_all.setChecked(True)
-    assert widget.latent_table.rowCount() == len(significant)
+    assert widget.header.text().startswith(f"{n} ensemble{'s' if n != 1 else ''} of {len(stats)} latents")
+    assert widget.show_all.isChecked() and widget.latent_table.rowCount() == len(stats)
     listed = widget.table["significant"].to_numpy(dtype=bool)
-    assert (listed[: significant.sum()]).all() and not listed[significant.sum():].any()
+    assert listed[:n].all() and not listed[n:].any()  # exactly the reported ensembles first
+    verdict = widget.table["verdict"]
+    assert (verdict[listed] == "ensemble").all()
+    np.testing.assert_array_equal(verdict[~listed].to_numpy(dtype=str),  # the reason written by the fit
+                                  stats["reason"].loc[widget.table.index[~listed]].to_numpy(dtype=str))
+    assert {"neurons", "activation_frequency", "q_value"} <= set(widget.table)
+    headings = [widget.latent_table.horizontalHeaderItem(c).text() for c in range(widget.latent_table.columnCount())]
+    shown_q = [widget.latent_table.item(r, headings.index("q")).text() for r in range(n)]
+    assert all(q.startswith("<") or float(q) <= 0.05 for q in shown_q)
     widget.show_all.setChecked(False)
-    assert widget.latent_table.rowCount() == significant.sum()
+    assert widget.latent_table.rowCount() == n
 
 
 def test_selectivity_column_is_the_stored_tested_statistic(make_napari_viewer, files, qtbot):
@@ -188,7 +200,7 @@ def test_condition_averages_and_top_presentations(make_napari_viewer, files, qtb
         expected = c.values[latent][:, condition == level].mean(axis=1)
         np.testing.assert_allclose(line.get_ydata(), expected, rtol=1e-4, atol=1e-6)
     # the table has the selectivity column, values in [0, 1]
-    assert "selectivity" in widget.table and widget.table["selectivity"].between(0, 1).all()
+    assert "selectivity" in widget.table and widget.table["selectivity"].dropna().between(0, 1).all()
     # the top presentations are those with the largest mean code; clicking one moves the slider
     means = c.values[latent].mean(axis=0)
     first = widget.top_list.item(0)
@@ -199,9 +211,11 @@ def test_condition_averages_and_top_presentations(make_napari_viewer, files, qtb
     # both layers show that presentation (they share the slider)
     codes, activity = widget.layer("codes"), widget.layer("activity")
     x = read_nwb(path, presentations="trials", window=WINDOW)
-    world = [best, 2, 3 * codes.scale[2]]
+    world = codes.data_to_world([best, 2, 3])
     assert np.isclose(codes.get_value(world, world=True), c.values[2, 3, best])
-    world = [best, activity.translate[1] + 1, 4 * activity.scale[2]]
+    widget.normalise_combo.setCurrentText("raw")  # the file's values, in the file's order
+    widget.order_combo.setCurrentText("file order")
+    world = activity.data_to_world([best, 1, 4])
     assert np.isclose(activity.get_value(world, world=True), x.values[1, 4, best])
     # grouping by nothing: one curve over all presentations
     with qtbot.waitSignal(widget.summary_ready, timeout=120_000):
@@ -253,7 +267,7 @@ def test_clicking_a_row_of_the_codes_image_selects_that_latent(make_napari_viewe
     canvas = viewer.window._qt_viewer.canvas
     view = canvas.view
     for latent in (7, 20):
-        world_row, world_col = latent, 5 * codes.scale[2]
+        world_row, world_col = np.asarray(codes.data_to_world([0, latent, 5]))[1:]
         x, y = (view.transform * view.scene.transform).map([world_col, world_row])[:2]
         qtbot.mouseClick(canvas.native, Qt.MouseButton.LeftButton, pos=QPoint(int(round(x)), int(round(y))))
         assert widget.latent == latent

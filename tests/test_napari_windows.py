@@ -61,7 +61,8 @@ def test_reader_layers_match_read_nwb_on_a_half_sample_window(recording, present
     assert browser.table["id"].tolist() == x["presentations"].values.tolist()
     np.testing.assert_allclose(browser.time, x["time"].values)
     # activity: read_nwb's samples, presentation for presentation
-    np.testing.assert_array_equal(np.asarray(activity), x.transpose("presentations", "neurons", "time").values)
+    raw = activity.raw(np.arange(n_kept))  # (shown z-scored per neuron, see test_napari_ensemble_view)
+    np.testing.assert_array_equal(raw, x.transpose("presentations", "neurons", "time").values)
     # codes: the codes of those very samples
     expected = sae.encode(x).transpose("presentations", "latents", "time").values
     np.testing.assert_allclose(np.asarray(codes), expected, rtol=1e-4, atol=1e-5)
@@ -69,5 +70,5 @@ def test_reader_layers_match_read_nwb_on_a_half_sample_window(recording, present
         assert n_kept == len(EVENTS) - 1  # the window past the end is dropped, not padded
         assert "dropped 1" in browser.message
         tie = EVENTS.index(3.025)
-        assert activity[tie][0].tolist() == [61.0, 62.0, 63.0, 64.0, 65.0]  # 60.5 samples: the later one
+        assert raw[tie][0].tolist() == [61.0, 62.0, 63.0, 64.0, 65.0]  # 60.5 samples: the later one
     assert not np.isnan(np.asarray(activity)).any() and not np.isnan(np.asarray(codes)).any()

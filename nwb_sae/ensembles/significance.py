@@ -84,6 +84,39 @@ def is_ensemble(q_value: np.ndarray, frequency: np.ndarray, neurons: np.ndarray,
     return verdict
 
 
+REASONS = {"ensemble": "", "not_significant": "not significant", "never_active": "never active",
+           "one_neuron": "one neuron", "not_replicated": "not replicated", "composite": "composite"}
+"""The reason a latent is not reported as an ensemble, as :func:`verdict_reasons` writes it ('' = reported)."""
+
+
+def verdict_reasons(q_value: np.ndarray, frequency: np.ndarray, neurons: np.ndarray, *, alpha: float = 0.05,
+                    matched_fraction: np.ndarray | None = None, min_matched: float = 0.5,
+                    composite: np.ndarray | None = None) -> np.ndarray:
+    """Why each latent is or is not an ensemble: '' for a reported one, else the first rule of
+    :func:`is_ensemble` it fails (:data:`REASONS`), or 'composite' (a copy or union of others).
+
+    Same arguments as :func:`is_ensemble`; a latent gets '' exactly when ``is_ensemble`` holds and it is
+    not ``composite``, so the verdict and its reason cannot disagree.
+
+    Examples
+    --------
+    >>> verdict_reasons(np.array([0.01, 0.01, 0.5, 0.01]), np.array([0.1, 0.1, 0.1, 0.0]),
+    ...                 np.array([5.0, 1.0, 5.0, 5.0])).tolist()
+    ['', 'one neuron', 'not significant', 'never active']
+    """
+    q, f, n = np.asarray(q_value), np.asarray(frequency), np.asarray(neurons)
+    rules = [(~(q <= alpha), REASONS["not_significant"]), (~(f > 0), REASONS["never_active"]),
+             (~(n >= MIN_EFFECTIVE_NEURONS), REASONS["one_neuron"])]
+    if matched_fraction is not None:
+        rules.append((~(np.asarray(matched_fraction) >= min_matched), REASONS["not_replicated"]))
+    if composite is not None:
+        rules.append((np.asarray(composite, dtype=bool), REASONS["composite"]))
+    reasons = np.full(q.shape, REASONS["ensemble"], dtype=object)
+    for failed, text in reversed(rules):  # the first rule failed wins
+        reasons[failed] = text
+    return reasons
+
+
 def benjamini_hochberg(p_values: np.ndarray) -> np.ndarray:
     """Benjamini-Hochberg adjusted p-values (q-values); rejecting ``q <= alpha`` controls the FDR at alpha.
 

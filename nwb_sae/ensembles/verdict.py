@@ -13,7 +13,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from nwb_sae.ensembles.significance import coactivation_test, effective_neurons, is_ensemble
+from nwb_sae.ensembles.significance import coactivation_test, effective_neurons, is_ensemble, verdict_reasons
 from nwb_sae.ensembles.stability import seed_stability
 
 STABLE_COSINE = 0.9
@@ -57,6 +57,8 @@ def vet_dictionary(atoms: np.ndarray, others: list[np.ndarray], codes: np.ndarra
         "z_score": test.z_score, "p_value": test.p_value, "q_value": test.q_value,
         "stability": stab.stability, "matched_fraction": stab.matched_fraction, "effective_neurons": neurons,
         "composite": composite, "significant": significant,
+        "reason": verdict_reasons(test.q_value, frequency, neurons, alpha=alpha,
+                                  matched_fraction=stab.matched_fraction, composite=composite),
     })
     table.index.name = "latent"
     return table, stab.consensus

@@ -20,7 +20,12 @@ def vet_latents(model: SparseAutoencoder, x_val: np.ndarray, codes: np.ndarray, 
                 n_shifts: int = 0, seed: int = 0) -> pd.DataFrame:
     """The latent table of a topk / relu fit: significance on held-out samples ``x_val`` (input units,
     ``codes`` their codes); stability NaN (those fits make one seed)."""
-    from nwb_sae.ensembles.significance import coactivation_test, effective_neurons, is_ensemble
+    from nwb_sae.ensembles.significance import (
+        coactivation_test,
+        effective_neurons,
+        is_ensemble,
+        verdict_reasons,
+    )
 
     with torch.no_grad():
         xn = model.normalize(torch.as_tensor(np.asarray(x_val, dtype=np.float32), device=model.W_dec.device))
@@ -31,7 +36,8 @@ def vet_latents(model: SparseAutoencoder, x_val: np.ndarray, codes: np.ndarray, 
     table = pd.DataFrame({"frequency": frequency, "mean_activation": codes.mean(axis=0),
                           "statistic": test.statistic, "z_score": test.z_score, "p_value": test.p_value,
                           "q_value": test.q_value, "stability": np.nan, "effective_neurons": neurons,
-                          "significant": is_ensemble(test.q_value, frequency, neurons, alpha=alpha)})
+                          "significant": is_ensemble(test.q_value, frequency, neurons, alpha=alpha),
+                          "reason": verdict_reasons(test.q_value, frequency, neurons, alpha=alpha)})
     table.index.name = "latent"
     return table
 

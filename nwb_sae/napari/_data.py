@@ -14,8 +14,10 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from nwb_sae.napari import _logic
+from nwb_sae.napari import _logic, _rows
+from nwb_sae.napari._context import Background
 from nwb_sae.napari._masks import RoiMasks
+from nwb_sae.napari._rows import NeuronStats
 from nwb_sae.napari._windows import AlignedArray
 
 
@@ -54,6 +56,21 @@ class Browser:
     activity_path : str or None
         Object path of the activity in the file.
     provenance : dict
+    first_presentation : int
+    background : Background or None
+        Summary image of the imaging plane shown under the ROIs.
+    cells : (str, numpy.ndarray) or None
+        The neuron column saying which ROIs are cells and its values (activity's neuron order).
+    neuron_stats : NeuronStats or None
+        Per-neuron statistics of the activity, for the normalisation and the similarity order.
+    normalisation : str
+        How the activity rows are shown (:data:`~nwb_sae.napari._rows.NORMALISATIONS`).
+    order_by : str
+        Row order: 'members' (the selected ensemble on top), 'similarity' or 'file'.
+    rows : numpy.ndarray or None
+        The neuron (activity's own order) each activity row shows; None: the file's order.
+    opened_at_strongest : bool
+        Whether the browser already moved to the first selected ensemble's strongest presentation.
     """
 
     path: Path
@@ -73,6 +90,13 @@ class Browser:
     activity_path: str | None = None
     provenance: dict = field(default_factory=dict)
     first_presentation: int = 0
+    background: Background | None = None
+    cells: tuple[str, np.ndarray] | None = None
+    neuron_stats: NeuronStats | None = None
+    normalisation: str = "raw"
+    order_by: str = "members"
+    rows: np.ndarray | None = None
+    opened_at_strongest: bool = False
     _stack: ExitStack = field(default_factory=ExitStack, repr=False)
 
     @property
@@ -129,6 +153,27 @@ class Browser:
         if self.masks is not None and self.dictionary is not None:
             parts.append(f"ROI masks {self.masks.shape[0]}x{self.masks.shape[1]}")
         return " · ".join(parts)
+
+    def show_rows(self, latent: int | None = None, normalisation: str | None = None,
+                  order_by: str | None = None) -> None:
+        """Normalise and order the activity rows (members of ``latent`` on top with ``order_by='members'``)."""
+        if self.activity is None or self.neuron_stats is None:
+            return
+        self.normalisation = normalisation or self.normalisation
+        self.order_by = order_by or self.order_by
+        atom = self.dictionary[latent] if self.dictionary is not None and latent is not None else None
+        similarity = _rows.similarity_order(self.neuron_stats.sample)
+        self.rows = _rows.row_order(atom, similarity, self.order_by)
+        offset, scale = _rows.normalisation(self.neuron_stats, self.normalisation)
+        self.activity.set_view(self.rows, offset, scale)
+
+    def row_labels(self) -> np.ndarray:
+        """The id of the neuron in each activity row (non-cells marked with a trailing '*')."""
+        ids = self.neuron_ids if self.neuron_ids is not None else np.arange(self.activity.shape[1])
+        labels = np.asarray([str(v) for v in ids], dtype=object)
+        if self.cells is not None:
+            labels = np.where(self.cells[1], labels, labels + "*")
+        return labels if self.rows is None else labels[self.rows]
 
     def close(self) -> None:
         """Close the files held open for lazy reading."""

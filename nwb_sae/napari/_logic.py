@@ -33,6 +33,17 @@ class Summary:
         (conditions, latents, time): mean code time course per condition (NaN for an empty condition).
     counts : numpy.ndarray
         Presentations per condition.
+    condition_sem : numpy.ndarray
+        (conditions, latents, time): standard error of ``condition_means``.
+    null_band : numpy.ndarray or None
+        (latents, time): 95th percentile of the condition means when the condition labels are shifted
+        circularly along the presentations (:data:`N_SHIFTS` shifts, conditions pooled); None with one
+        condition.
+    trace : numpy.ndarray
+        (latents, presentations * segments): each latent's code over the whole session, every window
+        cut into ``len(trace_bins)`` segments (their mean), at most :data:`MAX_TRACE` points in all.
+    trace_bins : list of numpy.ndarray
+        The window's samples averaged into each segment.
     """
 
     presentation_means: np.ndarray
@@ -40,6 +51,10 @@ class Summary:
     levels: np.ndarray
     condition_means: np.ndarray
     counts: np.ndarray
+    condition_sem: np.ndarray | None = None
+    null_band: np.ndarray | None = None
+    trace: np.ndarray | None = None
+    trace_bins: list | None = None
 
 
 def condition_labels(values) -> tuple[np.ndarray, np.ndarray]:
@@ -125,7 +140,12 @@ def summary_steps(codes, table: pd.DataFrame | None = None, column: str | None =
     n_pres, n_latents, n_time = codes.shape
     means = np.full((n_pres, n_latents), np.nan, dtype=np.float32)
     sums = np.zeros((len(levels), n_latents, n_time), dtype=np.float64)
+    squares = np.zeros_like(sums)
     counts = np.zeros(len(levels), dtype=np.int64)
+    shifted = shifted_labels(labels, len(levels), n_latents * n_time)
+    null_sums = np.zeros((len(shifted), len(levels), n_latents, n_time), dtype=np.float64)
+    segments = np.array_split(np.arange(n_time), max(1, min(n_time, MAX_TRACE // max(n_pres, 1))))
+    trace = np.zeros((n_latents, n_pres, len(segments)), dtype=np.float32)
     windows = getattr(codes, "read", None)  # AlignedArray.read: no shared cache, fine in a worker thread
     for start in range(0, n_pres, batch):
         idx = np.arange(start, min(start + batch, n_pres))
@@ -134,14 +154,78 @@ def summary_steps(codes, table: pd.DataFrame | None = None, column: str | None =
             warnings.simplefilter("ignore", RuntimeWarning)  # 'Mean of empty slice': a window of NaN only
             means[idx] = np.nanmean(block, axis=2)
         lab = labels[idx]
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)
+            trace[:, idx] = np.stack([np.nanmean(block[:, :, seg], axis=2) for seg in segments], axis=2
+                                     ).transpose(1, 0, 2)
+        block = np.nan_to_num(block, nan=0.0)
         for level in np.unique(lab[lab >= 0]):  # (np.add.at is ~70x slower and holds the GIL)
             chosen = block[lab == level]
-            sums[level] += np.nan_to_num(chosen, nan=0.0).sum(axis=0)
+            sums[level] += chosen.sum(axis=0)
+            squares[level] += (chosen.astype(np.float64) ** 2).sum(axis=0)
             counts[level] += chosen.shape[0]
+        for s, shifted_lab in enumerate(shifted):
+            lab = shifted_lab[idx]
+            for level in np.unique(lab[lab >= 0]):
+                null_sums[s, level] += block[lab == level].sum(axis=0)
         yield min(1.0, (start + batch) / n_pres)
     with np.errstate(invalid="ignore", divide="ignore"):
-        cond = (sums / counts[:, None, None]).astype(np.float32)
-    return Summary(means, column, levels, cond, counts)
+        n = counts[:, None, None]
+        cond = sums / n
+        sem = np.sqrt(np.maximum(squares / n - cond ** 2, 0.0) / np.maximum(n - 1, 1))
+        band = None
+        if len(shifted):
+            null = (null_sums / n[None]).reshape(-1, n_latents, n_time)
+            band = np.nanpercentile(null, 95, axis=0).astype(np.float32)
+    return Summary(means, column, levels, cond.astype(np.float32), counts, sem.astype(np.float32), band,
+                   trace.reshape(n_latents, -1), segments)
+
+
+MAX_TRACE = 4000
+"""Most points of a latent's session trace (:attr:`Summary.trace`)."""
+
+
+N_SHIFTS = 20
+"""Circular shifts of the condition labels behind :attr:`Summary.null_band`."""
+
+
+def shifted_labels(labels: np.ndarray, n_levels: int, per_level: int, budget: int = 20_000_000,
+                   seed: int = 0) -> list[np.ndarray]:
+    """Condition labels shifted circularly along the presentations, for the null of the condition means.
+
+    Shifting keeps each condition's number of presentations and the order of events, and breaks the
+    link between a presentation's condition and its codes. Up to :data:`N_SHIFTS` shifts, fewer when
+    their sums would pass ``budget`` numbers; none with fewer than two conditions.
+
+    Examples
+    --------
+    >>> [s.tolist() for s in shifted_labels(np.array([0, 0, 1, 1]), 2, 1)][:1] in ([[0, 1, 1, 0]], [[1, 0, 0, 1]],
+    ...                                                                          [[1, 1, 0, 0]])
+    True
+    """
+    labels = np.asarray(labels)
+    n = labels.size
+    if n_levels < 2 or n < 3:
+        return []
+    n_shifts = int(min(N_SHIFTS, budget // max(n_levels * per_level, 1)))
+    offsets = np.random.default_rng(seed).integers(1, n, size=n_shifts)
+    return [np.roll(labels, int(k)) for k in offsets]
+
+
+def session_band(values: np.ndarray, q: float = 95.0) -> float:
+    """The level a window's mean code passes by chance: the ``q`` percentile of the windows' means.
+
+    Under circular shifts of the code along the session every window takes each window's value
+    equally often, so the null distribution of any one window is the distribution of all of them.
+
+    Examples
+    --------
+    >>> session_band(np.arange(101.0))
+    95.0
+    """
+    v = np.asarray(values, dtype=float)
+    v = v[np.isfinite(v)]
+    return float(np.percentile(v, q)) if v.size else float("nan")
 
 
 def make_summary(codes, table: pd.DataFrame | None = None, column: str | None = None,
@@ -221,114 +305,6 @@ def top_presentations(presentation_means: np.ndarray, latent: int, n: int = 10) 
     order = np.argsort(-column, kind="stable")
     order = order[np.isfinite(column[order])]
     return order[:n]
-
-
-def latent_table(latent_stats=None, n_latents: int | None = None, eta2: np.ndarray | None = None,
-                 preferred: np.ndarray | None = None, levels: np.ndarray | None = None,
-                 eta2_q: np.ndarray | None = None) -> pd.DataFrame:
-    """The table listed in the widget: one row per latent with its statistics.
-
-    Parameters
-    ----------
-    latent_stats : xarray.Dataset or pandas.DataFrame, optional
-        Per-latent statistics written with the results (``activation_frequency``, ``mean_activation``, ...).
-    n_latents : int, optional
-        Number of latents, when ``latent_stats`` is missing.
-    eta2, preferred, levels : numpy.ndarray, optional
-        Selectivity to a presentation column (see :func:`selectivity`) and the column's levels.
-    eta2_q : numpy.ndarray, optional
-        q-values of ``eta2`` when it is the stored, tested selectivity (:func:`stored_selectivity`).
-
-    Returns
-    -------
-    pandas.DataFrame
-        Index ``latent``; the :data:`LEADING_COLUMNS` it has first (``significant``, ``q_value``,
-        ``stability``, ``activation_frequency``, ..., ``selectivity``, ``selectivity_q``, ``preferred``),
-        then the other 1-D numeric statistics.
-    """
-    if latent_stats is None:
-        table = pd.DataFrame(index=pd.RangeIndex(int(n_latents or 0), name="latent"))
-    elif isinstance(latent_stats, pd.DataFrame):
-        table = latent_stats.copy()
-    else:
-        one_d = [name for name, var in latent_stats.data_vars.items() if var.ndim == 1]
-        table = latent_stats[one_d].to_dataframe() if one_d else pd.DataFrame(
-            index=pd.RangeIndex(latent_stats.sizes.get("latents", n_latents or 0)))
-    table = table[[c for c in table.columns if pd.api.types.is_numeric_dtype(table[c])]]
-    table = table.reset_index(drop=True)
-    table.index.name = "latent"
-    if eta2 is not None:
-        table["selectivity"] = np.asarray(eta2, dtype=float)
-    if eta2_q is not None:
-        table["selectivity_q"] = np.asarray(eta2_q, dtype=float)
-    if preferred is not None:
-        lv = np.asarray(levels if levels is not None else [], dtype=object)
-        table["preferred"] = [lv[p] if 0 <= p < lv.size else None for p in np.asarray(preferred)]
-    first = [c for c in LEADING_COLUMNS if c in table]
-    return table[first + [c for c in table.columns if c not in first]]
-
-
-LEADING_COLUMNS = ("significant", "q_value", "stability", "activation_frequency", "mean_activation",
-                   "selectivity", "selectivity_q", "preferred")
-"""Columns the widget lists first: whether a latent is a trustworthy ensemble, then how it behaves."""
-
-
-def stored_selectivity(latent_stats, column: str | None) -> tuple[np.ndarray, np.ndarray] | None:
-    """The selectivity to ``column`` written with the results (effect size and q-value), or None.
-
-    The writer stores, for each categorical presentation column ``c`` the model was trained with,
-    ``c_eta_squared`` (permutation-tested effect size) and ``c_q_value`` (Benjamini-Hochberg across the
-    significant latents); they replace the widget's own, untested selectivity when present.
-    """
-    if latent_stats is None or not column:
-        return None
-    names = (f"{column}_eta_squared", f"{column}_q_value")
-    have = latent_stats.columns if isinstance(latent_stats, pd.DataFrame) else latent_stats.data_vars
-    if not all(name in have for name in names):
-        return None
-    return tuple(np.asarray(latent_stats[name], dtype=float) for name in names)
-
-
-def has_significance(latent_stats) -> bool:
-    """Whether the results say which latents are significant ensembles (a ``significant`` column)."""
-    if latent_stats is None:
-        return False
-    have = latent_stats.columns if isinstance(latent_stats, pd.DataFrame) else latent_stats.data_vars
-    return "significant" in have
-
-
-def shown_latents(table: pd.DataFrame, show_all: bool) -> np.ndarray:
-    """Latents to list, in order: significant ensembles first, each group by activation frequency.
-
-    Without ``show_all`` and when the table has a ``significant`` column, only the significant ones.
-
-    Examples
-    --------
-    >>> t = pd.DataFrame({"significant": [False, True, True], "activation_frequency": [0.9, 0.1, 0.2]})
-    >>> shown_latents(t, show_all=True).tolist(), shown_latents(t, show_all=False).tolist()
-    ([2, 1, 0], [2, 1])
-    """
-    order = (sort_latents(table, "activation_frequency") if "activation_frequency" in table
-             else table.index.to_numpy())
-    if "significant" not in table:
-        return np.asarray(order, dtype=np.int64)
-    significant = table["significant"].fillna(False).astype(bool)
-    first = [i for i in order if significant[i]]
-    rest = [i for i in order if not significant[i]] if show_all else []
-    return np.asarray(first + rest, dtype=np.int64)
-
-
-def sort_latents(table: pd.DataFrame, by: str, descending: bool = True) -> np.ndarray:
-    """Latent indices ordered by a column of :func:`latent_table` (missing values last).
-
-    Examples
-    --------
-    >>> t = pd.DataFrame({"f": [0.1, np.nan, 0.5]})
-    >>> sort_latents(t, "f").tolist(), sort_latents(t, "f", descending=False).tolist()
-    ([2, 0, 1], [0, 2, 1])
-    """
-    order = table[by].sort_values(ascending=not descending, na_position="last", kind="stable")
-    return np.asarray(order.index, dtype=np.int64)
 
 
 def match_neurons(dictionary_ids, activity_ids) -> np.ndarray | None:

@@ -25,7 +25,8 @@ import pandas as pd
 
 from nwb_sae.errors import NwbSaeError, ObjectNotFoundError, UnsupportedFileError
 from nwb_sae.io import align
-from nwb_sae.napari import _logic
+from nwb_sae.napari import _logic, _rows
+from nwb_sae.napari._context import cell_column, find_background
 from nwb_sae.napari._data import Browser
 from nwb_sae.napari._masks import read_roi_masks
 from nwb_sae.napari._windows import AlignedArray, contiguous_windows
@@ -239,6 +240,21 @@ def activity_windows(source, plan: Presentations, positions: np.ndarray | None) 
     return AlignedArray(read, (plan.events.size, source.n_neurons, plan.time.size), columns=columns)
 
 
+def add_context(browser: Browser, source, positions: np.ndarray | None) -> None:
+    """Phase 7: per-neuron statistics (z-scored rows by default), the plane's image, which ROIs are cells."""
+    activity = browser.activity
+    sample = activity.raw(_rows.sample_presentations(activity.shape[0], activity.shape[2]))
+    browser.neuron_stats = _rows.neuron_stats(sample)
+    browser.normalisation = "z-score"
+    browser.show_rows()
+    columns = {k: np.asarray(v) for k, v in (source.neuron_coords or {}).items()}
+    keep = positions if positions is not None else slice(None)
+    cells = cell_column({k: v[keep] for k, v in columns.items() if v.ndim == 1 and len(v) == source.n_neurons})
+    browser.cells = cells
+    if browser.masks is not None:
+        browser.background = find_background(browser.path, source.neuron_table_path, browser.masks.shape)
+
+
 def open_browser(path, module: str = "sae") -> Browser:
     """Open ``path`` for browsing: its results in ``module`` (when present), its activity and presentations.
 
@@ -281,6 +297,7 @@ def open_browser(path, module: str = "sae") -> Browser:
                 positions = match_dictionary(browser, results, source, notes)
         if source is not None:
             browser.activity = activity_windows(source, plan, positions)
+            add_context(browser, source, positions)
     except BaseException:
         browser.close()
         raise

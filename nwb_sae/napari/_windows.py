@@ -117,6 +117,9 @@ class AlignedArray:
         self._read_all = read
         self._columns = columns
         self.shape = (n_presentations, n_channels, n_time)
+        self._order: np.ndarray | None = None
+        self._offset: np.ndarray | None = None
+        self._scale: np.ndarray | None = None
         self._cache: OrderedDict[int, np.ndarray] = OrderedDict()
         self._cache_size = int(cache_size)
         self.reads = 0
@@ -138,7 +141,31 @@ class AlignedArray:
         if idx.size == 0:
             return np.zeros((0, *self.shape[1:]), np.float32)
         block = np.asarray(self._read_all(idx), dtype=np.float32)
+        block = block if self._columns is None else block[:, self._columns]
+        if self._offset is not None:
+            block = (block - self._offset[:, None]) * self._scale[:, None]
+        return block if self._order is None else block[:, self._order]
+
+    def raw(self, presentations) -> np.ndarray:
+        """Windows as the source holds them (channels in their own order, no normalisation), uncached."""
+        idx = np.atleast_1d(np.asarray(presentations, dtype=np.int64))
+        block = np.asarray(self._read_all(idx), dtype=np.float32)
         return block if self._columns is None else block[:, self._columns]
+
+    def set_view(self, order: np.ndarray | None = None, offset: np.ndarray | None = None,
+                 scale: np.ndarray | None = None) -> None:
+        """Show channel ``order[i]`` in row ``i``, each channel ``c`` as ``(x - offset[c]) * scale[c]``.
+
+        ``offset`` and ``scale`` are per channel in the source's order (None: unchanged values); the cache
+        is dropped, so the next read shows the new rows.
+        """
+        self._order = None if order is None else np.asarray(order, dtype=np.int64)
+        if offset is None:
+            self._offset = self._scale = None
+        else:
+            self._offset = np.asarray(offset, dtype=np.float32)
+            self._scale = np.asarray(scale, dtype=np.float32)
+        self._cache.clear()
 
     def windows(self, presentations) -> np.ndarray:
         """Windows of the given presentation indices, shaped (len(presentations), channels, time)."""

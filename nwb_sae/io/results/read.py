@@ -146,7 +146,7 @@ def _stats(group: h5py.Group) -> xr.Dataset:
     names = [n for n in STAT_NAMES if n in table]
     names += [n for n, d in table.items() if n not in names and n not in ("id", WEIGHTS)
               and isinstance(d, h5py.Dataset) and d.shape == latents.shape]
-    return xr.Dataset({n: ("latents", np.asarray(table[n][()])) for n in names}, coords={"latents": latents})
+    return xr.Dataset({n: ("latents", _text(np.asarray(table[n][()]))) for n in names}, coords={"latents": latents})
 
 
 def module_provenance(group: h5py.Group) -> dict | None:

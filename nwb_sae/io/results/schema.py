@@ -73,6 +73,9 @@ LATENT_DESCRIPTIONS = {
                  "(mean over seeds; NaN: not measured)",
     "effective_neurons": "participation ratio of the positive weights of the latent's atom: about the number "
                          "of neurons it raises together",
+    "reason": "why the latent is not reported as an ensemble ('' when it is): not significant, never active, "
+              "one neuron, not replicated (by other seeds) or composite (a copy or union of more frequent "
+              "ensembles); set by the fit together with 'significant'",
 }
 """Dictionary columns that say whether a latent is a trustworthy ensemble (from ``SAE.latent_table_``)."""
 SELECTIVITY_DESCRIPTIONS = {

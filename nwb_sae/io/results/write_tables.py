@@ -94,7 +94,7 @@ def dictionary_table(weights: np.ndarray, stats: dict[str, np.ndarray], neurons_
         Path of the ``neurons`` table in the file, named in the description of ``weights``.
     latent_columns : dict, optional
         More per-latent columns, name -> (values, description)
-        (:func:`~nwb_sae.io.results.schema.latent_columns`): booleans stay booleans, the rest float.
+        (:func:`~nwb_sae.io.results.schema.latent_columns`): booleans and text stay so, the rest float.
     """
     weights = np.asarray(weights, dtype=np.float32)
     columns = [VectorData(
@@ -107,7 +107,10 @@ def dictionary_table(weights: np.ndarray, stats: dict[str, np.ndarray], neurons_
                                   data=np.asarray(stats[name], dtype=np.float64)))
     for name, (values, description) in (latent_columns or {}).items():
         values = np.asarray(values)
-        values = values.astype(bool) if values.dtype == bool else values.astype(np.float64)
+        if values.dtype.kind in "OUS":  # text (a latent's verdict reason)
+            values = np.array(["" if v is None else str(v) for v in values], dtype=object)
+        else:
+            values = values.astype(bool) if values.dtype == bool else values.astype(np.float64)
         columns.append(VectorData(name=name, description=description, data=values))
     return DynamicTable(
         name=DICTIONARY,

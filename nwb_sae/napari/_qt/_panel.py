@@ -23,7 +23,10 @@ from qtpy.QtWidgets import (
 
 from nwb_sae.napari._qt._plots import PlotCanvas
 from nwb_sae.napari._qt._table import LatentTable
+from nwb_sae.napari._rows import NORMALISATIONS
 
+ROW_ORDERS = {"members on top": "members", "similarity": "similarity", "file order": "file"}
+"""Row orders offered for the activity: label -> ``Browser.order_by``."""
 NO_GROUPING = "(none)"
 """The condition column entry meaning: all presentations form one condition."""
 
@@ -52,12 +55,28 @@ class BrowserPanel(QWidget):
         self.info = QLabel(wordWrap=True)
         self.presentation_label = QLabel(wordWrap=True)
 
+        self.header = QLabel(wordWrap=True)
+        self.header.setStyleSheet("font-weight: bold;")
+        self.cells_hint = QLabel(wordWrap=True)
+        self.cells_hint.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.cells_hint.hide()
+
         self.group_combo = QComboBox()
         self.group_combo.addItem(NO_GROUPING)
+        self.normalise_combo = QComboBox()
+        self.normalise_combo.addItems(list(NORMALISATIONS))
+        self.normalise_combo.setToolTip("activity rows: z-scored per neuron, (F - F0) / F0 with F0 the 20th "
+                                        "percentile, or the file's values")
+        self.order_combo = QComboBox()
+        self.order_combo.addItems(list(ROW_ORDERS))
+        self.order_combo.setToolTip("activity rows: the selected ensemble's members on top (then similar "
+                                    "neurons together), similar neurons together, or the file's order")
         form = QFormLayout()
         form.addRow("condition column", self.group_combo)
-        self.show_all = QCheckBox("show all latents")
-        self.show_all.setToolTip("list every latent, not only the significant ensembles (listed first)")
+        form.addRow("activity shown as", self.normalise_combo)
+        form.addRow("rows", self.order_combo)
+        self.show_all = QCheckBox("show the latents not reported, with the reason")
+        self.show_all.setToolTip("list every latent after the ensembles, each with why it is not reported")
         form.addRow(self.show_all)
 
         self.latent_table = LatentTable(self)
@@ -66,23 +85,26 @@ class BrowserPanel(QWidget):
         self.top_list = QListWidget()
         self.top_list.setToolTip("presentations where the selected latent is most active; click to go there")
         self.top_label = QLabel("top presentations")
+        self.top_list.setMaximumHeight(70)
 
         lower = QWidget()
         lower_layout = QVBoxLayout(lower)
         lower_layout.setContentsMargins(0, 0, 0, 0)
-        lower_layout.addWidget(self.plots, 3)
+        lower_layout.addWidget(self.plots, 5)
         lower_layout.addWidget(self.top_label)
         lower_layout.addWidget(self.top_list, 1)
         splitter = QSplitter(Qt.Orientation.Vertical)
         splitter.addWidget(self.latent_table)
         splitter.addWidget(lower)
-        splitter.setSizes([220, 480])
+        splitter.setSizes([230, 620])
 
         layout = QVBoxLayout(self)
         layout.addLayout(file_row)
         layout.addWidget(self.message)
         layout.addWidget(self.info)
+        layout.addWidget(self.cells_hint)
         layout.addLayout(form)
+        layout.addWidget(self.header)
         layout.addWidget(self.presentation_label)
         layout.addWidget(splitter, 1)
         self.setMinimumWidth(360)

@@ -7,7 +7,10 @@ import pandas as pd
 from qtpy.QtCore import Qt, Signal
 from qtpy.QtWidgets import QAbstractItemView, QTableWidget, QTableWidgetItem
 
-SHORT_NAMES = {"activation_frequency": "frequency", "mean_activation": "mean act."}
+from nwb_sae.napari._latents import LEADING_COLUMNS, cell_text, heading, heading_tip
+
+HIDDEN = ("significant",)
+"""Columns of the latent table not listed (the verdict column says it)."""
 
 
 class LatentTable(QTableWidget):
@@ -24,20 +27,23 @@ class LatentTable(QTableWidget):
         self.itemSelectionChanged.connect(self._on_selection)
 
     def show_table(self, table: pd.DataFrame) -> None:
-        """Fill the rows from a :func:`~nwb_sae.napari._logic.latent_table` (index: latent)."""
+        """Fill the rows from a :func:`~nwb_sae.napari._latents.latent_table` (index: latent): its leading
+        columns, so verdict, size, rate and q fit without scrolling sideways."""
         self.blockSignals(True)
         self.setSortingEnabled(False)
         self.clear()
-        headers = ["latent", *[SHORT_NAMES.get(c, c) for c in table.columns]]
-        self.setColumnCount(len(headers))
+        columns = [c for c in table.columns if c in LEADING_COLUMNS and c not in HIDDEN]  # the rest: widget.table
+        self.setColumnCount(len(columns) + 1)
         self.setRowCount(len(table))
-        self.setHorizontalHeaderLabels(headers)
-        for r, (latent, row) in enumerate(table.iterrows()):
-            first = _item(int(latent))
+        self.setHorizontalHeaderLabels(["latent", *[heading(c) for c in columns]])
+        for c, name in enumerate(columns, start=1):
+            self.horizontalHeaderItem(c).setToolTip(heading_tip(name))
+        for r, (latent, row) in enumerate(table[columns].iterrows()):
+            first = _item(int(latent), str(int(latent)))
             first.setData(Qt.ItemDataRole.UserRole, int(latent))
             self.setItem(r, 0, first)
-            for c, value in enumerate(row.tolist(), start=1):
-                self.setItem(r, c, _item(value))
+            for c, (name, value) in enumerate(row.items(), start=1):
+                self.setItem(r, c, _item(value, cell_text(name, value)))
         self.setSortingEnabled(True)
         self.resizeColumnsToContents()
         self.blockSignals(False)
@@ -62,15 +68,25 @@ class LatentTable(QTableWidget):
             self.latent_selected.emit(self.latent_at(rows[0].row()))
 
 
-def _item(value) -> QTableWidgetItem:
-    """A cell that sorts numerically for numbers."""
-    item = QTableWidgetItem()
-    if isinstance(value, (bool, np.bool_)):
-        item.setText(str(bool(value)))
-    elif isinstance(value, (int, np.integer)):
-        item.setData(Qt.ItemDataRole.DisplayRole, int(value))
-    elif isinstance(value, (float, np.floating)):
-        item.setData(Qt.ItemDataRole.DisplayRole, float(f"{value:.4g}") if np.isfinite(value) else float("nan"))
+SORT_KEY = Qt.ItemDataRole.UserRole + 1
+
+
+class _Cell(QTableWidgetItem):
+    """A cell showing formatted text that sorts by its value (numbers numerically, NaN last)."""
+
+    def __lt__(self, other):
+        a, b = self.data(SORT_KEY), other.data(SORT_KEY)
+        if isinstance(a, float) and isinstance(b, float):
+            return (np.isnan(a), a) < (np.isnan(b), b)
+        return str(a) < str(b)
+
+
+def _item(value, text: str) -> QTableWidgetItem:
+    """A cell with ``text`` that sorts by ``value``."""
+    item = _Cell(text)
+    if isinstance(value, (bool, np.bool_, int, np.integer, float, np.floating)):
+        item.setData(SORT_KEY, float(value))
+        item.setTextAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
     else:
-        item.setText("" if value is None else str(value))
+        item.setData(SORT_KEY, "" if value is None else str(value))
     return item

@@ -1,46 +1,40 @@
-"""The "SAE code browser" dock widget: latents, their atoms, condition averages and top presentations.
+"""The "SAE code browser" dock widget: ensembles first with their evidence, their members, their time course.
 
 The widget only wires the controls of ``_panel`` to the viewer and to the plain functions of ``_logic``,
-``_masks``, ``_layers`` and ``_open``: it opens a file (or adopts the layers the reader made), lists the latents with their statistics,
-and for the selected latent shows its atom over the neurons, its mean time course per condition, its
-top presentations (click to jump there) and the ROIs painted by its weights. Clicking a row of the
-codes image selects that latent. The averages over all presentations are computed by a napari
-``thread_worker`` stepping through :func:`~nwb_sae.napari._logic.summary_steps`, quit when a newer pass
-replaces it or the widget goes away.
+``_latents``, ``_rows``, ``_marks``, ``_masks``, ``_layers`` and ``_open``: it opens a file (or adopts the
+layers the reader made), says how many ensembles the fit reported and lists them first (every other
+latent with the fit's reason), and for the selected latent shows its atom, its members on top of the
+activity (labelled with their ids), its time course (condition means with SEM, or the whole session,
+each with the circular-shift null band), and the ROIs painted by its weights over the plane's image.
+Clicking a row of the codes image or of the membership overview selects that latent. The camera follows
+the canvas size until the user moves it (:mod:`~nwb_sae.napari._qt._framing`). The averages over all
+presentations are computed by a napari ``thread_worker`` stepping through
+:func:`~nwb_sae.napari._logic.summary_steps`, quit when a newer pass replaces it or the widget goes away.
 """
 
 from __future__ import annotations
 
-from functools import partial
 from typing import TYPE_CHECKING
 
 import numpy as np
-from napari.qt.threading import thread_worker
 from qtpy.QtCore import Qt, Signal
-from qtpy.QtWidgets import QFileDialog, QListWidgetItem
+from qtpy.QtWidgets import QFileDialog
 
 from nwb_sae.errors import NwbSaeError
-from nwb_sae.napari import _logic
-from nwb_sae.napari._layers import BROWSER, ROLE, layer_data, weight_limits
+from nwb_sae.napari import _latents, _logic, _marks, _rows
+from nwb_sae.napari._layers import BROWSER, activity_limits, layer_data, weight_limits
 from nwb_sae.napari._masks import paint
-from nwb_sae.napari._qt._panel import NO_GROUPING, BrowserPanel
+from nwb_sae.napari._qt._canvas import layers_of, put, show_colorbars
+from nwb_sae.napari._qt._framing import ViewFitter
+from nwb_sae.napari._qt._over_time import OverTimeMixin, _alive
+from nwb_sae.napari._qt._panel import NO_GROUPING, ROW_ORDERS, BrowserPanel
 
 if TYPE_CHECKING:
     import napari
 
-N_TOP = 12
 
 
-def _alive(widget) -> bool:
-    """False once Qt has deleted the widget (its Python object may outlive it)."""
-    try:
-        widget.objectName()
-    except RuntimeError:
-        return False
-    return True
-
-
-class SaeBrowserWidget(BrowserPanel):
+class SaeBrowserWidget(OverTimeMixin, BrowserPanel):
     """Browse the SAE codes and dictionary atoms written into an NWB file beside its recording.
 
     Parameters
@@ -73,6 +67,10 @@ class SaeBrowserWidget(BrowserPanel):
         self.open_button.clicked.connect(lambda: self.load(self.path_edit.text(), self.module_combo.currentText()))
         self.group_combo.currentTextChanged.connect(self._on_group_changed)
         self.show_all.toggled.connect(lambda _checked: self._fill_table() if self.browser is not None else None)
+        self.normalise_combo.currentTextChanged.connect(lambda text: self._rows_changed(normalisation=text))
+        self.order_combo.currentTextChanged.connect(lambda text: self._rows_changed(order_by=ROW_ORDERS[text]))
+        self.fitter = ViewFitter(napari_viewer)
+        self.fitter.on_fit.append(self._size_text)
         self.latent_table.latent_selected.connect(lambda latent: self.select_latent(latent, from_table=True))
         self.top_list.itemClicked.connect(self._on_top_clicked)
         self._running = {"worker": None}  # the summary pass; the teardown quits it when the widget is deleted
@@ -82,6 +80,7 @@ class SaeBrowserWidget(BrowserPanel):
         for emitter, slot in connections:
             emitter.connect(slot)
         napari_viewer.mouse_drag_callbacks.append(self._on_click)
+        connections.append((napari_viewer.canvas.events.size, self.fitter._on_size))
         self.destroyed.connect(_teardown(napari_viewer, connections, self._on_click, self._running))
         for layer in list(napari_viewer.layers):  # a file opened before the widget was docked
             if layer.metadata.get(BROWSER) is not None:
@@ -130,11 +129,17 @@ class SaeBrowserWidget(BrowserPanel):
             self._start_summary()
         else:
             self.plots.clear("no SAE codes in this file")
+            self._update_marks()
+        self._frame(browser)
 
     def _add_layers(self, browser) -> None:
         for data, kwargs, kind in layer_data(browser):
             getattr(self.viewer, f"add_{kind}")(data, **kwargs)
-        self.viewer.reset_view()
+
+    def _frame(self, browser) -> None:
+        """Colour bars on, camera fitted to every layer (and refitted when the dock's layout resizes the canvas)."""
+        show_colorbars(self.viewer, browser)
+        self.fitter.fit()
 
     def _fill_controls(self, browser) -> None:
         self.path_edit.setText(str(browser.path))
@@ -155,16 +160,25 @@ class SaeBrowserWidget(BrowserPanel):
         if default:
             self.group_combo.setCurrentText(default)
         self.group_combo.blockSignals(False)
-        self.show_all.blockSignals(True)  # significant ensembles only, when the file says which they are
-        self.show_all.setChecked(not _logic.has_significance(browser.stats))
+        for combo, text in ((self.normalise_combo, browser.normalisation),
+                            (self.order_combo, next(k for k, v in ROW_ORDERS.items() if v == browser.order_by))):
+            combo.blockSignals(True)
+            combo.setCurrentText(text)
+            combo.blockSignals(False)
+        self.normalise_combo.setEnabled(browser.neuron_stats is not None)
+        self.order_combo.setEnabled(browser.neuron_stats is not None)
+        self._show_cells_hint(browser)
+        self.show_all.blockSignals(True)  # the ensembles first, then every other latent with the fit's reason
+        self.show_all.setChecked(True)
         self.show_all.blockSignals(False)
+        n_latents = browser.codes.shape[1] if browser.codes is not None else 0
+        self.header.setText(_latents.header(browser.stats, n_latents) if browser.codes is not None else "")
         self._fill_table()
         self._on_step()
 
     # -- layers -----------------------------------------------------------------------------------
     def _layers_of(self, browser) -> dict:
-        return {layer.metadata.get(ROLE): layer for layer in self.viewer.layers
-                if layer.metadata.get(BROWSER) is browser}
+        return layers_of(self.viewer, browser)
 
     def layer(self, role: str):
         """The layer showing ``role`` ('codes', 'activity', 'roi_weights') of the current file, or None."""
@@ -192,18 +206,42 @@ class SaeBrowserWidget(BrowserPanel):
         if self.summary is not None and column and self.summary.column == column and b.table is not None:
             levels, labels = _logic.condition_labels(b.table[column].to_numpy())
             eta2, preferred = _logic.selectivity(self.summary.presentation_means, labels)
-        stored = _logic.stored_selectivity(b.stats, column)
+        stored = _latents.stored_selectivity(b.stats, column)
         eta2, eta2_q = stored if stored is not None else (eta2, None)  # the tested statistics win
         n_latents = b.codes.shape[1] if b.codes is not None else 0
-        self.table = _logic.latent_table(b.stats, n_latents, eta2, preferred, levels, eta2_q)
-        self.table = self.table.loc[_logic.shown_latents(self.table, self.show_all.isChecked())]
+        self.table = _latents.latent_table(b.stats, n_latents, eta2, preferred, levels, eta2_q, b.dictionary)
+        self.table = self.table.loc[_latents.shown_latents(self.table, self.show_all.isChecked())]
         self.latent_table.show_table(self.table)
         if self.latent is not None:
             self.latent_table.highlight(self.latent)
+        self._show_membership()
+
+    def _show_membership(self) -> None:
+        b = self.browser
+        if b is None or b.dictionary is None or self.table is None:
+            return
+        ensembles = (self.table.index[self.table["verdict"] == _latents.ENSEMBLE] if "verdict" in self.table
+                     else self.table.index[:40])
+        latents = np.asarray(ensembles, dtype=np.int64)[:80]
+        self.plots.show_membership(b.dictionary[latents], latents, self.latent, on_pick=self.select_latent)
+
+    def _show_cells_hint(self, browser) -> None:
+        """Say which ROIs are not cells and how to fit on the cells only (``--neurons COLUMN``)."""
+        if browser.cells is None:
+            self.cells_hint.hide()
+            return
+        name, is_cell = browser.cells
+        n_cells = int(is_cell.sum())
+        text = (f"{n_cells} of {is_cell.size} ROIs are cells by the '{name}' column (non-cells: ids marked *).")
+        if n_cells < is_cell.size:
+            text += (f" To find ensembles among the cells only: <code>nwb-sae train {browser.path.name} "
+                     f"--neurons {name}</code> (or <code>read_nwb(..., neurons='{name}')</code>).")
+        self.cells_hint.setText(text)
+        self.cells_hint.show()
 
     # -- selecting a latent ---------------------------------------------------------------------
     def select_latent(self, latent: int, from_table: bool = False) -> None:
-        """Select ``latent``: update the atom plot, the ROI painting, the condition plot and the top list."""
+        """Select ``latent``: its atom, its members on top of the activity, the ROIs, its time course."""
         b = self.browser
         if b is None or b.codes is None or not 0 <= latent < b.codes.shape[1]:
             return
@@ -212,49 +250,63 @@ class SaeBrowserWidget(BrowserPanel):
             self.latent_table.highlight(self.latent)
         atom = b.dictionary[self.latent] if b.dictionary is not None else None
         labels = b.neuron_ids if b.neuron_ids is not None and len(b.neuron_ids) <= 40 else None
-        self.plots.show_atom(atom, self.latent, labels)
-        self._mark_row(self.latent)
+        members = _rows.members(atom) if atom is not None else np.zeros(0, dtype=np.int64)
+        self.plots.show_atom(atom, self.latent, labels, members)
+        if b.order_by == "members":
+            self._rows_changed()
+        else:
+            self._update_marks()
         weights_layer = self.layer("roi_weights")
         if weights_layer is not None and atom is not None:
             weights_layer.data = paint(b.masks, atom)
             weights_layer.contrast_limits = weight_limits(b.dictionary, self.latent)
             weights_layer.name = f"ROI weights, latent {self.latent} ({b.path.name})"
         self._show_summary_of_latent()
+        self._show_membership()
 
-    def _mark_row(self, latent: int) -> None:
-        """Outline the selected latent's row on the codes image (a Shapes layer, added once per file)."""
-        codes = self.layer("codes")
-        if codes is None:
+    def _rows_changed(self, normalisation: str | None = None, order_by: str | None = None) -> None:
+        """Re-normalise / re-order the activity rows and redraw it."""
+        b = self.browser
+        if b is None or b.neuron_stats is None:
             return
-        ts = codes.scale[-1]
-        rect = np.array([[latent - 0.5, -0.5 * ts], [latent + 0.5, (codes.data.shape[2] - 0.5) * ts]])
-        marker = self.layer("selection")
-        if marker is None:
-            active = self.viewer.layers.selection.active
-            self.viewer.add_shapes(
-                [rect], shape_type="rectangle", edge_color="#00e5ff", face_color="transparent",
-                edge_width=0.3, name=f"selected latent ({self.browser.path.name})",
-                metadata={BROWSER: self.browser, ROLE: "selection"})
-            self.viewer.layers.selection.active = active or codes
-        else:
-            marker.data = [rect]
+        b.show_rows(self.latent, normalisation, order_by)
+        layer = self.layer("activity")
+        if layer is not None:
+            if normalisation is not None:
+                p = int(self.viewer.dims.current_step[self.viewer.dims.ndim - 3]) if self.viewer.dims.ndim >= 3 else 0
+                layer.contrast_limits = activity_limits(b.activity[min(p, b.n_presentations - 1)], b.normalisation)
+                layer.name = f"activity, {b.normalisation} ({b.path.name})"
+            layer.refresh()
+        self._update_marks()
 
-    def _show_summary_of_latent(self) -> None:
-        b, s, latent = self.browser, self.summary, self.latent
-        self.top_list.clear()
-        if latent is None:
+    def _update_marks(self) -> None:
+        """The selected latent's arrow and outline, the members' outline and ids, the panel titles."""
+        b = self.browser
+        if b is None:
             return
-        if s is None:
-            self.plots.show_conditions(b.time, None, [], None, latent, note="averaging over presentations…")
-            self.top_label.setText("top presentations (computing…)")
+        marks = []
+        if self.latent is not None and b.codes is not None:
+            marks += _marks.selection_marks(b, self.latent)
+        if b.activity is not None:
+            atom = b.dictionary[self.latent] if b.dictionary is not None and self.latent is not None else None
+            members = _rows.members(atom) if atom is not None else np.zeros(0, dtype=np.int64)
+            marks += _marks.member_marks(b, self.latent, members)
+            if not len(members) and self.layer("members") is not None:
+                self.layer("members").data = []
+        titles = _marks.panel_titles(b, self.latent)
+        marks += [titles] if titles is not None else []
+        for mark in marks:
+            put(self.viewer, b, mark)
+        self._size_text()
+
+    def _size_text(self) -> None:
+        """Text of the marks sized to the zoom, so titles stay over their panels however small the canvas."""
+        if not _alive(self) or self.browser is None:
             return
-        self.plots.show_conditions(b.time, s.condition_means[:, latent], s.levels, s.column, latent)
-        top = _logic.top_presentations(s.presentation_means, latent, N_TOP)
-        self.top_label.setText(f"top presentations of latent {latent} (click to go there)")
-        for p in top.tolist():
-            item = QListWidgetItem(f"{b.presentation_text(p)} · mean code {s.presentation_means[p, latent]:.3g}")
-            item.setData(Qt.ItemDataRole.UserRole, int(p))
-            self.top_list.addItem(item)
+        layers = self._layers_of(self.browser)
+        for role, size in _marks.text_sizes(self.browser, self.latent, float(self.viewer.scene.camera.zoom)).items():
+            if role in layers:
+                layers[role].text.size = size
 
     def _on_top_clicked(self, item) -> None:
         self.go_to_presentation(int(item.data(Qt.ItemDataRole.UserRole)))
@@ -285,41 +337,8 @@ class SaeBrowserWidget(BrowserPanel):
         dims = self.viewer.dims
         p = int(dims.current_step[dims.ndim - 3]) if dims.ndim >= 3 else 0
         self.presentation_label.setText(b.presentation_text(min(p, b.n_presentations - 1), long=True))
-
-    # -- background summary -----------------------------------------------------------------
-    def _on_group_changed(self, text: str) -> None:
-        if self.browser is not None and self.browser.codes is not None:
-            self.summary = None
-            self._show_summary_of_latent()
-            self._start_summary()
-
-    def _start_summary(self) -> None:
-        """Average the codes over presentations in a napari worker thread (one step per batch)."""
-        self._stop_summary()
-        b = self.browser
-        worker = thread_worker(_logic.summary_steps, start_thread=False, ignore_errors=True)(
-            b.codes, b.table, self.current_column())
-        worker.returned.connect(partial(self._summary_ready, b))
-        worker.errored.connect(self._summary_failed)
-        self._running["worker"] = worker
-        worker.start()
-
-    def _stop_summary(self) -> None:
-        worker, self._running["worker"] = self._running["worker"], None
-        if worker is not None:
-            worker.quit()  # stops at its next step; a quit worker returns nothing
-
-    def _summary_failed(self, err) -> None:
-        if _alive(self):
-            self.show_message(f"Could not average the codes over presentations: {err}")
-
-    def _summary_ready(self, browser, summary) -> None:
-        if not _alive(self) or browser is not self.browser or summary.column != self.current_column():
-            return
-        self.summary = summary
-        self._fill_table()
-        self._show_summary_of_latent()
-        self.summary_ready.emit()
+        if self._continuous() and self.summary is not None:
+            self.plots.mark_window(self._current_window())
 
     def closeEvent(self, event) -> None:  # noqa: N802 (Qt name)
         self._stop_summary()
