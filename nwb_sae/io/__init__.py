@@ -70,14 +70,24 @@ def load_data(path, **options) -> xr.DataArray:
         data = nwb_reader.load_hdf5_or_nwb(path, **options, lazy=lazy is not False)  # plain HDF5: read whole
         if lazy is None and _is_dask(data) and float32_bytes(data) <= IN_MEMORY_BYTES:
             data = data.compute(scheduler="synchronous")  # small: in memory, as an eager read gives it
-        return data
+        return _with_signal(data, options.get("dataset"))
     window = options.pop("window", None)
     if options:
         from nwb_sae.errors import InputDataError
 
         raise InputDataError(f"{path}: the options {sorted(options)} only apply to NWB or HDF5 files; an array "
                              "file takes only a window (for a 2-D [neurons, time] recording).")
-    return read_array_file(path, window=window)
+    return _with_signal(read_array_file(path, window=window), path.name)
+
+
+def _with_signal(data, name):
+    """``data`` with ``attrs["signal"]`` from a plain array's name (suite2p's F.npy, spks.npy, ...) if unset."""
+    from nwb_sae.io.recording.signal import signal_of_name
+
+    signal = signal_of_name(name) if name and "signal" not in data.attrs else ""
+    if signal:
+        data.attrs["signal"] = signal
+    return data
 
 
 def _is_dask(data) -> bool:

@@ -32,6 +32,7 @@ from nwb_sae.io.recording.nwb_windows import (
     window_attrs,
     windows_dataarray,
 )
+from nwb_sae.io.recording.signal import indicator_of, signal_of_series
 from nwb_sae.io.remote import path_or_url
 
 __all__ = ["read_nwb", "open_activity", "load_hdf5_or_nwb", "ActivitySource", "DEFAULT_BIN_SIZE"]
@@ -152,6 +153,10 @@ def _read_windows(path, io, nwbfile, version, request: ReadRequest):
     values, keep, dropped = cut_windows(path, source, pres, where=request.where, lazy=request.lazy,
                                         as_rate=request.as_rate)
     attrs = _attrs(path, version, nwbfile, source, request, pres, dropped)
+    attrs["signal"] = signal_of_series(source.kind, source.object_path)  # what the front end deconvolves
+    indicator = indicator_of(candidate.container) if source.kind == "roi_response" else ""
+    if indicator:
+        attrs["indicator"] = indicator
     return values, source, pres, keep, attrs
 
 
