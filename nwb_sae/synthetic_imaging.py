@@ -101,7 +101,7 @@ def make_imaging(n_neurons: int = 100, n_assemblies: int = 8, members: int = 10,
     --------
     >>> rec = make_imaging(n_neurons=30, n_assemblies=3, frame_rate=7.5, duration=120, n_presentations=10)
     >>> rec.data.shape, rec.data.attrs["signal"], rec.assemblies.shape
-    ((30, 900, 10), 'fluorescence', (3, 30))
+    ((30, 90, 10), 'fluorescence', (3, 30))
     """
     if frame_rate <= 0 or duration <= 0 or noise < 0:
         raise InputDataError(f"frame_rate and duration must be positive and noise >= 0, got "
