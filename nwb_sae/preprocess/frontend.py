@@ -284,3 +284,18 @@ def apply_preprocessing(data: xr.DataArray, record: Preprocessing | dict | None)
     out, _, _ = _transform(data, rate, np.asarray(record.decay_time), np.asarray(record.noise))
     out.attrs[PREPROCESSED_ATTR] = "deconvolve"
     return out
+
+
+def apply_to_recording(samples: np.ndarray, record: Preprocessing | dict | None) -> np.ndarray:
+    """The fitted front end on one continuous recording given as samples (time, neurons) -> float32 (time, neurons).
+
+    What the NWB writer uses for the codes over the whole recording: the deconvolution needs the
+    recording whole (its pools may span any block boundary), so it is held in memory as float32
+    (neurons x samples x 4 bytes). A record that did nothing returns ``samples`` unchanged.
+    """
+    record = record if isinstance(record, Preprocessing) else Preprocessing.from_json(record)
+    if record.method != "deconvolve":
+        return samples
+    runs = [np.asarray(samples, dtype=np.float64).T]
+    spikes, _ = deconvolve_runs(runs, record.frame_rate, np.asarray(record.decay_time), np.asarray(record.noise))
+    return np.ascontiguousarray(spikes[0].T)
