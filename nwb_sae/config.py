@@ -45,10 +45,8 @@ class ModelConfig:
     mean squared norm of a sample is the number of neurons) or ``none``."""
     preprocess: Preprocess = "auto"
     """Front end before the fit, applied again by ``encode``: ``auto`` deconvolves calcium fluorescence
-    and dF/F (ROI traces of Fluorescence / DfOverF, suite2p and CaImAn exports, or any DataArray with
-    ``attrs["signal"] = "fluorescence"``) and leaves spikes, LFP and deconvolved series alone;
-    ``deconvolve`` always deconvolves (unpenalised non-negative AR(1), :mod:`nwb_sae.preprocess`);
-    ``none`` never does."""
+    and dF/F (as marked by the readers in ``attrs["signal"]``) and leaves spikes, LFP and deconvolved
+    series alone; ``deconvolve`` always deconvolves (unpenalised non-negative AR(1)); ``none`` never does."""
     decay_time: float | None = None
     """Decay time (s) of the calcium indicator for the deconvolution; ``None`` takes the file's indicator
     (GCaMP6f/m/s) or estimates each neuron's from its trace."""

@@ -123,18 +123,21 @@ class SAE(TransformerMixin, BaseEstimator):
     """
 
     def __init__(self, n_latents: int | None = None, activation: str = "batchtopk", k: float | None = None,
-                 l1_coefficient: float = 0.05, normalize: str = "zscore", epochs: int = 100,
+                 l1_coefficient: float = 0.05, normalize: str = "zscore", preprocess: str = "auto",
+                 decay_time: float | None = None, epochs: int = 100,
                  batch_size: int | None = None, lr: float | None = None, warmup_steps: int = 50,
                  val_fraction: float = 0.2, patience: int = 5, min_delta: float = 1e-3, seed: int = 0,
                  device: str = "auto", aux_coefficient: float = 1 / 32, dead_after: int = 100_000,
                  resample_every: int = 2000, threads: int | None = None, progress: bool = True,
                  n_seeds: int = 3, alpha: float = 0.05, n_shifts: int = 0, n_permutations: int = 1000,
-                 precision: str = "fp32", preprocess: str = "auto", decay_time: float | None = None):
+                 precision: str = "fp32"):
         self.n_latents = n_latents
         self.activation = activation
         self.k = k
         self.l1_coefficient = l1_coefficient
         self.normalize = normalize
+        self.preprocess = preprocess
+        self.decay_time = decay_time
         self.epochs = epochs
         self.batch_size = batch_size
         self.lr = lr
@@ -154,8 +157,6 @@ class SAE(TransformerMixin, BaseEstimator):
         self.n_shifts = n_shifts
         self.n_permutations = n_permutations
         self.precision = precision
-        self.preprocess = preprocess
-        self.decay_time = decay_time
 
     # -- scikit-learn protocol (get_params, set_params, clone, tags: from BaseEstimator) ---------
     @property
