@@ -23,8 +23,8 @@ import argparse
 import time
 import warnings
 
-import pandas as pd
 import torch
+from ensembles import summarise
 
 from nwb_sae import SAE, metrics
 from nwb_sae.baselines import ICAAssemblies
@@ -68,25 +68,11 @@ def run_row(row: str, seed: int) -> list[dict]:
     shape = f"{rec.data.sizes['neurons']} x {rec.data.sizes['time'] * rec.data.sizes['presentations']}"
     for method, patterns, seconds in out:
         r = metrics.assembly_report(patterns, rec.assemblies)
-        rows.append(dict(row=row, seed=seed, method=method, seconds=seconds, planted=len(rec.assemblies), **r))
+        label = row if row in REQUIRED else f"{row} (reported)"
+        rows.append(dict(case=label, seed=seed, method=method, seconds=seconds, planted=len(rec.assemblies), **r))
         print(f"| {row} ({shape}) | {seed} | {method} | {r['hungarian_mean_cosine']:.2f} | {r['found_0.9']:.2f} | "
               f"{r['precision']:.2f} | {r['n_reported']} ({len(rec.assemblies)}) | {seconds:.1f} |", flush=True)
     return rows
-
-
-def summarise(rows: list[dict]) -> None:
-    """One table: mean and worst seed of every (row, method)."""
-    print("\n| row | method | seeds | found > 0.9 mean (worst) | precision mean (worst) | MMCS mean (worst) | "
-          "seconds mean (max) |")
-    print("|---|---|---|---|---|---|---|")
-    frame = pd.DataFrame(rows)
-    for (row, method), group in frame.groupby(["row", "method"], sort=False):
-        cells = []
-        for name in ("found_0.9", "precision", "hungarian_mean_cosine"):
-            values = group[name].astype(float).fillna(0.0)
-            cells.append(f"{values.mean():.2f} ({values.min():.2f})")
-        print(f"| {row}{'' if row in REQUIRED else ' (reported)'} | {method} | {len(group)} | {' | '.join(cells)} | "
-              f"{group['seconds'].mean():.1f} ({group['seconds'].max():.1f}) |", flush=True)
 
 
 def main(argv=None) -> None:
@@ -103,7 +89,8 @@ def main(argv=None) -> None:
     for row in args.rows:
         for seed in args.seeds:
             rows += run_row(row, seed)
-    summarise(rows)
+    if len(args.seeds) > 1:
+        summarise(rows)  # the same table as benchmarks/ensembles.py: mean and worst seed
 
 
 if __name__ == "__main__":
