@@ -128,3 +128,29 @@ def test_record_json_round_trip():
     record = Preprocessing(method="deconvolve", frame_rate=30.0, noise=[1.0, 2.0], decay_time=[0.5, 0.7])
     assert Preprocessing.from_json(record.to_json()) == record
     assert Preprocessing.from_json({**record.to_json(), "future_field": 1}) == record  # newer files still read
+
+
+def test_trial_aligned_nwb_reads_deconvolve_before_windowing(tmp_path):
+    """read_nwb(preprocess=...) deconvolves the continuous series and then cuts the trials; SAE.fit keeps that record."""
+    rec = synthetic.make_assemblies(kind="calcium", seed=1, **SMALL)
+    path = synthetic.write_nwb_recording(tmp_path / "calcium.nwb", rec, kind="ophys")
+    window = (0.0, rec.data.sizes["time"] * 0.025)
+    raw = nwb_sae.read_nwb(path, presentations="trials", window=window)
+    early = nwb_sae.read_nwb(path, presentations="trials", window=window, preprocess="auto")
+    record = json.loads(early.attrs["preprocessing"])
+    assert early.attrs["preprocessed"] == "deconvolve" and "before windowing" in record["summary"]
+    assert early.shape == raw.shape and (early.values >= 0).all()
+    # the same as deconvolving the whole series, then cutting it
+    with nwb_sae.io.recording.nwb.open_activity(path) as source:
+        whole = source.read(0, source.n_samples)
+    from nwb_sae.preprocess import apply_to_recording
+
+    spikes = apply_to_recording(whole, Preprocessing.from_json(record))
+    first = int(round(float(early["start_time"].values[0]) / 0.025))
+    np.testing.assert_allclose(early.isel(presentations=0).values.T, spikes[first:first + early.sizes["time"]],
+                               atol=1e-5)
+    sae = nwb_sae.SAE(n_latents=8, k=2, activation="topk", epochs=1, progress=False, device="cpu").fit(early)
+    assert sae.preprocessing_.method == "deconvolve" and "before windowing" in sae.preprocessing_.summary
+    units = synthetic.write_nwb_recording(tmp_path / "units.nwb", rec, kind="units")
+    assert "preprocessed" not in nwb_sae.read_nwb(units, presentations="trials", window=0.5,
+                                                   preprocess="auto").attrs

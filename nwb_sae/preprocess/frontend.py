@@ -235,6 +235,10 @@ def preprocess(data: xr.DataArray, setting: str = "auto", decay_time: float | No
     >>> record.method, record.scope, out.attrs["preprocessed"]
     ('deconvolve', 'continuous', 'deconvolve')
     """
+    earlier = record_of(data)
+    if earlier is not None and data.attrs.get(PREPROCESSED_ATTR):  # the reader deconvolved before windowing
+        log.info(earlier.summary)
+        return data, earlier
     do, why = wants_deconvolution(data, setting)
     record = Preprocessing(method="none", setting=setting, signal=str(data.attrs.get(SIGNAL_ATTR, "") or ""))
     if do:
@@ -299,3 +303,49 @@ def apply_to_recording(samples: np.ndarray, record: Preprocessing | dict | None)
     runs = [np.asarray(samples, dtype=np.float64).T]
     spikes, _ = deconvolve_runs(runs, record.frame_rate, np.asarray(record.decay_time), np.asarray(record.noise))
     return np.ascontiguousarray(spikes[0].T)
+
+
+RECORD_ATTR = "preprocessing"
+"""The attrs key a reader that deconvolved before windowing stores the record under (JSON text)."""
+
+
+def deconvolve_recording(samples: np.ndarray, frame_rate: float, attrs: dict, setting: str = "auto",
+                         decay_time: float | None = None) -> tuple[np.ndarray | None, Preprocessing]:
+    """The rule and the deconvolution on a whole continuous recording, before it is cut into windows.
+
+    What a reader does for trial-aligned windows (``read_nwb(..., preprocess="auto")``), so that
+    transients crossing a window edge, and the baseline, come from the continuous recording.
+
+    Parameters
+    ----------
+    samples : numpy.ndarray
+        (time, neurons) the whole recording.
+    frame_rate : float
+        Frames per second.
+    attrs : dict
+        The reader's attrs (``signal``, ``indicator``, ``source``): what the rule looks at.
+    setting, decay_time
+        As in :func:`preprocess`.
+
+    Returns
+    -------
+    samples : numpy.ndarray or None
+        float32 (time, neurons) deconvolved, or None when the rule leaves the recording alone.
+    record : Preprocessing
+    """
+    times = np.arange(samples.shape[0]) / float(frame_rate)
+    whole = xr.DataArray(np.asarray(samples).T[:, :, None], dims=("neurons", "time", "presentations"),
+                         coords={"time": times}, attrs=dict(attrs))
+    out, record = preprocess(whole, setting, decay_time)
+    if record.method != "deconvolve":
+        return None, record
+    record.summary = record.summary.replace("on the continuous recording", "on the continuous recording, before windowing")
+    return np.ascontiguousarray(out.values[:, :, 0].T), record
+
+
+def record_of(data: xr.DataArray) -> Preprocessing | None:
+    """The record a reader left in ``attrs`` (:data:`RECORD_ATTR`), or None."""
+    import json
+
+    text = data.attrs.get(RECORD_ATTR)
+    return Preprocessing.from_json(json.loads(text)) if text else None
