@@ -33,13 +33,13 @@ from nwb_sae.synthetic import make_imaging
 
 #: row name -> make_imaging settings (100-500 neurons, 2-30 Hz, 300-3600 s; sizes kept modest)
 ROWS = {
-    "30Hz": dict(frame_rate=30.0, n_neurons=100, duration=600.0, noise=0.3),
-    "15Hz-noise0.5": dict(frame_rate=15.0, n_neurons=200, duration=600.0, noise=0.5),
-    "7.5Hz-noise0.1": dict(frame_rate=7.5, n_neurons=100, duration=900.0, noise=0.1),
-    "2Hz": dict(frame_rate=2.0, n_neurons=100, duration=3600.0, noise=0.3),
+    "30Hz": dict(frame_rate=30.0, n_neurons=100, duration=300.0, noise=0.3),
+    "15Hz-noise0.5": dict(frame_rate=15.0, n_neurons=100, duration=300.0, noise=0.5),
+    "7.5Hz-noise0.1": dict(frame_rate=7.5, n_neurons=100, duration=600.0, noise=0.1),
+    "2Hz": dict(frame_rate=2.0, n_neurons=100, duration=1800.0, noise=0.3),
     "7.5Hz-500-neurons": dict(frame_rate=7.5, n_neurons=500, n_assemblies=20, duration=300.0, noise=0.3),
-    "30Hz-noise1.0": dict(frame_rate=30.0, n_neurons=100, duration=600.0, noise=1.0),
-    "30Hz-saturation": dict(frame_rate=30.0, n_neurons=100, duration=600.0, noise=0.3, saturation=2.0),
+    "30Hz-noise1.0": dict(frame_rate=30.0, n_neurons=100, duration=300.0, noise=1.0),
+    "30Hz-saturation": dict(frame_rate=30.0, n_neurons=100, duration=300.0, noise=0.3, saturation=2.0),
 }
 REQUIRED = ("30Hz", "15Hz-noise0.5", "7.5Hz-noise0.1", "2Hz", "7.5Hz-500-neurons")
 """Rows with noise <= 0.5 and no saturation: the ones the bar applies to."""
