@@ -13,6 +13,8 @@ from typing import Literal, get_args
 Activation = Literal["topk", "batchtopk", "relu"]
 Precision = Literal["fp32", "bf16"]
 Normalization = Literal["zscore", "scale", "none"]
+Preprocess = Literal["auto", "deconvolve", "none"]
+PREPROCESSES = get_args(Preprocess)
 ACTIVATIONS = get_args(Activation)
 NORMALIZATIONS = get_args(Normalization)
 PRECISIONS = get_args(Precision)
@@ -41,6 +43,13 @@ class ModelConfig:
     normalize: Normalization = "zscore"
     """``zscore`` (per neuron mean and std of the training split), ``scale`` (one global factor so the
     mean squared norm of a sample is the number of neurons) or ``none``."""
+    preprocess: Preprocess = "auto"
+    """Front end before the fit, applied again by ``encode``: ``auto`` deconvolves calcium fluorescence
+    and dF/F (as marked by the readers in ``attrs["signal"]``) and leaves spikes, LFP and deconvolved
+    series alone; ``deconvolve`` always deconvolves (unpenalised non-negative AR(1)); ``none`` never does."""
+    decay_time: float | None = None
+    """Decay time (s) of the calcium indicator for the deconvolution; ``None`` takes the file's indicator
+    (GCaMP6f/m/s) or estimates each neuron's from its trace."""
 
     def resolved(self) -> ModelConfig:
         """A copy with ``n_latents`` and ``k`` filled in: the fixed defaults of topk and relu (1024, 6).
@@ -56,6 +65,10 @@ class ModelConfig:
             raise ValueError(f"activation must be one of {ACTIVATIONS}, got {self.activation!r}")
         if self.normalize not in NORMALIZATIONS:
             raise ValueError(f"normalize must be one of {NORMALIZATIONS}, got {self.normalize!r}")
+        if self.preprocess not in PREPROCESSES:
+            raise ValueError(f"preprocess must be one of {PREPROCESSES}, got {self.preprocess!r}")
+        if self.decay_time is not None and not self.decay_time > 0:
+            raise ValueError(f"decay_time must be a positive number of seconds or None, got {self.decay_time}")
         if self.n_latents is None or self.k is None:
             n = self.n_latents if self.n_latents is not None else max(LEGACY_N_LATENTS, math.ceil(self.k or 1))
             return replace(self, n_latents=n, k=self.k if self.k is not None else min(LEGACY_K, n)).validate()

@@ -19,6 +19,7 @@ True
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -35,6 +36,8 @@ from nwb_sae.fitting import fit_ensembles, fit_single_model, vet_latents, with_s
 from nwb_sae.fitting.state import checkpoint_meta, sae_from_checkpoint, selection_record
 from nwb_sae.io.recording.arrays import ACTIVITY_DIMS, CODE_DIMS
 from nwb_sae.model import SparseAutoencoder
+from nwb_sae.preprocess import apply_preprocessing
+from nwb_sae.preprocess import preprocess as front_end
 from nwb_sae.samples import (
     as_activity,
     check_finite,
@@ -55,8 +58,9 @@ class SAE(TransformerMixin, BaseEstimator):
 
     Parameters
     ----------
-    n_latents, activation, k, l1_coefficient, normalize
-        The model: see :class:`nwb_sae.config.ModelConfig` (the same names and defaults).
+    n_latents, activation, k, l1_coefficient, normalize, preprocess, decay_time
+        The model and its front end (``preprocess="auto"`` deconvolves calcium fluorescence): see
+        :class:`nwb_sae.config.ModelConfig` (the same names and defaults).
     epochs, batch_size, lr, warmup_steps, val_fraction, patience, min_delta, seed, device,
     aux_coefficient, dead_after, resample_every, threads, progress, n_seeds, alpha, n_shifts,
     n_permutations, precision
@@ -97,6 +101,9 @@ class SAE(TransformerMixin, BaseEstimator):
         nothing was selected.
     mp_count_ : int or None
         The Marchenko-Pastur count of the training data (the floor of the selection).
+    preprocessing_ : nwb_sae.preprocess.Preprocessing
+        What the front end did (method, frame rate, per-neuron decay time, AR coefficient and noise,
+        baseline window, and the one-line ``summary``); ``encode`` applies the same transform.
     metrics_ : dict
         Validation metrics of the kept (best) weights.
     best_epoch_ : int
@@ -116,7 +123,8 @@ class SAE(TransformerMixin, BaseEstimator):
     """
 
     def __init__(self, n_latents: int | None = None, activation: str = "batchtopk", k: float | None = None,
-                 l1_coefficient: float = 0.05, normalize: str = "zscore", epochs: int = 100,
+                 l1_coefficient: float = 0.05, normalize: str = "zscore", preprocess: str = "auto",
+                 decay_time: float | None = None, epochs: int = 100,
                  batch_size: int | None = None, lr: float | None = None, warmup_steps: int = 50,
                  val_fraction: float = 0.2, patience: int = 5, min_delta: float = 1e-3, seed: int = 0,
                  device: str = "auto", aux_coefficient: float = 1 / 32, dead_after: int = 100_000,
@@ -128,6 +136,8 @@ class SAE(TransformerMixin, BaseEstimator):
         self.k = k
         self.l1_coefficient = l1_coefficient
         self.normalize = normalize
+        self.preprocess = preprocess
+        self.decay_time = decay_time
         self.epochs = epochs
         self.batch_size = batch_size
         self.lr = lr
@@ -198,12 +208,16 @@ class SAE(TransformerMixin, BaseEstimator):
         """
         settings = self.settings
         cfg_m, cfg_t = settings.model, settings.train
-        arr, _ = as_activity(X)
+        arr, is_samples = as_activity(X)
+        arr, preprocessing = front_end(arr, cfg_m.preprocess, cfg_m.decay_time)
+        if cfg_t.progress and not is_samples:
+            print(preprocessing.summary, file=sys.stderr)
         source = str(arr.attrs.get("source", "data"))
         ensemble = cfg_m.activation == "batchtopk"
         if ensemble:
             refuse_ensemble_fit(source)  # under torchrun
         device = resolve_device(cfg_t.device)
+        neurons_in = np.asarray(arr["neurons"].values)
         prep = prepare_training(arr, cfg_m.normalize, cfg_t.val_fraction, cfg_t.seed, device, source,
                                 subsample=ensemble)  # a large lazy recording: the ensemble fit's subsample
         arr, streamed, train_idx, val_idx = prep.data, prep.streamed, prep.train_idx, prep.val_idx
@@ -215,6 +229,9 @@ class SAE(TransformerMixin, BaseEstimator):
         self.n_features_in_ = prep.n_input_neurons
         self.neuron_coords_ = describe_neurons(arr)
         self.data_attrs_ = describe_attrs(arr.attrs)
+        # the front end's per-neuron record follows the model's neurons (constant ones were dropped)
+        self.preprocessing_ = preprocessing.subset(np.flatnonzero(np.isin(neurons_in, arr["neurons"].values))) \
+            if preprocessing.method == "deconvolve" else preprocessing
         self.data_attrs_.update(n_time=arr.sizes["time"], n_presentations=arr.sizes["presentations"],
                                 train_presentations=len(train_idx), val_presentations=len(val_idx),
                                 dropped_neurons=prep.dropped)
@@ -310,15 +327,19 @@ class SAE(TransformerMixin, BaseEstimator):
         An input with more neurons than the model (the constant ones :meth:`fit` dropped, say) gives
         the model's neurons in the model's order; one lacking some raises InputDataError.
         """
-        arr, is_samples = self._checked_input(X, finite=False)
+        arr, is_samples = self._checked_input(X, finite=False, preprocessed=False)
         return population_vectors(arr) if is_samples else arr
 
-    def _checked_input(self, X, finite: bool = True) -> tuple[xr.DataArray, bool]:
+    def _checked_input(self, X, finite: bool = True, preprocessed: bool = True) -> tuple[xr.DataArray, bool]:
+        """``X`` as the model's neurons; activity (not 2-D samples, taken as already transformed) through
+        the fitted front end when ``preprocessed``."""
         arr, is_samples = as_activity(X)
         source = arr.attrs.get("source", "data")
         arr = select_model_neurons(arr, (getattr(self, "neuron_coords_", None) or {}).get("id"), self.n_neurons,
                                    source, self.data_attrs_.get("source", "its training data"),
                                    dropped_ids=self.data_attrs_.get("dropped_neurons", ()))
+        if preprocessed and not is_samples:
+            arr = apply_preprocessing(arr, getattr(self, "preprocessing_", None))
         if finite:
             check_finite(arr, source)
         return arr, is_samples

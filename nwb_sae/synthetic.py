@@ -302,5 +302,8 @@ from nwb_sae.synthetic_assemblies import (  # noqa: E402
     make_assemblies,
 )
 
-__all__ = ["AssemblyRecording", "SyntheticRecording", "lopes_dos_santos_toy", "make_assemblies",
-           "make_ensembles", "make_recording", "write_nwb_recording"]
+# Calcium-imaging ground truth (assemblies seen through an indicator): also its own module.
+from nwb_sae.synthetic_imaging import ImagingRecording, make_imaging  # noqa: E402
+
+__all__ = ["AssemblyRecording", "ImagingRecording", "SyntheticRecording", "lopes_dos_santos_toy",
+           "make_assemblies", "make_ensembles", "make_imaging", "make_recording", "write_nwb_recording"]

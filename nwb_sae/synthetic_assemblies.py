@@ -222,7 +222,8 @@ def make_assemblies(
               "presentations": np.arange(n_presentations), "stimulus": ("presentations", stimulus)}
     data = xr.DataArray(values, dims=ACTIVITY_DIMS, coords=coords, name="activity",
                         attrs={"source": "nwb_sae.synthetic.make_assemblies", "bin_size": bin_size,
-                               "kind": kind, "seed": seed})
+                               "kind": kind, "seed": seed, "presentations": "consecutive windows",
+                               "signal": "fluorescence" if kind == "calcium" else "spikes"})
     act_coords = {k: v for k, v in coords.items() if k != "neurons"}
     act_coords["latents"] = np.arange(n_assemblies)
     activations = xr.DataArray(events.astype(np.float32), dims=("latents", "time", "presentations"),

@@ -24,6 +24,7 @@ from nwb_sae.io.recording.nwb import open_activity
 from nwb_sae.io.results.read import read_results
 from nwb_sae.io.results.validation import SERIOUS, validate_file
 from nwb_sae.io.results.write import default_output, write_nwb
+from nwb_sae.preprocess import apply_to_recording
 
 pytestmark = pytest.mark.filterwarnings("ignore::UserWarning")
 
@@ -64,8 +65,9 @@ def written(ophys, sae, folder):
 
 
 def expected_codes(sae, path, **options):
+    """The codes of the whole recording: through the model's front end (dF/F is deconvolved), then encoded."""
     with open_activity(path, **options) as source:
-        x = source.read(0, source.n_samples)
+        x = apply_to_recording(source.read(0, source.n_samples), sae.preprocessing_)
         return sae.encode_samples(x), source.sample_times()
 
 

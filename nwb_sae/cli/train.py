@@ -68,7 +68,8 @@ def run(args: argparse.Namespace) -> int:
         Settings.from_flat(**settings)  # checks them before any data is read
     except (TypeError, ValueError) as err:
         raise InputDataError(f"invalid settings: {err}") from err
-    data = load_data(args.data_path, lazy=True if args.lazy else None, **data_options(args))  # None: by size
+    front_end = {k: settings.get(k) for k in ("preprocess", "decay_time")}  # before windowing, where it applies
+    data = load_data(args.data_path, lazy=True if args.lazy else None, **data_options(args), **front_end)
     out = Path(args.output_dir)
     if getattr(args, "method", "sae") != "sae":
         return run_baseline(args.method, settings, data, out, figures=not args.no_figures)

@@ -16,6 +16,7 @@ from nwb_sae.checkpoint import legacy_checkpoint, load_checkpoint
 from nwb_sae.config import ModelConfig
 from nwb_sae.errors import CheckpointError
 from nwb_sae.model import SparseAutoencoder
+from nwb_sae.preprocess import Preprocessing
 from nwb_sae.train import resolve_device
 
 CHECKPOINT_FORMAT = "nwb-sae/1"
@@ -40,6 +41,7 @@ def checkpoint_meta(sae) -> dict:
         "history": sae.history_,
         "world_size": getattr(sae, "world_size_", 1),
         "model_config": dataclasses.asdict(model.config),
+        "preprocessing": preprocessing_json(sae),
         "ensembles": ensemble_meta(sae),
     }
 
@@ -65,11 +67,18 @@ def sae_from_checkpoint(cls, path, device: str | None = None):
     sae.best_epoch_ = sae.metrics_.get("best_epoch")
     sae.world_size_ = int(meta.get("world_size", 1))
     restore_ensembles(sae, meta.get("ensembles", {}))
+    sae.preprocessing_ = Preprocessing.from_json(meta["preprocessing"]) if meta.get("preprocessing") else None
     if device is not None:
         sae.device = device
     sae.model_.to(resolve_device(sae.device))
     sae.n_features_in_ = sae.model_.n_inputs + len(sae.data_attrs_.get("dropped_neurons", []))
     return sae
+
+
+def preprocessing_json(sae) -> dict | None:
+    """What the front end did (:class:`~nwb_sae.preprocess.Preprocessing`) as JSON; None before the front end existed."""
+    record = getattr(sae, "preprocessing_", None)
+    return None if record is None else record.to_json()
 
 
 def ensemble_meta(sae) -> dict:

@@ -51,6 +51,9 @@ def load_data(path, **options) -> xr.DataArray:
         :data:`nwb_sae.io.align.DEFAULT_WINDOW_SAMPLES` samples; see
         :mod:`nwb_sae.io.recording.continuous`). An in-memory 2-D numpy array passed to
         :class:`nwb_sae.SAE` is instead population vectors ``(samples, neurons)``, as in scikit-learn.
+        ``preprocess`` / ``decay_time`` deconvolve an NWB series before it is cut into windows
+        (:func:`~nwb_sae.io.recording.nwb.read_nwb`; a deconvolved recording is then in memory); for other
+        files they are ignored here (``SAE.fit`` applies the front end).
         ``lazy`` applies to NWB recordings only (array files and plain HDF5 datasets are read whole):
         ``None`` (the default) reads them window by window and keeps them lazy (a dask-backed array)
         when their float32 samples exceed :data:`IN_MEMORY_BYTES` (128 MiB), loading smaller ones into
@@ -64,20 +67,34 @@ def load_data(path, **options) -> xr.DataArray:
     lazy = options.pop("lazy", None)
     options = {k: v for k, v in options.items() if v is not None}
     path = path_or_url(path)
+    front_end = {k: options.pop(k) for k in ("preprocess", "decay_time") if k in options}
     if is_url(path) or path.suffix.lower() in (".nwb", ".h5", ".hdf5"):  # a URL is read in place: HDF5 only
         from nwb_sae.io.recording import nwb as nwb_reader
+
+        if "dataset" not in options:
+            options.update(front_end)  # read_nwb deconvolves before windowing where the rule applies
 
         data = nwb_reader.load_hdf5_or_nwb(path, **options, lazy=lazy is not False)  # plain HDF5: read whole
         if lazy is None and _is_dask(data) and float32_bytes(data) <= IN_MEMORY_BYTES:
             data = data.compute(scheduler="synchronous")  # small: in memory, as an eager read gives it
-        return data
+        return _with_signal(data, options.get("dataset"))
     window = options.pop("window", None)
     if options:
         from nwb_sae.errors import InputDataError
 
         raise InputDataError(f"{path}: the options {sorted(options)} only apply to NWB or HDF5 files; an array "
                              "file takes only a window (for a 2-D [neurons, time] recording).")
-    return read_array_file(path, window=window)
+    return _with_signal(read_array_file(path, window=window), path.name)
+
+
+def _with_signal(data, name):
+    """``data`` with ``attrs["signal"]`` from a plain array's name (suite2p's F.npy, spks.npy, ...) if unset."""
+    from nwb_sae.io.recording.signal import signal_of_name
+
+    signal = signal_of_name(name) if name and "signal" not in data.attrs else ""
+    if signal:
+        data.attrs["signal"] = signal
+    return data
 
 
 def _is_dask(data) -> bool:

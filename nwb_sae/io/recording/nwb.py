@@ -9,8 +9,9 @@ The window rule is documented in :mod:`nwb_sae.io.align`.
 
 from __future__ import annotations
 
+import json
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 import xarray as xr
@@ -32,6 +33,7 @@ from nwb_sae.io.recording.nwb_windows import (
     window_attrs,
     windows_dataarray,
 )
+from nwb_sae.io.recording.signal import indicator_of, signal_of_series
 from nwb_sae.io.remote import path_or_url
 
 __all__ = ["read_nwb", "open_activity", "load_hdf5_or_nwb", "ActivitySource", "DEFAULT_BIN_SIZE"]
@@ -50,10 +52,13 @@ class ReadRequest:
     where: object = None
     as_rate: bool = False
     lazy: bool = False
+    preprocess: str | None = None
+    decay_time: float | None = None
 
 
 def read_nwb(path, activity=None, presentations=None, window=None, bin_size=None, align_to=None, *,
-             neurons=None, where=None, as_rate=False, lazy=False) -> xr.DataArray:
+             neurons=None, where=None, as_rate=False, lazy=False, preprocess=None,
+             decay_time=None) -> xr.DataArray:
     """Read an NWB file's activity as a DataArray with dims (neurons, time, presentations).
 
     Parameters
@@ -90,6 +95,17 @@ def read_nwb(path, activity=None, presentations=None, window=None, bin_size=None
         Units only: spikes per second instead of spike counts per bin.
     lazy : bool
         Return a dask-backed DataArray; windows are read when computed (the file is reopened then).
+    preprocess : {'auto', 'deconvolve', 'none'}, optional
+        Apply the calcium front end (:func:`nwb_sae.preprocess.preprocess`, the same rule as
+        ``SAE(preprocess=...)``) to the whole continuous recording *before* cutting the windows, so
+        transients that cross a window edge and the running baseline come from the recording, not
+        from each window. The record goes to ``attrs["preprocessing"]`` and ``SAE.fit`` takes it over.
+        Default None: windows of the raw series (``SAE.fit`` then deconvolves back-to-back windows
+        as one recording, trial-aligned windows one by one). A deconvolved recording is held in
+        memory (float32) and its windows are not lazy. Series with timestamps or binned (``bin_size``)
+        are left to ``SAE.fit``.
+    decay_time : float, optional
+        The indicator's decay time (s) for ``preprocess``; None: the file's indicator or estimated.
 
     Returns
     -------
@@ -128,7 +144,7 @@ def read_nwb(path, activity=None, presentations=None, window=None, bin_size=None
     path = path_or_url(path)
     request = ReadRequest(activity=activity, presentations=presentations, window=align.as_window(window, path),
                           bin_size=bin_size, align_to=align_to, neurons=neurons, where=where, as_rate=as_rate,
-                          lazy=lazy)
+                          lazy=lazy, preprocess=preprocess, decay_time=decay_time)
     if align_to is not None and presentations is None:
         raise InputDataError(f"{path}: align_to={align_to!r} needs an interval table (presentations=...).")
     # anything pynwb/h5py raise past this point is reported as a problem of the file, never raw
@@ -144,6 +160,11 @@ def _read_windows(path, io, nwbfile, version, request: ReadRequest):
     if request.neurons is not None:
         source = source.subset(_neuron_positions(path, source, request.neurons))
     check_sampled(path, source)
+    signal = signal_of_series(source.kind, source.object_path)
+    indicator = indicator_of(candidate.container) if source.kind == "roi_response" else ""
+    source, record = _front_end(path, source, request, signal, indicator)
+    if record is not None:  # the deconvolved recording is in memory: its windows are cut there
+        request = replace(request, lazy=False)
     if request.presentations is None:
         pres = consecutive_presentations(path, source, request.window)
     else:
@@ -152,7 +173,32 @@ def _read_windows(path, io, nwbfile, version, request: ReadRequest):
     values, keep, dropped = cut_windows(path, source, pres, where=request.where, lazy=request.lazy,
                                         as_rate=request.as_rate)
     attrs = _attrs(path, version, nwbfile, source, request, pres, dropped)
+    attrs["signal"] = signal  # what the front end deconvolves
+    if indicator:
+        attrs["indicator"] = indicator
+    if record is not None:
+        attrs.update(preprocessed="deconvolve", preprocessing=json.dumps(record.to_json()))
     return values, source, pres, keep, attrs
+
+
+def _front_end(path, source: ActivitySource, request: ReadRequest, signal: str, indicator: str):
+    """The source with the calcium front end applied to its whole recording (when asked and it applies)."""
+    if request.preprocess is None or source.kind == "units" or source.timestamps is not None \
+            or getattr(source.reader, "per_bin", 1) != 1:
+        return source, None
+    from nwb_sae.preprocess.frontend import deconvolve_recording  # the front end imports the readers' labels
+
+    attrs = {"signal": signal, "indicator": indicator, "source": str(path)}
+    with reading(path, source.object_path):
+        samples = source.read(0, source.n_samples)
+    deconvolved, record = deconvolve_recording(samples, 1.0 / source.dt, attrs, request.preprocess,
+                                               request.decay_time)
+    if deconvolved is None:
+        return source, None
+    reader = replace(source.reader, filename="", dataset=source.object_path, transposed=False,
+                     n_raw=deconvolved.shape[0], n_channels=deconvolved.shape[1], columns=None, conversion=1.0,
+                     offset=0.0, channel_conversion=None, h5dataset=deconvolved)
+    return replace(source, reader=reader, unit="deconvolved (noise units)"), record
 
 
 def _neuron_positions(path, source: ActivitySource, neurons) -> np.ndarray:
@@ -266,6 +312,7 @@ def load_hdf5_or_nwb(path, **options) -> xr.DataArray:
             raise InputDataError(f"{path}: dims={dims!r} applies to a plain HDF5 dataset; give dataset=... too.")
         return read_nwb(path, **options, lazy=lazy)
     window = options.pop("window", None)
+    options.pop("preprocess", None), options.pop("decay_time", None)  # SAE.fit applies the front end here
     if options:
         raise InputDataError(
             f"{path}: is a plain HDF5 file, not NWB; the options {sorted(options)} apply to NWB files. "

@@ -66,6 +66,13 @@ class SaeResults(NamedTuple):
         """The model selection recorded in the provenance (``n_latents``, ``k``, ``mp_count``, ``curve``)."""
         return self.provenance.get("selection") or {}
 
+    @property
+    def preprocessing(self) -> dict:
+        """What the front end did before the fit (:class:`nwb_sae.preprocess.Preprocessing` as a dict):
+        ``method``, ``summary``, ``frame_rate``, ``scope``, ``baseline_window``, ``decay_source`` and per
+        neuron ``decay_time``, ``ar_coefficients``, ``noise``; empty for results written before it existed."""
+        return self.provenance.get("preprocessing") or {}
+
     def close(self) -> None:
         """Close the file behind the lazy codes (they can no longer be computed afterwards)."""
         if self.file is not None and self.file.id.valid:

@@ -15,6 +15,7 @@ from nwb_sae.io.results.write_codes import CodeStream
 from nwb_sae.io.results.write_module import ResultsToWrite
 from nwb_sae.io.results.write_tables import TimeBase, time_base
 from nwb_sae.io.text import as_str
+from nwb_sae.preprocess import apply_to_recording
 
 _ACTIVITY_ATTRS = ("activity", "object_path", "series_path", "series")
 """Keys of the training data's attrs that may hold the activity's path in the file."""
@@ -100,9 +101,19 @@ def results_from_model(sae, source, *, module: str = "sae", in_place: bool = Fal
     file = path if remote.is_url(path) else str(path.resolve())
     selection = _neuron_selection(sae, source, path)
 
-    def read(start: int, stop: int) -> np.ndarray:
+    def read_raw(start: int, stop: int) -> np.ndarray:
         x = source.read(start, stop)
         return x if selection is None else x[:, selection]
+
+    record = getattr(sae, "preprocessing_", None)
+    front_end = {}  # a deconvolving model: the whole recording through its front end, once, on the first read
+
+    def read(start: int, stop: int) -> np.ndarray:
+        if record is None or record.method != "deconvolve":
+            return read_raw(start, stop)
+        if "x" not in front_end:
+            front_end["x"] = apply_to_recording(read_raw(0, source.n_samples), record)
+        return front_end["x"][start:stop]
 
     label = f"{name}:{source.object_path}"
     stream = CodeStream(read, source.n_samples, sae.model_.n_latents, sae.encode_samples,
