@@ -7,19 +7,15 @@ import pytest
 import torch
 
 from nwb_sae.ensembles import fleet as fleet_module
-from nwb_sae.ensembles.fleet import InstanceSpec, _gradients, _pre, _val_mse, active_codes, encode, fit_fleet
+from nwb_sae.ensembles.fleet import InstanceSpec, _gradients, _pre, _val_mse, fit_fleet
 from nwb_sae.ensembles.significance import ShiftNull, circular_shift
 
 
-def _direct_loss(xb, W_enc, b_enc, W_dec, b_dec, mask, theta, ks=None):
+def _direct_loss(xb, W_enc, b_enc, W_dec, b_dec, mask, theta):
     """The per-instance mean squared error written the plain way (autograd differentiates it)."""
     pre = torch.relu(torch.baddbmm(b_enc.unsqueeze(1), xb.unsqueeze(0) - b_dec.unsqueeze(1),
                                    W_enc.transpose(1, 2))) * mask.unsqueeze(1)
-    keep = pre > theta.view(-1, 1, 1)
-    if ks is not None:  # each sample's ks[i] largest, by sorting (not the fleet's cut)
-        rank = pre.argsort(dim=2, descending=True).argsort(dim=2)
-        keep = (rank < ks.view(-1, 1, 1)) & (pre > 0)
-    codes = pre * keep
+    codes = pre * (pre > theta.view(-1, 1, 1))
     return (torch.baddbmm(b_dec.unsqueeze(1), codes, W_dec) - xb).pow(2).mean(dim=(1, 2))
 
 
@@ -32,17 +28,17 @@ def _weights(n_inst=3, n_lat=5, n_in=7, seed=0):
     return tensors, mask, torch.tensor([0.05, 0.1, 0.2])
 
 
-def _check_against_autograd(weights, mask, theta, xb, ks=None):
+def _check_against_autograd(weights, mask, theta, xb):
     """The hand-written gradients and validation error equal autograd's and the plain error; the step's
     active counts and fired latents equal those of the pre-activations."""
     params = [p.clone().requires_grad_(True) for p in weights]
-    _direct_loss(xb, *params, mask, theta, ks).sum().backward()
-    grads, counts, fired = _gradients(xb, *weights, mask, theta, ks)
+    _direct_loss(xb, *params, mask, theta).sum().backward()
+    grads, counts, fired = _gradients(xb, *weights, mask, theta)
     for p, g in zip(params, grads, strict=True):
         torch.testing.assert_close(g, p.grad, rtol=1e-4, atol=1e-6)
-    torch.testing.assert_close(_val_mse(xb, *weights, mask, theta, ks), _direct_loss(xb, *weights, mask, theta, ks),
+    torch.testing.assert_close(_val_mse(xb, *weights, mask, theta), _direct_loss(xb, *weights, mask, theta),
                                rtol=1e-4, atol=1e-6)
-    active = active_codes(_pre(xb, weights[0], weights[1], weights[3], mask), theta, ks)
+    active = _pre(xb, weights[0], weights[1], weights[3], mask) > theta.view(-1, 1, 1)
     torch.testing.assert_close(counts, active.sum(dim=(1, 2)))
     assert torch.equal(fired, active.any(dim=1))
     return fired
@@ -95,30 +91,3 @@ def test_hand_written_gradients_equal_autograd_with_more_latents_than_neurons(mo
     monkeypatch.setattr(fleet_module, "SPARSE_DENSITY", density)
     weights, mask, theta = _weights(n_lat=9, n_in=4, seed=5)
     _check_against_autograd(weights, mask, theta, torch.randn(32, 4, generator=torch.Generator().manual_seed(6)))
-
-
-@pytest.mark.parametrize("density", [0.0, 1.0], ids=["products", "gathered"])
-def test_per_sample_topk_gradients_equal_autograd(monkeypatch, density):
-    monkeypatch.setattr(fleet_module, "SPARSE_DENSITY", density)
-    weights, mask, theta = _weights(n_lat=9, n_in=4, seed=7)
-    ks = torch.tensor([1, 2, 3])
-    _check_against_autograd(weights, mask, theta, torch.randn(32, 4, generator=torch.Generator().manual_seed(8)), ks)
-
-
-def test_a_topk_fleet_keeps_k_latents_per_sample_and_learns_a_planted_dictionary():
-    rng = np.random.default_rng(2)
-    atoms = rng.standard_normal((12, 8))
-    atoms /= np.linalg.norm(atoms, axis=1, keepdims=True)
-    codes = np.zeros((6000, 12))
-    for row in codes:  # two atoms in every sample: a dense code that a threshold would mix
-        row[rng.choice(12, 2, replace=False)] = rng.uniform(1, 3, 2)
-    x = torch.as_tensor(codes @ atoms + 0.05 * rng.standard_normal((6000, 8)), dtype=torch.float32)
-    specs = [InstanceSpec(24, 2, 0, per_sample=True), InstanceSpec(24, 3, 1, per_sample=True)]
-    fleet = fit_fleet(x[:5000], x[5000:], specs, batch_size=256, min_steps=1500)
-    assert torch.equal(fleet.threshold, torch.zeros(2)) and fleet.per_sample_k.tolist() == [2, 3]
-    active = (encode(fleet, x[5000:]) > 0).sum(dim=2)
-    assert active[0].max() <= 2 and active[1].max() <= 3
-    learned = fleet.W_dec[0].numpy()
-    assert ((np.abs(learned @ atoms.T)).max(axis=0) > 0.9).mean() >= 0.9
-    with pytest.raises(ValueError, match="not both"):
-        fit_fleet(x[:500], x[500:600], [InstanceSpec(4, 1, 0), InstanceSpec(4, 1, 1, per_sample=True)])

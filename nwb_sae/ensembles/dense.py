@@ -12,10 +12,8 @@ neither a copy nor a mix of a more frequent latent.
 ``k`` (active latents per time bin) is chosen from :data:`K_GRID` like the threshold selection
 chooses: two seeds per candidate (on at most :data:`SELECTION_SAMPLES` training samples), scored by
 the number of latents that pass those tests on the held-out presentations kept for choosing; ties
-go to the lowest masked held-out error. Every fit is an instance of the threshold path's fleet
-(:mod:`nwb_sae.ensembles.fleet`, per-sample TopK instances) on its schedule
-(:mod:`nwb_sae.ensembles.schedule`): the candidates as one fleet, the chosen ``k`` fitted again on
-all training samples, one instance per seed. :func:`nwb_sae.ensembles.find.find_ensembles` runs this when the
+go to the lowest masked held-out error. The chosen ``k`` is refitted on all training samples when the
+candidates saw a subset. :func:`nwb_sae.ensembles.find.find_ensembles` runs this when the
 Marchenko-Pastur count is at least 2 and the threshold fit reports fewer than half that many
 ensembles, or its masked error still falls at the densest ``k`` it tried; it keeps whichever of the
 two reports more ensembles.
@@ -23,13 +21,15 @@ two reports more ensembles.
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 import pandas as pd
 import torch
+from tqdm.auto import tqdm
 
-from nwb_sae.ensembles.fleet import InstanceSpec, encode
-from nwb_sae.ensembles.schedule import fit_candidates, fit_final
-from nwb_sae.ensembles.selection import _pick, _subset, masked_errors
+from nwb_sae.config import ModelConfig, TrainConfig
+from nwb_sae.ensembles.selection import _pick
 from nwb_sae.ensembles.significance import ShiftNull
 from nwb_sae.ensembles.verdict import vet_dictionary
 
@@ -45,9 +45,34 @@ SELECTION_SAMPLES = 32768
 """Training samples each ``k`` candidate is fitted on (a random subset of larger recordings)."""
 
 
+def fit_topk(x_train: torch.Tensor, x_val: torch.Tensor, n_latents: int, k: int, seed: int,
+             train_config: TrainConfig):
+    """One per-sample TopK :class:`nwb_sae.model.SparseAutoencoder` on normalised samples (identity normalisation)."""
+    from nwb_sae.model import SparseAutoencoder
+    from nwb_sae.train import train_model
+
+    model = SparseAutoencoder(x_train.shape[1], ModelConfig(n_latents=n_latents, activation="topk", k=k))
+    model.reset_parameters(torch.Generator().manual_seed(seed))
+    model.init_from_data(x_train)
+    torch.manual_seed(seed)
+    train_model(model, x_train, x_val, replace(train_config, seed=seed, progress=False, device="cpu"))
+    return model.eval()
+
+
+def masked_error(model, x: torch.Tensor, fraction: float = 0.1, seed: int = 0) -> float:
+    """Error on hidden held-out entries (filled with the decoder bias), relative to predicting that bias."""
+    mask = torch.rand(x.shape, generator=torch.Generator().manual_seed(seed)) < fraction
+    with torch.no_grad():
+        filled = torch.where(mask, model.b_dec, x)
+        recon = model.decode(model.encode(filled))
+        err = ((recon - x) ** 2 * mask).sum()
+        base = ((model.b_dec - x) ** 2 * mask).sum()
+    return float(err / base.clamp_min(1e-12))
+
+
 def find_dense_ensembles(x_train: np.ndarray, x_tune: np.ndarray, x_test: np.ndarray, *,
                          n_seeds: int = 2, alpha: float = 0.05, null=None, tune_null=None, seed: int = 0,
-                         fit_kwargs: dict | None = None, n_latents: int | None = None,
+                         train_config: TrainConfig | None = None, n_latents: int | None = None,
                          progress: bool = False):
     """Fit and vet a wide per-sample TopK dictionary; the threshold selection's dense counterpart.
 
@@ -60,13 +85,13 @@ def find_dense_ensembles(x_train: np.ndarray, x_tune: np.ndarray, x_test: np.nda
         As in :func:`nwb_sae.ensembles.find_ensembles`.
     null, tune_null : ShiftNull, optional
         The significance nulls of ``x_test`` and ``x_tune`` (built here when not given).
-    fit_kwargs : dict, optional
-        Passed to :func:`nwb_sae.ensembles.fleet.fit_fleet` by every fit (as in ``find_ensembles``).
+    train_config : TrainConfig, optional
+        Training settings of :func:`nwb_sae.train.train_model` (seed, progress and device are set here).
     n_latents : int, optional
         Width of the dictionary when the user gave one (default: :data:`LATENTS_PER_NEURON` per neuron,
         within the bounds above).
     progress : bool
-        Show a progress bar per stage.
+        Show a progress bar over the fits.
 
     Returns
     -------
@@ -75,7 +100,7 @@ def find_dense_ensembles(x_train: np.ndarray, x_tune: np.ndarray, x_test: np.nda
         :class:`nwb_sae.ensembles.EnsembleResult` (``threshold`` 0: TopK needs none) and ``curve`` one
         row per ``k`` tried (``trustworthy``, ``masked_error``, ``chosen``).
     """
-    fit_kwargs = fit_kwargs or {}
+    cfg = train_config or TrainConfig()
     xt, xv = (torch.as_tensor(np.ascontiguousarray(a, dtype=np.float32)) for a in (x_train, x_tune))
     if n_latents is None:
         n_latents = max(2, min(LATENTS_PER_NEURON * xt.shape[1], MAX_LATENTS, len(xt) // SAMPLES_PER_LATENT))
@@ -86,26 +111,38 @@ def find_dense_ensembles(x_train: np.ndarray, x_tune: np.ndarray, x_test: np.nda
         subset = xt[rows.sort().values]
     tune_null = tune_null if tune_null is not None else ShiftNull(xv.numpy(), seed=seed)
     null = null if null is not None else ShiftNull(np.asarray(x_test, dtype=np.float64), seed=seed)
-    label = progress and f"dense path ({n_latents} TopK latents)" or None
-    specs = [InstanceSpec(n_latents, k, seed + s, per_sample=True) for k in ks for s in (0, 1)]
-    sweep = fit_candidates(subset, xv, specs, fit_kwargs, label and f"{label}: {len(ks)} k x 2 seeds")
-    errors = masked_errors(sweep, xv, np.zeros(len(xv)), seed=seed)[0::2, 0]
-    codes = encode(sweep, xv).numpy()
+    refits = n_seeds if len(xt) > SELECTION_SAMPLES else max(n_seeds - 2, 0)
+    bar = tqdm(total=2 * len(ks) + refits, desc=f"dense path ({n_latents} TopK latents)", unit="fit",
+               disable=not progress, dynamic_ncols=True, leave=False)
+
+    def fit(x, k, s):
+        model = fit_topk(x, xv, n_latents, k, s, cfg)
+        bar.update(1)
+        return model
+
+    pairs = [[fit(subset, k, seed + s) for s in (0, 1)] for k in ks]
+    errors = [masked_error(a, xv, seed=seed) for a, _ in pairs]
     scores = []
-    for i in range(len(ks)):
-        table, _ = vet_dictionary(sweep.W_dec[2 * i].numpy(), [sweep.W_dec[2 * i + 1].numpy()], codes[2 * i],
-                                  tune_null, alpha=alpha)
+    for a, b in pairs:
+        with torch.no_grad():
+            codes = a.encode(xv).numpy()
+        table, _ = vet_dictionary(a.W_dec.detach().numpy(), [b.W_dec.detach().numpy()], codes, tune_null,
+                                  alpha=alpha)
         scores.append(int(table["significant"].sum()))
-    best = _pick(np.array(scores), errors)
+    best = _pick(np.array(scores), np.array(errors))
     k = ks[best]
-    finals = [InstanceSpec(n_latents, k, seed + s, per_sample=True) for s in range(max(n_seeds, 1))]
-    fits = fit_final(xt, xv, finals, fit_kwargs, label and f"{label}: final fits (k={k}, {len(finals)} seeds)")
-    order = [int(i) for i in torch.argsort(fits.val_mse)]  # the reference explains held-out data best
-    reference = _subset(fits, order[:1])
-    others = [fits.W_dec[i].numpy() for i in order[1:]]
-    test_codes = encode(reference, torch.as_tensor(np.asarray(x_test, dtype=np.float32)))[0].numpy()
-    weights = reference.instance(0)
-    table, consensus = vet_dictionary(weights["W_dec"], others, test_codes, null, alpha=alpha)
+    fits = pairs[best] if subset is xt else [fit(xt, k, seed)]
+    fits += [fit(xt, k, seed + s) for s in range(len(fits), n_seeds)]
+    bar.close()
+    model = fits[0]
+    others = [m.W_dec.detach().numpy() for m in fits[1:n_seeds]]
+    x_test = np.asarray(x_test, dtype=np.float32)
+    with torch.no_grad():
+        codes = model.encode(torch.as_tensor(x_test)).numpy()
+    atoms = model.W_dec.detach().numpy()
+    table, consensus = vet_dictionary(atoms, others, codes, null, alpha=alpha)
+    weights = {name: getattr(model, name).detach().numpy() for name in ("W_enc", "b_enc", "W_dec", "b_dec")}
+    weights["threshold"] = 0.0
     curve = pd.DataFrame({"sweep": "dense k", "n_latents": n_latents, "k": ks, "trustworthy": scores,
                           "masked_error": errors, "chosen": [i == best for i in range(len(ks))]})
     return weights, n_latents, k, table, consensus, curve

@@ -35,9 +35,6 @@ class InstanceSpec(NamedTuple):
     n_latents: int
     k: float
     seed: int
-    per_sample: bool = False
-    """``k`` latents active in every sample (TopK, ``k`` an integer) instead of ``k`` on average (a
-    threshold); a fleet holds instances of one kind."""
 
 
 class Fleet(NamedTuple):
@@ -60,11 +57,6 @@ class Fleet(NamedTuple):
     """Epochs run."""
     val_mse: torch.Tensor | None = None
     """(instances,): validation error of the kept weights."""
-
-    @property
-    def per_sample_k(self) -> torch.Tensor | None:
-        """(instances,) active latents per sample of a TopK fleet; ``None`` for a threshold fleet."""
-        return _per_sample_k(self.specs, self.W_enc.device)
 
     def instance(self, i: int) -> dict:
         """Weights of instance ``i`` without padding, as numpy arrays (keys as in ``SparseAutoencoder``)."""
@@ -92,25 +84,6 @@ def _pre(x: torch.Tensor, W_enc, b_enc, b_dec, mask) -> torch.Tensor:
     return pre.transpose(0, 1)
 
 
-def _per_sample_k(specs, device) -> torch.Tensor | None:
-    kinds = {s.per_sample for s in specs}
-    if len(kinds) > 1:
-        raise ValueError("a fleet holds threshold or per-sample TopK instances, not both")
-    if not kinds.pop():
-        return None
-    return torch.tensor([max(1, int(s.k)) for s in specs], device=device)
-
-
-def active_codes(pre: torch.Tensor, theta: torch.Tensor, ks: torch.Tensor | None) -> torch.Tensor:
-    """Which pre-activations (instances, batch, latents) are kept: above the instance's threshold,
-    or among the ``ks[i]`` largest of their sample (``ks`` given: a TopK fleet)."""
-    if ks is None:
-        return pre > theta.view(-1, 1, 1)
-    top = pre.topk(int(ks.max()), dim=2, sorted=True).values
-    cut = top.gather(2, (ks - 1).view(-1, 1, 1).expand(-1, pre.shape[1], 1))
-    return (pre >= cut) & (pre > 0)
-
-
 def _batch_topk(pre: torch.Tensor, counts: torch.Tensor) -> torch.Tensor:
     """Keep, per instance, its ``counts[i]`` largest entries of the whole (batch, latents) slab."""
     flat = pre.detach().reshape(pre.shape[0], -1)
@@ -123,12 +96,11 @@ def _batch_topk(pre: torch.Tensor, counts: torch.Tensor) -> torch.Tensor:
 def encode(fleet_or_weights, x: torch.Tensor, batch_size: int = 8192) -> torch.Tensor:
     """Inference codes (instances, samples, latents) of normalised samples ``x`` (samples, neurons)."""
     f = fleet_or_weights
-    ks = getattr(f, "per_sample_k", None)
     out = []
     with torch.no_grad():
         for start in range(0, x.shape[0], batch_size):
             pre = _pre(x[start:start + batch_size], f.W_enc, f.b_enc, f.b_dec, f.latent_mask)
-            out.append(pre * active_codes(pre, f.threshold, ks))
+            out.append(pre * (pre > f.threshold.view(-1, 1, 1)))
     return torch.cat(out, dim=1)
 
 
@@ -194,12 +166,12 @@ class _Adam:
         self.v = [t[idx] for t in self.v]
 
 
-def _gradients(xb, W_enc, b_enc, W_dec, b_dec, mask, theta, ks=None):
+def _gradients(xb, W_enc, b_enc, W_dec, b_dec, mask, theta):
     """Gradients of every instance's mean squared error without autograd; active codes per instance; fired latents.
 
     The loss of instance ``i`` is ``|x - b_i - c W_i|^2 / (batch * neurons)`` with codes
-    ``c = pre * (pre > theta_i)`` (or the ``ks[i]`` largest of each sample: TopK); the gradient through
-    the codes treats the cut as fixed, like autograd of ``pre * (pre > theta)`` would. Every product over the batch that all instances
+    ``c = pre * (pre > theta_i)``; the gradient through the codes treats the threshold's cut as fixed,
+    like autograd of ``pre * (pre > theta)`` would. Every product over the batch that all instances
     share (the encoder, the gradients of the encoder weights) is one matrix product for all of them.
     With fewer latents than neurons the error is expanded as
     ``|x - b_i|^2 - 2 c.W_i(x - b_i) + c W_i W_i^T c`` so that nothing of size (instances, batch,
@@ -211,7 +183,7 @@ def _gradients(xb, W_enc, b_enc, W_dec, b_dec, mask, theta, ks=None):
     flat = n_inst * n_lat
     scale = 2.0 / (n_b * n_in)
     pre = _pre(xb, W_enc, b_enc, b_dec, mask)                                         # (I, B, L)
-    active = active_codes(pre, theta, ks)
+    active = pre > theta.view(-1, 1, 1)
     if n_lat <= n_in:
         codes = pre * active
         code_sum = codes.sum(1)                                                       # (I, L)
@@ -307,10 +279,7 @@ def fit_fleet(x_train: torch.Tensor, x_val: torch.Tensor, specs: list[InstanceSp
     batch_size = min(batch_size, n)
     target = torch.tensor([s.k for s in specs], dtype=x_train.dtype, device=device)
     counts = torch.tensor([max(1, int(round(s.k * batch_size))) for s in specs], device=device)
-    ks = _per_sample_k(specs, device)
     theta = None if init is None else init.threshold.clone().to(device)
-    if ks is not None:  # TopK: the cut is each sample's k-th value, no threshold to track
-        theta = torch.zeros(n_inst, device=device)
     steps_per_epoch = max(1, n // batch_size)
     min_epochs = min(math.ceil(min_steps / steps_per_epoch), MAX_EPOCHS_FOR_STEPS)
     max_epochs = max(max_epochs, min_epochs if raise_epochs else 1, 1)  # min_steps wins over max_epochs
@@ -339,18 +308,17 @@ def fit_fleet(x_train: torch.Tensor, x_val: torch.Tensor, specs: list[InstanceSp
                     kept = _batch_topk(_pre(xb, W_enc, b_enc, b_dec, mask), counts)
                 theta = kept.masked_fill(kept <= 0, math.inf).reshape(n_inst, -1).min(dim=1).values
                 theta = torch.where(torch.isfinite(theta), theta, torch.ones_like(theta)) * (1 - 1e-6)
-            grads, counts_now, fired_now = _gradients(xb, W_enc, b_enc, W_dec, b_dec, step_mask, theta, ks)
+            grads, counts_now, fired_now = _gradients(xb, W_enc, b_enc, W_dec, b_dec, step_mask, theta)
             grads[2] -= (grads[2] * W_dec).sum(2, keepdim=True) * W_dec  # decoder rows stay on the sphere
             optimizer.step(grads, lr * min(1.0, (step + 1) / 50))
             W_dec /= W_dec.norm(dim=2, keepdim=True).clamp_min(1e-8)
             fired |= fired_now
             l0 = counts_now / xb.shape[0]
-            if ks is None:
-                theta *= torch.exp(0.05 * ((l0 - target) / target).clamp(-1.0, 1.0))
+            theta *= torch.exp(0.05 * ((l0 - target) / target).clamp(-1.0, 1.0))
             step += 1
-        _revive_dead(x_train, W_enc, b_enc, W_dec, b_dec, mask, ~fired, theta, ks, generator)
+        _revive_dead(x_train, W_enc, b_enc, W_dec, b_dec, mask, ~fired, theta, generator)
         with torch.no_grad():
-            val = _val_mse(x_val, W_enc, b_enc, W_dec, b_dec, mask, theta, ks)
+            val = _val_mse(x_val, W_enc, b_enc, W_dec, b_dec, mask, theta)
         better = (val < best_val[live] * (1 - 1e-3)).cpu()
         for p, b in zip(params, best, strict=True):
             b[live[better]] = p[better.to(device)]
@@ -371,17 +339,15 @@ def fit_fleet(x_train: torch.Tensor, x_val: torch.Tensor, specs: list[InstanceSp
                 optimizer.params = params
                 optimizer.keep(idx)
                 mask, theta, target = mask_all[live.to(device)], theta[idx], target[idx]
-                ks = None if ks is None else ks[idx]
                 step_mask = None if bool(mask.all()) else mask
     bar.close()
     W_enc_b, b_enc_b, W_dec_b, b_dec_b = (b.cpu() for b in best)
-    threshold = torch.zeros(n_inst) if ks is not None else _calibrate(
-        W_enc_b, b_enc_b, b_dec_b, mask_all.cpu().bool(), x_train.cpu(), specs)
+    threshold = _calibrate(W_enc_b, b_enc_b, b_dec_b, mask_all.cpu().bool(), x_train.cpu(), specs)
     return Fleet(list(specs), W_enc_b, b_enc_b, W_dec_b, b_dec_b, threshold, mask_all.cpu().bool(), epoch,
                  best_val.cpu())
 
 
-def _val_mse(x_val, W_enc, b_enc, W_dec, b_dec, mask, theta, ks=None, batch_size=8192) -> torch.Tensor:
+def _val_mse(x_val, W_enc, b_enc, W_dec, b_dec, mask, theta, batch_size=8192) -> torch.Tensor:
     """Validation MSE per instance with the current thresholds."""
     n_inst, n_lat, n_in = W_dec.shape
     total = torch.zeros(n_inst, dtype=torch.float64, device=x_val.device)
@@ -391,7 +357,7 @@ def _val_mse(x_val, W_enc, b_enc, W_dec, b_dec, mask, theta, ks=None, batch_size
     for s in range(0, x_val.shape[0], batch_size):
         xb = x_val[s:s + batch_size]
         pre = _pre(xb, W_enc, b_enc, b_dec, mask)
-        codes = pre * active_codes(pre, theta, ks)
+        codes = pre * (pre > theta.view(-1, 1, 1))
         if n_lat > n_in:  # as in _gradients: the residual, or the expanded error
             total += (torch.baddbmm(b_dec.unsqueeze(1), codes, W_dec) - xb).pow(2).sum(dim=(1, 2))
             continue
@@ -401,21 +367,20 @@ def _val_mse(x_val, W_enc, b_enc, W_dec, b_dec, mask, theta, ks=None, batch_size
     return (total / max(x_val.numel(), 1)).float()
 
 
-def _revive_dead(x, W_enc, b_enc, W_dec, b_dec, mask, dead, theta, ks, generator, probe=8192) -> None:
-    """Point latents that never fired in an epoch at badly reconstructed samples (of ``probe`` drawn)."""
+def _revive_dead(x, W_enc, b_enc, W_dec, b_dec, mask, dead, theta, generator, probe=8192) -> None:
+    """Point latents that never fired in an epoch at badly reconstructed samples."""
     dead = dead & mask.bool()
-    which = torch.nonzero(dead.any(dim=1)).squeeze(1)
-    if len(which) == 0:
+    if not bool(dead.any()):
         return
     xb = x[torch.randint(0, x.shape[0], (probe,), generator=generator)]
-    pre = _pre(xb, W_enc[which], b_enc[which], b_dec[which], mask[which])  # only instances with dead latents
-    codes = pre * active_codes(pre, theta[which], None if ks is None else ks[which])
-    residual = xb - torch.baddbmm(b_dec[which].unsqueeze(1), codes, W_dec[which])
-    for j, i in enumerate(which.tolist()):
+    pre = _pre(xb, W_enc, b_enc, b_dec, mask)
+    codes = pre * (pre > theta.view(-1, 1, 1))
+    residual = xb - torch.baddbmm(b_dec.unsqueeze(1), codes, W_dec)
+    for i in torch.nonzero(dead.any(dim=1)).squeeze(1).tolist():
         idx = torch.nonzero(dead[i]).squeeze(1)
-        weights = residual[j].pow(2).sum(dim=1)
+        weights = residual[i].pow(2).sum(dim=1)
         picks = torch.multinomial(weights, len(idx), replacement=True, generator=generator)
-        directions = residual[j][picks]
+        directions = residual[i][picks]
         directions /= directions.norm(dim=1, keepdim=True).clamp_min(1e-8)
         W_dec.data[i, idx] = directions
         W_enc.data[i, idx] = directions

@@ -30,8 +30,7 @@ import numpy as np
 import pandas as pd
 import torch
 
-from nwb_sae.ensembles.fleet import Fleet, InstanceSpec, _pre, active_codes, decode
-from nwb_sae.ensembles.schedule import fit_candidates
+from nwb_sae.ensembles.fleet import Fleet, InstanceSpec, _pre, decode, fit_fleet
 from nwb_sae.ensembles.significance import MIN_EFFECTIVE_NEURONS, ShiftNull, effective_neurons, is_ensemble
 from nwb_sae.ensembles.stability import seed_stability
 
@@ -39,6 +38,9 @@ K_GRID = (1 / 16, 1 / 8, 1 / 4, 1 / 2, 1, 2, 4, 8)
 """Candidate mean numbers of active latents per time bin."""
 SIZE_FACTORS = (1, 2, 4)
 """Candidate numbers of latents, as multiples of the Marchenko-Pastur count."""
+SELECTION_STEPS = 500
+"""Optimisation steps of every candidate (whole epochs): enough to rank them; the chosen one is refitted
+with the full budget by :func:`nwb_sae.ensembles.find_ensembles`."""
 
 
 class Selection(NamedTuple):
@@ -88,7 +90,7 @@ def masked_errors(fleet: Fleet, x_val: torch.Tensor, groups: np.ndarray, fractio
     filled = torch.where(mask.unsqueeze(0), fleet.b_dec.unsqueeze(1), x_val.unsqueeze(0))
     with torch.no_grad():
         pre = _pre(filled, fleet.W_enc, fleet.b_enc, fleet.b_dec, fleet.latent_mask)
-        codes = pre * active_codes(pre, fleet.threshold, fleet.per_sample_k)
+        codes = pre * (pre > fleet.threshold.view(-1, 1, 1))
         err = ((decode(fleet, codes) - x_val) ** 2 * mask).sum(dim=2).numpy()
         base = ((fleet.b_dec.unsqueeze(1) - x_val) ** 2 * mask).sum(dim=2).numpy()
     _, g = np.unique(groups, return_inverse=True)
@@ -124,7 +126,8 @@ def _pick(scores: np.ndarray, masked: np.ndarray) -> int:
 def _sweep(x_train, x_val, val_groups, candidates, seed, alpha, null, fit_kwargs, label=None):
     """Fit each (n_latents, k) with two seeds; scores, masked errors and the fleet."""
     specs = [InstanceSpec(n, k, seed + s) for n, k in candidates for s in (0, 1)]
-    fleet = fit_candidates(x_train, x_val, specs, fit_kwargs, label and f"{label}: {len(candidates)} candidates x 2 seeds")
+    fleet = fit_fleet(x_train, x_val, specs, **{"max_steps": SELECTION_STEPS, **fit_kwargs},
+                      label=label and f"{label}: {len(candidates)} candidates x 2 seeds")
     masked = masked_errors(fleet, x_val, val_groups).mean(axis=1)
     scores = [_trustworthy(fleet, 2 * i, 2 * i + 1, null, alpha) for i in range(len(candidates))]
     return np.array(scores), masked[0::2], fleet
@@ -157,7 +160,7 @@ def select_model(x_train: torch.Tensor, x_val: torch.Tensor, val_groups: np.ndar
         That test's null on ``x_val`` when the caller built it already (``n_shifts`` is then its own).
     fit_kwargs : dict, optional
         Passed to :func:`nwb_sae.ensembles.fleet.fit_fleet` (each candidate is fitted for at most
-        :data:`~nwb_sae.ensembles.schedule.SELECTION_STEPS` steps unless ``max_steps`` is given there).
+        :data:`SELECTION_STEPS` steps unless ``max_steps`` is given there).
     progress : bool
         Show a progress bar per sweep.
 
