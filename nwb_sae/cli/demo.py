@@ -55,7 +55,9 @@ def run(args: argparse.Namespace) -> int:
 
     # Dense continuous data (3-8 of the 96 ensembles active in every bin): TopK with k=6. The default
     # threshold fit is built for sparse (spiking) ensembles and picks too few latents here (README, Benchmarks).
-    sae = SAE(n_latents=384, activation="topk", k=6, epochs=args.epochs, seed=args.seed,
+    # The traces are planted ensemble activity written as dF/F, not convolved with a calcium kernel:
+    # the deconvolution front end (on by default for dF/F) has nothing to undo here.
+    sae = SAE(n_latents=384, activation="topk", k=6, epochs=args.epochs, seed=args.seed, preprocess="none",
               progress=not args.quiet)
     sae.fit(data, checkpoint_dir=out / "checkpoints")
     report = metrics.recovery_report(sae.dictionary, rec.dictionary)
