@@ -52,7 +52,9 @@ def make_sample_file(folder=None, *, n_neurons: int = 24, n_atoms: int = 16, n_p
     source = folder / f"{stem}.nwb"
     write_nwb_recording(source, rec, kind=kind)
     data = read_nwb(source, presentations="trials", window=_window(rec))
-    sae = SAE(n_latents=n_latents, k=4, epochs=epochs, batch_size=128, progress=False, seed=seed).fit(data)
+    # planted activity written as dF/F without a calcium kernel: nothing for the front end to undo
+    sae = SAE(n_latents=n_latents, k=4, epochs=epochs, batch_size=128, progress=False, seed=seed,
+              preprocess="none").fit(data)
     return write_nwb(sae, source, out, overwrite=True)  # atomic: another process sees the whole file or none
 
 
