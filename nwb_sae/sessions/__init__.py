@@ -1,0 +1,19 @@
+"""Many sessions: each fitted as a task on ``dask.distributed`` (``batch``), and what links them.
+
+``batch.py`` runs one fit per session; the cross-session parts (the neuron registry, tracking ensembles
+across sessions, the joint multi-session model) live beside it in this package.
+"""
+
+from nwb_sae.sessions.batch import (
+    SUMMARY_COLUMNS,
+    batch,
+    dask_client,
+    expand_inputs,
+    is_complete,
+    run_session,
+    session_names,
+    write_summary,
+)
+
+__all__ = ["batch", "SUMMARY_COLUMNS", "session_names", "is_complete", "dask_client", "expand_inputs",
+           "run_session", "write_summary"]
