@@ -45,7 +45,7 @@ __getattr__, _, _ = lazy_loader.attach(
         "io.results.write": ["write_nwb"],
         "io.results.read": ["read_results"],
         "io.recording.pynapple": ["from_pynapple", "to_pynapple"],
-        "sessions": ["batch"],
+        "sessions": ["batch", "Registry"],
     },
 )
 
@@ -58,6 +58,7 @@ __all__ = [
     "NwbSaeError",
     "ObjectNotFoundError",
     "OutputExistsError",
+    "Registry",
     "SAE",
     "UnsupportedFileError",
     "__version__",

@@ -14,6 +14,8 @@ from nwb_sae.sessions.batch import (
     session_names,
     write_summary,
 )
+from nwb_sae.sessions.registry import Registry, RegistryError, unregistered_id
 
 __all__ = ["batch", "SUMMARY_COLUMNS", "session_names", "is_complete", "dask_client", "expand_inputs",
-           "run_session", "write_summary"]
+           "run_session", "write_summary",
+           "Registry", "RegistryError", "unregistered_id"]
