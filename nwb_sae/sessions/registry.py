@@ -142,6 +142,27 @@ class Registry:
             frames.append(pd.DataFrame({"session": session, "neuron": ids, "global_id": values}))
         return cls.from_table(pd.concat(frames, ignore_index=True), source=f"the {column!r} columns")
 
+    @classmethod
+    def from_unitmatch(cls, path, sessions=None, *, uid: str = "default") -> Registry:
+        """A registry from UnitMatch's ``MatchTable.csv`` (see :func:`~nwb_sae.sessions.registry_formats.read_unitmatch`)."""
+        from nwb_sae.sessions.registry_formats import read_unitmatch
+
+        return cls.from_table(read_unitmatch(path, sessions, uid=uid), source=str(path))
+
+    @classmethod
+    def from_roicat(cls, labels_by_session, sessions=None, neurons=None) -> Registry:
+        """A registry from ROICaT's per-session cluster labels (see :func:`~nwb_sae.sessions.registry_formats.read_roicat`)."""
+        from nwb_sae.sessions.registry_formats import read_roicat
+
+        return cls.from_table(read_roicat(labels_by_session, sessions, neurons), source="the ROICaT labels")
+
+    @classmethod
+    def from_file(cls, path) -> Registry:
+        """A registry from a CSV / TSV / parquet table with columns session, neuron, global_id[, confidence]."""
+        from nwb_sae.sessions.registry_formats import registry_table_from_path
+
+        return cls.from_table(registry_table_from_path(path), source=str(path))
+
     # ---------------------------------------------------------------- queries
     @property
     def sessions(self) -> tuple[str, ...]:
