@@ -45,7 +45,7 @@ __getattr__, _, _ = lazy_loader.attach(
         "io.results.write": ["write_nwb"],
         "io.results.read": ["read_results"],
         "io.recording.pynapple": ["from_pynapple", "to_pynapple"],
-        "sessions": ["batch", "Registry"],
+        "sessions": ["batch", "Registry", "track_ensembles"],
     },
 )
 
@@ -75,6 +75,7 @@ __all__ = [
     "read_results",
     "synthetic",
     "to_pynapple",
+    "track_ensembles",
     "viz",
     "write_nwb",
 ]

@@ -301,6 +301,14 @@ from nwb_sae.synthetic_assemblies import (  # noqa: E402
     lopes_dos_santos_toy,
     make_assemblies,
 )
+from nwb_sae.synthetic_sessions import (  # noqa: E402
+    SessionsTruth,
+    make_sessions,
+    shuffled_registry,
+    split_halves,
+    write_sessions_nwb,
+)
 
-__all__ = ["AssemblyRecording", "SyntheticRecording", "lopes_dos_santos_toy", "make_assemblies",
-           "make_ensembles", "make_recording", "write_nwb_recording"]
+__all__ = ["AssemblyRecording", "SessionsTruth", "SyntheticRecording", "lopes_dos_santos_toy", "make_assemblies",
+           "make_ensembles", "make_recording", "make_sessions", "shuffled_registry", "split_halves",
+           "write_nwb_recording", "write_sessions_nwb"]

@@ -14,8 +14,11 @@ from nwb_sae.sessions.batch import (
     session_names,
     write_summary,
 )
+from nwb_sae.sessions.projection import project_template, split_half_ceiling
 from nwb_sae.sessions.registry import Registry, RegistryError, unregistered_id
+from nwb_sae.sessions.tracking import STATUSES, track_ensembles
 
 __all__ = ["batch", "SUMMARY_COLUMNS", "session_names", "is_complete", "dask_client", "expand_inputs",
            "run_session", "write_summary",
-           "Registry", "RegistryError", "unregistered_id"]
+           "Registry", "RegistryError", "unregistered_id", "track_ensembles", "STATUSES",
+           "project_template", "split_half_ceiling"]
