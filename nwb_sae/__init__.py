@@ -46,6 +46,7 @@ __getattr__, _, _ = lazy_loader.attach(
         "io.results.read": ["read_results"],
         "io.recording.pynapple": ["from_pynapple", "to_pynapple"],
         "sessions": ["batch", "Registry", "track_ensembles"],
+        "sessions.joint": ["MultiSessionSAE"],
     },
 )
 
@@ -53,6 +54,7 @@ __all__ = [
     "CheckpointError",
     "ICAAssemblies",
     "InputDataError",
+    "MultiSessionSAE",
     "NMFEnsembles",
     "NotFittedError",
     "NwbSaeError",
