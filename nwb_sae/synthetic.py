@@ -306,9 +306,10 @@ from nwb_sae.synthetic_sessions import (  # noqa: E402
     make_sessions,
     shuffled_registry,
     split_halves,
+    with_registration_error,
     write_sessions_nwb,
 )
 
 __all__ = ["AssemblyRecording", "SessionsTruth", "SyntheticRecording", "lopes_dos_santos_toy", "make_assemblies",
            "make_ensembles", "make_recording", "make_sessions", "shuffled_registry", "split_halves",
-           "write_nwb_recording", "write_sessions_nwb"]
+           "with_registration_error", "write_nwb_recording", "write_sessions_nwb"]

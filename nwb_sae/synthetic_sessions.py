@@ -170,7 +170,7 @@ def make_sessions(n_pool: int = 400, n_sessions: int = 5, observed: tuple[float,
             values = _calcium(values, bin_size, decay_time, noise_std, rng)
         local = np.sort(rng.choice(10 * n_pool, len(keep), replace=False))  # local ids are not pool ids
         true_ids = np.array([f"n{i}" for i in keep])
-        given = _swap(true_ids, registration_error, rng)
+        given = _swap(true_ids, registration_error, np.random.default_rng([seed, s, 1]))  # data independent of it
         rows.append(pd.DataFrame({"session": name, "neuron": local, "global_id": given, "true_id": true_ids}))
         coords = {"neurons": local, "time": np.arange(n_time) * bin_size, "presentations": np.arange(n_presentations),
                   "global_id": ("neurons", given), "pool_index": ("neurons", keep)}
@@ -186,16 +186,17 @@ def make_sessions(n_pool: int = 400, n_sessions: int = 5, observed: tuple[float,
 
 
 def _drift(current: np.ndarray, drift: float, free: list, rng) -> np.ndarray:
-    """Replace ``round(drift * members)`` members by neurons from the free pool (which takes the dropped ones)."""
+    """Replace ``round(drift * members)`` members by neurons from the free pool.
+
+    Dropped members do not go back to the pool: drift keeps moving away from the first session's members.
+    """
     n = max(1, int(round(drift * len(current)))) if drift > 0 else 0
     if n == 0 or not free:
         return current
     out = rng.choice(len(current), n, replace=False)
     incoming = [free.pop(int(rng.integers(len(free)))) for _ in range(min(n, len(free)))]
-    dropped = list(current[out[:len(incoming)]])
     current = current.copy()
     current[out[:len(incoming)]] = incoming
-    free.extend(dropped)
     return current
 
 
@@ -234,6 +235,15 @@ def _calcium(values: np.ndarray, bin_size: float, decay_time: float, noise_std: 
     trace = lfilter([1.0], [1.0, -np.exp(-bin_size / decay_time)], flat, axis=1)
     trace = trace + rng.normal(0.0, noise_std, size=trace.shape)
     return trace.reshape(n_neurons, n_presentations, n_time).transpose(0, 2, 1).astype(np.float32)
+
+
+def with_registration_error(registry: pd.DataFrame, fraction: float, seed: int = 0) -> pd.DataFrame:
+    """``registry`` with ``fraction`` of each session's rows given a wrong global id (ids swapped in pairs)."""
+    out = registry.copy()
+    for i, (_, rows) in enumerate(out.groupby("session", sort=True).groups.items()):
+        ids = out.loc[rows, "global_id"].to_numpy()
+        out.loc[rows, "global_id"] = _swap(ids, fraction, np.random.default_rng([seed, i, 2]))
+    return out
 
 
 def split_halves(data: xr.DataArray) -> tuple[xr.DataArray, xr.DataArray]:
