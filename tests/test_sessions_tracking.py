@@ -129,3 +129,18 @@ def test_tracks_are_plain_xarray(truth):
     assert isinstance(tracks, xr.Dataset)
     assert set(tracks["status"].values) <= set(nwb_sae.sessions.STATUSES)
     assert tracks["latent"].dtype.kind == "i" and tracks["members"].dtype.kind == "U"
+
+
+def test_tracks_figure_and_flat_table(truth, tmp_path):
+    from nwb_sae.sessions.track_files import tracks_frame
+
+    tracks = nwb_sae.track_ensembles(noisy_fits(truth), registry=Registry.from_table(truth.registry))
+    fig = nwb_sae.viz.plot_tracks(tracks, tmp_path / "tracks.png")
+    assert len(fig.axes) == 1 and (tmp_path / "tracks.png").stat().st_size > 0
+    legend = [t.get_text() for t in fig.axes[0].get_legend().get_texts()]
+    assert any(text.startswith("new (2)") for text in legend)
+    frame = tracks_frame(tracks)
+    assert len(frame) == tracks.sizes["track"] * tracks.sizes["session"]
+    assert {"track", "session", "latent", "status", "cosine_first_last"} <= set(frame.columns)
+    with pytest.raises(nwb_sae.InputDataError, match="track_ensembles returns"):
+        nwb_sae.viz.plot_tracks(xr.Dataset())
