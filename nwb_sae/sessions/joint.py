@@ -150,6 +150,8 @@ class MultiSessionSAE(BaseEstimator):
     global_ids_ : numpy.ndarray
         The union of global neuron ids, the ``neurons`` coordinate of every fitted array.
     registry_, registry_hash_ : Registry, str
+    neuron_ids_ : dict
+        Session -> the local neuron ids the fit used (its ``neurons`` coordinate, without constant neurons).
     n_latents_, k_ : int, float
     components_ : xarray.DataArray
         (latents, neurons) the shared unit-norm dictionary.
@@ -271,6 +273,7 @@ class MultiSessionSAE(BaseEstimator):
         self.sessions_, self.global_ids_, self.registry_, self.registry_hash_ = names, global_ids, registry, registry.hash
         self.n_latents_, self.k_, self.weights_ = n_latents, k, best
         self.normalization_ = {s: (prepared[s]["local_ids"], prepared[s]["mean"], prepared[s]["scale"]) for s in names}
+        self.neuron_ids_ = {s: prepared[s]["neuron_ids"] for s in names}
         coords = {"session": names, "latents": latents, "neurons": global_ids}
         self.components_ = xr.DataArray(shared, dims=("latents", "neurons"),
                                         coords={"latents": latents, "neurons": global_ids})
@@ -353,7 +356,8 @@ def _prepare(arr: xr.DataArray, session: str, registry: Registry, val_fraction: 
         return ((population_vectors(arr.isel(presentations=idx)) - mean) / scale).astype(np.float32)
 
     n_time = arr.sizes["time"]
-    return {"global_ids": registry.global_ids(session, local_ids), "local_ids": local_ids, "mean": mean,
+    return {"global_ids": registry.global_ids(session, local_ids), "local_ids": local_ids,
+            "neuron_ids": arr["neurons"].values, "mean": mean,
             "scale": scale, "train": samples(train_idx), "tune": samples(tune_idx), "test": samples(test_idx),
             "tune_groups": np.repeat(np.arange(len(tune_idx)), n_time),
             "test_groups": np.repeat(np.arange(len(test_idx)), n_time)}

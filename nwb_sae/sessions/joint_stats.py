@@ -31,7 +31,7 @@ from nwb_sae.ensembles.verdict import vet_dictionary
 PRESENT_FRACTION = 0.1
 """A latent is present in a session when its held-out gain and its activation rate there are at least
 this fraction of those in its best session."""
-MIN_OBSERVED = 0.5
+MIN_OBSERVED = 0.3
 """Least fraction of the shared atom's squared weight a session must have observed to judge presence."""
 
 
