@@ -192,3 +192,13 @@ def test_one_array_with_a_session_dim_and_scikit_learn_verbs():
     copy = clone(model)
     assert copy.get_params() == model.get_params() and not hasattr(copy, "decoders_")
     assert nwb_sae.MultiSessionSAE is MultiSessionSAE
+
+
+@pytest.mark.slow
+def test_default_fit_selects_size_and_sparsity_and_finds_every_assembly():
+    truth = planted(4)
+    model = MultiSessionSAE(seed=4).fit(truth.data, registry=Registry.from_table(truth.registry))
+    assert model.n_latents_ >= 2 and 0 < model.k_ <= model.n_latents_
+    rows = [tuple(r) for r in joint_tracks(model)["latent"].values.tolist()]
+    for a in range(len(truth.assemblies)):
+        assert tuple(matched_latents(model, truth, a).tolist()) in rows
