@@ -45,7 +45,8 @@ __getattr__, _, _ = lazy_loader.attach(
         "io.results.write": ["write_nwb"],
         "io.results.read": ["read_results"],
         "io.recording.pynapple": ["from_pynapple", "to_pynapple"],
-        "sessions": ["batch"],
+        "sessions": ["batch", "Registry", "track_ensembles"],
+        "sessions.joint": ["MultiSessionSAE"],
     },
 )
 
@@ -53,11 +54,13 @@ __all__ = [
     "CheckpointError",
     "ICAAssemblies",
     "InputDataError",
+    "MultiSessionSAE",
     "NMFEnsembles",
     "NotFittedError",
     "NwbSaeError",
     "ObjectNotFoundError",
     "OutputExistsError",
+    "Registry",
     "SAE",
     "UnsupportedFileError",
     "__version__",
@@ -74,6 +77,7 @@ __all__ = [
     "read_results",
     "synthetic",
     "to_pynapple",
+    "track_ensembles",
     "viz",
     "write_nwb",
 ]

@@ -172,3 +172,23 @@ class Settings:
     def to_flat(self) -> dict:
         """All settings as one flat dict (JSON-able)."""
         return {**asdict(self.model), **asdict(self.train)}
+
+
+@dataclass
+class TrackConfig:
+    """How ensembles are tracked across sessions (:func:`nwb_sae.track_ensembles`)."""
+
+    alpha: float = 0.05
+    """False discovery rate of the links between sessions (Benjamini-Hochberg over all matches of all pairs)."""
+    min_shared: int = 10
+    """Fewest registered neurons two sessions must share to be compared."""
+    min_cosine: float = 0.3
+    """Smallest cosine (on shared neurons) of a link, beside its q-value."""
+    n_permutations: int = 199
+    """Permutations of global ids per session pair (the smallest p-value is 1 / (n + 1))."""
+    drift_ratio: float = 0.8
+    """A track present in every session drifts when its first-to-last cosine is below drift_ratio x ceiling."""
+    member_fraction: float = 0.5
+    """A neuron is a member of an atom when its weight is at least this fraction of the largest."""
+    seed: int = 0
+    """Seed of the permutations."""

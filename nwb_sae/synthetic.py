@@ -304,6 +304,16 @@ from nwb_sae.synthetic_assemblies import (  # noqa: E402
 
 # Calcium-imaging ground truth (assemblies seen through an indicator): also its own module.
 from nwb_sae.synthetic_imaging import ImagingRecording, make_imaging  # noqa: E402
+from nwb_sae.synthetic_sessions import (  # noqa: E402
+    SessionsTruth,
+    make_sessions,
+    shuffled_registry,
+    split_halves,
+    with_registration_error,
+    write_sessions_nwb,
+)
 
-__all__ = ["AssemblyRecording", "ImagingRecording", "SyntheticRecording", "lopes_dos_santos_toy",
-           "make_assemblies", "make_ensembles", "make_imaging", "make_recording", "write_nwb_recording"]
+__all__ = ["AssemblyRecording", "ImagingRecording", "SessionsTruth", "SyntheticRecording", "lopes_dos_santos_toy",
+           "make_assemblies", "make_ensembles", "make_imaging", "make_recording", "make_sessions",
+           "shuffled_registry", "split_halves", "with_registration_error", "write_nwb_recording",
+           "write_sessions_nwb"]

@@ -309,7 +309,7 @@ def test_top_level_names():
         from nwb_sae.io.results.read import SaeResults
 
     assert SaeResults._fields == ("codes", "dictionary", "latent_stats", "provenance", "source", "write_info",
-                                  "file")
+                                  "file", "tracks", "registry", "sessions")
 
 
 def test_latent_table_and_selection_round_trip(written, sae):

@@ -22,6 +22,7 @@ from nwb_sae.viz._common import DPI, MAX_TICKS, MAX_TUNING_LATENTS, RECOVERY_THR
 from nwb_sae.viz.codes import plot_code_statistics, plot_codes, plot_tuning
 from nwb_sae.viz.dictionary import plot_dictionary
 from nwb_sae.viz.report import save_inference_figures, save_training_figures
+from nwb_sae.viz.sessions import plot_tracks
 from nwb_sae.viz.training import plot_history, plot_reconstructions
 
 __all__ = [
@@ -34,6 +35,7 @@ __all__ = [
     "plot_dictionary",
     "plot_history",
     "plot_reconstructions",
+    "plot_tracks",
     "plot_tuning",
     "save_inference_figures",
     "save_training_figures",

@@ -22,9 +22,12 @@ from nwb_sae.io.results.schema import (
     KEY,
     NEURONS,
     PROVENANCE,
+    REGISTRY,
+    SESSIONS,
     SOURCE_ID,
     SOURCE_NEURON,
     STAT_NAMES,
+    TRACKS,
     VALUE,
     WEIGHTS,
     WRITER,
@@ -55,6 +58,13 @@ class SaeResults(NamedTuple):
     """How the results were written: ``writer``, ``nwb_sae_version``, ``created``, ``module``, ..."""
     file: h5py.File | None = None
     """The HDF5 file the lazy codes read from (None once read with ``lazy=False``)."""
+    tracks: pd.DataFrame | None = None
+    """After ``nwb-sae track``: one row per dictionary row (track, status, cosine_previous, p/q, n_shared,
+    gained, lost, n_sessions, presence); None when the session was not tracked."""
+    registry: pd.DataFrame | None = None
+    """After ``nwb-sae track``: one row per neuron (neuron row, source_id, global_id, confidence)."""
+    sessions: pd.DataFrame | None = None
+    """After ``nwb-sae track``: the sessions tracked together (identifiers, start times, subject, hashes)."""
 
     @property
     def latent_table(self) -> pd.DataFrame:
@@ -156,6 +166,16 @@ def _stats(group: h5py.Group) -> xr.Dataset:
     return xr.Dataset({n: ("latents", _text(np.asarray(table[n][()]))) for n in names}, coords={"latents": latents})
 
 
+def _table(table) -> pd.DataFrame | None:
+    """A flat DynamicTable (one dataset per column) as a DataFrame; None when absent."""
+    if not isinstance(table, h5py.Group) or "id" not in table:
+        return None
+    n = table["id"].shape[0]
+    columns = {name: _text(np.asarray(d[()])) for name, d in table.items()
+               if name != "id" and isinstance(d, h5py.Dataset) and d.shape == (n,)}
+    return pd.DataFrame(columns)
+
+
 def module_provenance(group: h5py.Group) -> dict | None:
     """The provenance record of an nwb-sae module group, or None when it is not one."""
     table = group.get(PROVENANCE)
@@ -202,6 +222,9 @@ def results_from_h5(h5: h5py.File, module: str = "sae", *, lazy: bool = True, sh
             source=source,
             write_info=record.get("write", {}),
             file=h5 if lazy else None,
+            tracks=_table(group.get(TRACKS)),
+            registry=_table(group.get(REGISTRY)),
+            sessions=_table(group.get(SESSIONS)),
         )
     except (ObjectNotFoundError, UnsupportedFileError):
         raise

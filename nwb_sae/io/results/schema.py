@@ -86,6 +86,40 @@ SELECTIVITY_DESCRIPTIONS = {
 }
 """Per presentation column ``c``, the dictionary columns ``c_<key>`` of the selectivity of each latent."""
 
+TRACKS = "tracks"
+"""Table of a session's results written by ``nwb-sae track``: one row per row of ``dictionary``."""
+REGISTRY = "registry"
+"""Table: one row per row of ``neurons``, the neuron's global id under the registry used."""
+SESSIONS = "sessions"
+"""Table: one row per tracked session (identifiers, start times, subject, file and model hashes)."""
+TRACK_DESCRIPTIONS = {
+    "latent": "the dictionary row (latent) this row describes",
+    "track": "track id of the latent across sessions (-1: not a reported ensemble, not tracked)",
+    "status": "status of the track: persistent, drifting, new or vanished ('' untracked)",
+    "cosine_previous": "cosine, on the neurons both sessions registered, to the track's atom in its previous "
+                       "present session (NaN: first session of the track)",
+    "p_value": "permutation p-value (global ids permuted among shared neurons) of the link to the previous session",
+    "q_value": "Benjamini-Hochberg q-value of p_value over all matches of all session pairs",
+    "n_shared": "registered neurons shared with the previous present session",
+    "gained": "members gained since the previous present session (among neurons both observed; -1 untracked)",
+    "lost": "members lost since the previous present session (among neurons both observed; -1 untracked)",
+    "n_sessions": "number of sessions the track is present in (presence)",
+    "presence": "the sessions the track is present in, ';'-separated",
+}
+"""The track columns, aligned row by row with ``dictionary``."""
+REGISTRY_DESCRIPTIONS = {
+    "neuron": "row of this module's neurons table (which links to the source Units / PlaneSegmentation row)",
+    "source_id": "the neuron's local id in this session",
+    "global_id": "the neuron's cross-session id ('<session>:<id>' when unregistered)",
+    "confidence": "registration confidence (0: unregistered)",
+}
+SESSION_DESCRIPTIONS = {
+    "session": "session name in the tracking", "identifier": "NWB identifier of the session's file",
+    "session_start_time": "session start time (ISO 8601)", "subject_id": "subject id ('' unknown)",
+    "file_sha256": "sha256 of the session's results file as tracked",
+    "model_hash": "sha256 of the session's model provenance", "registry_hash": "sha256 of the registry used",
+}
+
 
 def latent_columns(table) -> dict[str, tuple[object, str]]:
     """The dictionary columns of a latent table (``SAE.latent_table_``): name -> (values, description).
