@@ -11,6 +11,7 @@ from pathlib import Path
 import matplotlib.image
 import numpy as np
 import pytest
+import xarray as xr
 from matplotlib.figure import Figure
 
 from nwb_sae import viz
@@ -319,7 +320,19 @@ def _one_call_per_plot_function(rec, recon, history):
         "plot_code_statistics": ((rec.codes,), {}, 4),
         "plot_codes": ((rec.codes, 0), {"data": rec.data}, 2),
         "plot_tuning": ((rec.codes, "condition"), {"latents": [0, 1, 2]}, 3),
+        "plot_tracks": ((_two_tracks(),), {}, 1),
     }
+
+
+def _two_tracks() -> xr.Dataset:
+    """A persistent track over three sessions and one that appears in the last: the layout of track_ensembles."""
+    dims = ("track", "session")
+    return xr.Dataset({
+        "latent": (dims, np.array([[0, 2, 1], [-1, -1, 4]])),
+        "status": ("track", np.array(["persistent", "new"])),
+        "cosine": (dims, np.array([[np.nan, 0.95, 0.9], [np.nan, np.nan, np.nan]])),
+        "rate": (dims, np.array([[0.1, 0.2, 0.15], [np.nan, np.nan, 0.05]])),
+    }, coords={"session": ["mon", "wed", "fri"]})
 
 
 def test_every_plot_function_draws_into_given_axes(rec, recon, history, tmp_path):

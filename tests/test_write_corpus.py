@@ -13,6 +13,7 @@ from nwb_sae.io.recording.nwb import open_activity
 from nwb_sae.io.results.read import read_results
 from nwb_sae.io.results.validation import SERIOUS, validate_file
 from nwb_sae.io.results.write import write_nwb
+from nwb_sae.preprocess import apply_to_recording
 
 pytestmark = [pytest.mark.corpus, pytest.mark.filterwarnings("ignore::UserWarning")]
 
@@ -57,7 +58,8 @@ def test_corpus_round_trip(corpus_dir, tmp_path, case):
     res = read_results(out, lazy=False)
     with open_activity(source, activity=data.attrs["activity"], bin_size=options.get("bin_size")) as act:
         keep = np.isin(act.neuron_coords["id"], data["neurons"].values)
-        expected = sae.encode_samples(act.read(0, act.n_samples)[:, keep])
+        # the codes are the model's encoding of its front end's output (ophys: deconvolved) over the recording
+        expected = sae.encode_samples(apply_to_recording(act.read(0, act.n_samples)[:, keep], sae.preprocessing_))
         times = act.sample_times()
         rows = None if act.neuron_table_rows is None else np.asarray(act.neuron_table_rows)[keep]
     np.testing.assert_array_equal(res.codes.values, expected)
