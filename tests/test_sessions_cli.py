@@ -51,6 +51,7 @@ def test_track_verb_writes_tables_read_results_returns(fitted_sessions, tmp_path
         assert len(res.tracks) == res.dictionary.sizes["latents"]
         assert len(res.registry) == res.dictionary.sizes["neurons"]
         assert list(res.sessions["session"]) == ["s0", "s1", "s2"]
+        assert list(res.sessions["file"]) == ["s0_tracked.nwb", "s1_tracked.nwb", "s2_tracked.nwb"]
         tracked = res.tracks[res.tracks["track"] >= 0]
         assert (tracked["n_sessions"] >= 1).all() and set(tracked["status"]) <= set(nwb_sae.sessions.STATUSES)
         assert res.sessions["registry_hash"].nunique() == 1

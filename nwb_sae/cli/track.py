@@ -50,9 +50,10 @@ def run(args: argparse.Namespace) -> int:
     out.mkdir(parents=True, exist_ok=True)
     tracks_frame(tracks).to_csv(out / "tracks.csv", index=False)
     plot_tracks(tracks, out / "tracks.png")
-    sessions = session_rows(paths, registry.hash)
+    written = {name: path if args.in_place else out / f"{name}_tracked.nwb" for name, path in paths.items()}
+    sessions = session_rows(paths, registry.hash, written=written)
     for name, path in paths.items():
-        write_tracks(path, tracks, registry, name, None if args.in_place else out / f"{name}_tracked.nwb",
+        write_tracks(path, tracks, registry, name, None if args.in_place else written[name],
                      sessions=sessions, in_place=args.in_place, overwrite=args.overwrite)
     counts = tracks["status"].to_series().value_counts()
     print(f"{tracks.sizes['track']} tracks over {len(paths)} sessions: "

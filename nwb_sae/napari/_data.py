@@ -18,6 +18,7 @@ from nwb_sae.napari import _logic, _rows
 from nwb_sae.napari._context import Background
 from nwb_sae.napari._masks import RoiMasks
 from nwb_sae.napari._rows import NeuronStats
+from nwb_sae.napari._tracks import TrackContext
 from nwb_sae.napari._windows import AlignedArray
 
 
@@ -71,6 +72,8 @@ class Browser:
         The neuron (activity's own order) each activity row shows; None: the file's order.
     opened_at_strongest : bool
         Whether the browser already moved to the first selected ensemble's strongest presentation.
+    track_context : TrackContext or None
+        After ``nwb-sae track``: this file's session among the tracked ones and where their files are.
     """
 
     path: Path
@@ -97,6 +100,7 @@ class Browser:
     order_by: str = "members"
     rows: np.ndarray | None = None
     opened_at_strongest: bool = False
+    track_context: TrackContext | None = None
     _stack: ExitStack = field(default_factory=ExitStack, repr=False)
 
     @property

@@ -29,6 +29,7 @@ from nwb_sae.napari import _logic, _rows
 from nwb_sae.napari._context import cell_column, find_background
 from nwb_sae.napari._data import Browser
 from nwb_sae.napari._masks import read_roi_masks
+from nwb_sae.napari._tracks import track_context
 from nwb_sae.napari._windows import AlignedArray, contiguous_windows
 
 
@@ -122,6 +123,11 @@ def open_results(browser: Browser, notes: list):
     browser._stack.callback(results.close)
     browser.provenance = dict(results.provenance or {})
     browser.stats = results.latent_stats
+    browser.track_context = track_context(browser.path, results.tracks, results.sessions)
+    if results.tracks is not None and browser.track_context is None:
+        notes.append(f"{browser.path.name} holds tracks, but its sessions table does not say where the other "
+                     "sessions' files are (tracked before nwb-sae wrote the 'file' column): run nwb-sae track "
+                     "again to step through the sessions of a track here.")
     return results
 
 

@@ -118,6 +118,7 @@ SESSION_DESCRIPTIONS = {
     "session_start_time": "session start time (ISO 8601)", "subject_id": "subject id ('' unknown)",
     "file_sha256": "sha256 of the session's results file as tracked",
     "model_hash": "sha256 of the session's model provenance", "registry_hash": "sha256 of the registry used",
+    "file": "the file holding this session's tracked results, relative to the folder common to all sessions' files",
 }
 
 

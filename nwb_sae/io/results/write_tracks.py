@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import warnings
 from pathlib import Path
 
@@ -34,8 +35,14 @@ from nwb_sae.io.results.schema import (
 from nwb_sae.io.safe_write import staged_file
 
 
-def session_rows(paths: dict, registry_hash: str, module: str = "sae") -> pd.DataFrame:
-    """The ``sessions`` table: per session file its identifier, start time, subject and hashes."""
+def session_rows(paths: dict, registry_hash: str, module: str = "sae", written: dict | None = None) -> pd.DataFrame:
+    """The ``sessions`` table: per session file its identifier, start time, subject and hashes.
+
+    ``written`` ({session: path}) names the files the tracked results go to (default: ``paths``); the
+    ``file`` column holds them relative to their common folder, so that a browser opening one of them
+    finds the others wherever the folder was moved.
+    """
+    files = relative_files(written or paths)
     rows = []
     for name, path in paths.items():
         with h5py.File(path, "r") as h5:
@@ -47,8 +54,15 @@ def session_rows(paths: dict, registry_hash: str, module: str = "sae") -> pd.Dat
         rows.append({"session": name, "identifier": identifier, "session_start_time": start,
                      "subject_id": subject, "file_sha256": _sha256(path),
                      "model_hash": hashlib.sha256(json.dumps(values).encode()).hexdigest(),
-                     "registry_hash": registry_hash})
+                     "registry_hash": registry_hash, "file": files[name]})
     return pd.DataFrame(rows, columns=list(SESSION_DESCRIPTIONS))
+
+
+def relative_files(paths: dict) -> dict[str, str]:
+    """{session: path relative to the common folder of all the paths} (posix separators)."""
+    resolved = {name: Path(path).resolve() for name, path in paths.items()}
+    root = Path(os.path.commonpath([p.parent for p in resolved.values()]))
+    return {name: p.relative_to(root).as_posix() for name, p in resolved.items()}
 
 
 def track_rows(tracks, session: str, latents: np.ndarray) -> pd.DataFrame:
@@ -123,7 +137,8 @@ def write_tracks(source, tracks, registry, session: str, out=None, *, sessions: 
     reg = pd.DataFrame({"neuron": np.arange(len(neurons)), "source_id": [str(n) for n in neurons],
                         "global_id": registry.global_ids(session, neurons),
                         "confidence": registry.confidence(session, neurons)})
-    sessions = sessions if sessions is not None else session_rows({session: source}, registry.hash, module)
+    sessions = sessions if sessions is not None else session_rows({session: source}, registry.hash, module,
+                                                                  written={session: dest})
     with staged_file(source, dest, keep_mode_of=source if in_place else None) as tmp:
         if taken:
             with h5py.File(tmp, "a") as h5:

@@ -1,7 +1,7 @@
 """The browser's controls and their layout, without behaviour (the widget wires them to the viewer).
 
 File row (path, module, open), a message line for problems, a summary of what is shown, the condition
-column, the sortable latent table, the atom and condition plots, and the top presentations.
+column, the selected ensemble's track across sessions, the sortable latent table, the atom and condition plots, and the top presentations.
 """
 
 from __future__ import annotations
@@ -79,6 +79,21 @@ class BrowserPanel(QWidget):
         self.show_all.setToolTip("list every latent after the ensembles, each with why it is not reported")
         form.addRow(self.show_all)
 
+        self.track_label = QLabel(wordWrap=True)
+        self.track_label.setToolTip("the selected ensemble's track across sessions (nwb-sae track): its status "
+                                    "and the sessions it is present in, this one in brackets")
+        self.previous_session = QPushButton("◀ session")
+        self.previous_session.setToolTip("open the previous session where this track is present")
+        self.next_session = QPushButton("session ▶")
+        self.next_session.setToolTip("open the next session where this track is present")
+        self.track_row = QWidget()
+        track_layout = QHBoxLayout(self.track_row)
+        track_layout.setContentsMargins(0, 0, 0, 0)
+        track_layout.addWidget(self.previous_session)
+        track_layout.addWidget(self.track_label, 1)
+        track_layout.addWidget(self.next_session)
+        self.track_row.hide()
+
         self.latent_table = LatentTable(self)
 
         self.plots = PlotCanvas(self)
@@ -106,6 +121,7 @@ class BrowserPanel(QWidget):
         layout.addLayout(form)
         layout.addWidget(self.header)
         layout.addWidget(self.presentation_label)
+        layout.addWidget(self.track_row)
         layout.addWidget(splitter, 1)
         self.setMinimumWidth(360)
 

@@ -5,7 +5,8 @@ The widget only wires the controls of ``_panel`` to the viewer and to the plain 
 layers the reader made), says how many ensembles the fit reported and lists them first (every other
 latent with the fit's reason), and for the selected latent shows its atom, its members on top of the
 activity (labelled with their ids), its time course (condition means with SEM, or the whole session,
-each with the circular-shift null band), and the ROIs painted by its weights over the plane's image.
+each with the circular-shift null band), the ROIs painted by its weights over the plane's image, and
+after ``nwb-sae track`` its track, with buttons to the previous / next session where it is present.
 Clicking a row of the codes image or of the membership overview selects that latent. The camera follows
 the canvas size until the user moves it (:mod:`~nwb_sae.napari._qt._framing`). The averages over all
 presentations are computed by a napari ``thread_worker`` stepping through
@@ -28,13 +29,14 @@ from nwb_sae.napari._qt._canvas import layers_of, put, show_colorbars
 from nwb_sae.napari._qt._framing import ViewFitter
 from nwb_sae.napari._qt._over_time import OverTimeMixin, _alive
 from nwb_sae.napari._qt._panel import NO_GROUPING, ROW_ORDERS, BrowserPanel
+from nwb_sae.napari._qt._sessions import SessionStepMixin
 
 if TYPE_CHECKING:
     import napari
 
 
 
-class SaeBrowserWidget(OverTimeMixin, BrowserPanel):
+class SaeBrowserWidget(OverTimeMixin, SessionStepMixin, BrowserPanel):
     """Browse the SAE codes and dictionary atoms written into an NWB file beside its recording.
 
     Parameters
@@ -73,6 +75,8 @@ class SaeBrowserWidget(OverTimeMixin, BrowserPanel):
         self.fitter.on_fit.append(self._size_text)
         self.latent_table.latent_selected.connect(lambda latent: self.select_latent(latent, from_table=True))
         self.top_list.itemClicked.connect(self._on_top_clicked)
+        self.previous_session.clicked.connect(lambda: self.step_session(-1))
+        self.next_session.clicked.connect(lambda: self.step_session(+1))
         self._running = {"worker": None}  # the summary pass; the teardown quits it when the widget is deleted
         connections = [(napari_viewer.layers.events.inserted, self._on_layer_inserted),
                        (napari_viewer.layers.events.removed, self._on_layer_removed),
@@ -130,6 +134,7 @@ class SaeBrowserWidget(OverTimeMixin, BrowserPanel):
         else:
             self.plots.clear("no SAE codes in this file")
             self._update_marks()
+            self._show_track()
         self._frame(browser)
 
     def _add_layers(self, browser) -> None:
@@ -263,6 +268,7 @@ class SaeBrowserWidget(OverTimeMixin, BrowserPanel):
             weights_layer.name = f"ROI weights, latent {self.latent} ({b.path.name})"
         self._show_summary_of_latent()
         self._show_membership()
+        self._show_track()
 
     def _rows_changed(self, normalisation: str | None = None, order_by: str | None = None) -> None:
         """Re-normalise / re-order the activity rows and redraw it."""
