@@ -60,7 +60,7 @@ def fit_sae(truth, seed: int, cache: Path | None = None) -> dict:
     fits = {}
     for name, data in truth.data.items():
         path = cache / f"sae-{seed}-{name}" if cache else None
-        if path is not None and path.exists():
+        if path is not None and path.with_suffix(".safetensors").exists():
             fits[name] = load(path)
             continue
         fits[name] = SAE(progress=False).fit(data)

@@ -1,7 +1,8 @@
 """The joint multi-session model vs per-session fits + tracking, per assembly kind, on planted sessions.
 
 For each seed, :func:`nwb_sae.synthetic.make_sessions` plants stable, drifting, born, dying and growing
-assemblies in a neuron pool recorded over sessions (registration error 0). Three answers are scored:
+assemblies in a neuron pool recorded over sessions, under registries with 0, 5 and 15% of ids swapped
+(``--errors``). Three answers are scored:
 
 - ``per-session``: nwb-sae's default fit of each session, linked by :func:`nwb_sae.track_ensembles`;
 - ``joint``: :class:`nwb_sae.MultiSessionSAE`, its latents read as tracks (:func:`joint_tracks`);
@@ -14,6 +15,7 @@ the assembly is present and matched at cosine >= 0.8, over the sessions it is pr
 matched to planted assemblies as in ``benchmarks/sessions.py`` (:func:`planted_labels`).
 
     python benchmarks/sessions_joint.py --quick --seeds 11 12
+    python benchmarks/sessions_joint.py --quick --seeds 101 102 103 104 105 106 107 108 109 110 --cache CACHE
     python benchmarks/sessions_joint.py --seeds 11            # the full 400-neuron, 5-session pool
 """
 
@@ -37,7 +39,7 @@ from nwb_sae.sessions.joint import MultiSessionSAE  # noqa: E402
 from nwb_sae.sessions.joint_tracks import joint_tracks, session_dictionaries  # noqa: E402
 from nwb_sae.sessions.registry import Registry  # noqa: E402
 from nwb_sae.sessions.tracking import track_ensembles  # noqa: E402
-from nwb_sae.synthetic_sessions import make_sessions  # noqa: E402
+from nwb_sae.synthetic_sessions import make_sessions, with_registration_error  # noqa: E402
 
 
 class Atoms(NamedTuple):
@@ -87,36 +89,66 @@ def joint_atoms(model) -> list[Atoms]:
     return out
 
 
-def run(seeds, quick: bool) -> None:
-    print("| method | seed | kind | status | identity | found | seconds |")
-    print("|---|---|---|---|---|---|---|", flush=True)
+def run(seeds, quick: bool, errors=(0.0,), cache: Path | None = None) -> list[dict]:
+    """Every seed and registration error: per-session fits (fitted once per seed, tracked under each
+    registry) against the joint model (fitted under each registry); rows printed as they come, then
+    the mean and the worst seed per method, error and kind."""
+    print("| method | seed | reg. error | kind | status | identity | found | seconds |")
+    print("|---|---|---|---|---|---|---|---|", flush=True)
+    rows = []
     for seed in seeds:
         truth = make_sessions(seed=seed, **(QUICK if quick else {}))
-        reg = Registry.from_table(truth.registry)
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             start = time.perf_counter()
-            fits = fit_sae(truth, seed)
-            per_session = (track_ensembles(fits, reg, seed=seed), session_atoms(fits, reg), time.perf_counter() - start)
-            start = time.perf_counter()
-            model = MultiSessionSAE(seed=seed).fit(truth.data, registry=reg)
-            seconds = time.perf_counter() - start
-        joint = (joint_tracks(model), joint_atoms(model), seconds)
-        dicts = session_dictionaries(model)
-        matcher = (track_ensembles(dicts, reg, seed=seed), session_atoms(dicts, reg), seconds)
-        for name, (tracks, atoms, secs) in (("per-session", per_session), ("joint", joint),
-                                            ("joint + matcher", matcher)):
-            for kind, (status, identity, found) in per_kind(truth, tracks, atoms).items():
-                print(f"| {name} | {seed} | {kind} | {status:.2f} | {identity:.2f} | {found:.2f} | {secs:.0f} |",
-                      flush=True)
+            fits = fit_sae(truth, seed, cache)
+            fit_seconds = time.perf_counter() - start
+            for error in errors:
+                reg = Registry.from_table(with_registration_error(truth.registry, error, seed))
+                per_session = (track_ensembles(fits, reg, seed=seed), session_atoms(fits, reg), fit_seconds)
+                start = time.perf_counter()
+                model = MultiSessionSAE(seed=seed).fit(truth.data, registry=reg)
+                seconds = time.perf_counter() - start
+                joint = (joint_tracks(model), joint_atoms(model), seconds)
+                dicts = session_dictionaries(model)
+                matcher = (track_ensembles(dicts, reg, seed=seed), session_atoms(dicts, reg), seconds)
+                for name, (tracks, atoms, secs) in (("per-session", per_session), ("joint", joint),
+                                                    ("joint + matcher", matcher)):
+                    for kind, (status, identity, found) in per_kind(truth, tracks, atoms).items():
+                        rows.append({"method": name, "seed": seed, "error": error, "kind": kind, "status": status,
+                                     "identity": identity, "found": found, "seconds": secs})
+                        print(f"| {name} | {seed} | {error:.0%} | {kind} | {status:.2f} | {identity:.2f} | "
+                              f"{found:.2f} | {secs:.0f} |", flush=True)
+    summarise(rows)
+    return rows
+
+
+def summarise(rows: list[dict]) -> None:
+    """Mean (worst seed) of status, identity and found per method, registration error and kind."""
+    import pandas as pd
+
+    frame = pd.DataFrame(rows)
+    n_seeds = frame["seed"].nunique()
+    print(f"\nmean (worst of {n_seeds} seeds) per method, registration error and assembly kind:\n")
+    print("| method | reg. error | kind | status | identity | found | seconds |")
+    print("|---|---|---|---|---|---|---|")
+    for (method, error, kind), group in frame.groupby(["method", "error", "kind"], sort=False):
+        cells = [f"{group[c].mean():.2f} ({group[c].min():.2f})" for c in ("status", "identity", "found")]
+        print(f"| {method} | {error:.0%} | {kind} | {' | '.join(cells)} | {group['seconds'].mean():.0f} |")
 
 
 def main(argv=None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="the sessions benchmark's smaller pool")
     parser.add_argument("--seeds", type=int, nargs="+", default=[11, 12])
+    parser.add_argument("--errors", type=float, nargs="+", default=[0.0, 0.05, 0.15],
+                        help="registration errors (fraction of ids swapped); the joint model is refitted under each")
+    parser.add_argument("--cache", type=Path, default=None,
+                        help="folder of the per-session SAE checkpoints (shared with benchmarks/sessions.py)")
     args = parser.parse_args(argv)
-    run(args.seeds, args.quick)
+    if args.cache:
+        args.cache.mkdir(parents=True, exist_ok=True)
+    run(args.seeds, args.quick, args.errors, args.cache)
 
 
 if __name__ == "__main__":
