@@ -249,3 +249,20 @@ def assembly_report(learned: np.ndarray, true: np.ndarray) -> dict:
         "best_match": best_match(learned, true),
         "n_reported": n_reported,
     }
+
+
+MEMBER_FRACTION = 0.5
+"""A neuron is a member of an ensemble when its weight is at least this fraction of the atom's largest."""
+
+
+def ensemble_sizes(atoms: np.ndarray, fraction: float = MEMBER_FRACTION) -> np.ndarray:
+    """Number of members of each atom: neurons whose weight is at least ``fraction`` of its largest.
+
+    Examples
+    --------
+    >>> ensemble_sizes(np.array([[1., 0.6, 0.1], [0., 0., 0.]])).tolist()
+    [2, 0]
+    """
+    d = np.asarray(atoms, dtype=float)
+    top = d.max(axis=1, initial=0.0)
+    return np.where(top > 0, (d >= fraction * top[:, None]).sum(axis=1), 0)

@@ -104,6 +104,21 @@ def test_a_single_neuron_latent_with_a_little_co_activation_is_not_an_ensemble()
     assert neurons[0] == pytest.approx(6.0) and neurons[1] < 1.5
 
 
+def test_one_dominant_neuron_over_a_wide_tail_is_one_neuron():
+    """On 200 ROIs a tail of small weights lifts one neuron's participation ratio above 4; its
+    members (weights >= half the largest) say one neuron, as the browser's size column does."""
+    from nwb_sae.ensembles.significance import verdict_reasons
+    from nwb_sae.metrics import ensemble_sizes
+
+    tail = np.r_[1.0, np.full(199, 0.08)]
+    pair = np.r_[1.0, 0.7, np.full(198, 0.08)]
+    atoms = np.stack([tail, pair])
+    assert ensemble_sizes(atoms).tolist() == [1, 2]
+    assert effective_neurons(atoms)[0] == 1.0 and effective_neurons(atoms)[1] == 2.0
+    reasons = verdict_reasons(np.array([0.001, 0.001]), np.array([0.1, 0.1]), effective_neurons(atoms))
+    assert reasons.tolist() == ["one neuron", ""]
+
+
 @pytest.fixture
 def responses():
     rng = np.random.default_rng(1)

@@ -11,6 +11,7 @@ import pandas as pd
 import pytest
 
 from nwb_sae.ensembles.significance import is_ensemble, verdict_reasons
+from nwb_sae.metrics import ensemble_sizes
 from nwb_sae.napari import _latents, _logic, _rows
 from nwb_sae.napari._context import cell_column, find_background
 
@@ -51,7 +52,7 @@ def test_members_on_top_then_similarity():
     assert _rows.row_order(atom, similarity).tolist() == [2, 3, 5, 4, 1, 0]
     assert _rows.row_order(atom, similarity, "similarity").tolist() == similarity.tolist()
     assert _rows.row_order(atom, similarity, "file").tolist() == list(range(6))
-    assert _rows.ensemble_sizes(np.array([atom, -atom])).tolist() == [2, 1]
+    assert ensemble_sizes(np.array([atom, -atom])).tolist() == [2, 1]
 
 
 def test_reasons_agree_with_the_verdict():

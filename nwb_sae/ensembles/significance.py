@@ -21,6 +21,8 @@ from typing import NamedTuple
 import numpy as np
 from scipy import stats
 
+from nwb_sae.metrics import ensemble_sizes
+
 
 class SignificanceResult(NamedTuple):
     """Per-latent outcome of :func:`coactivation_test`."""
@@ -40,26 +42,30 @@ class SignificanceResult(NamedTuple):
 
 
 MIN_EFFECTIVE_NEURONS = 1.5
-"""An ensemble involves more than one neuron: atoms with a smaller participation ratio are single-neuron latents."""
-
-
+"""An ensemble involves more than one neuron: atoms with fewer :func:`effective_neurons` are single-neuron latents."""
 def effective_neurons(atoms: np.ndarray) -> np.ndarray:
-    """Participation ratio ``(sum p_i**2)**2 / sum p_i**4`` of each atom's positive weights ``p``.
+    """About the number of neurons each atom raises together: the participation ratio
+    ``(sum p_i**2)**2 / sum p_i**4`` of its positive weights ``p``, at most its :func:`ensemble_sizes`.
 
-    About the number of neurons that fire together when the latent is active (codes are non-negative,
-    so an atom's positive weights are the neurons it raises). A latent that codes one neuron's own
-    variance, alone or against the rest of the population (its other weights negative), scores
-    about 1; on a long recording its small weights can pick up enough co-activation to pass
-    :func:`coactivation_test`, but it is not an ensemble. Two equal members give 2, ten give 10.
+    Codes are non-negative, so an atom's positive weights are the neurons it raises. A latent that
+    codes one neuron's own variance, alone or against the rest of the population (its other weights
+    negative), scores about 1; on a long recording its small weights can pick up enough co-activation
+    to pass :func:`coactivation_test`, but it is not an ensemble. The cap matters on wide
+    populations: one dominant weight over a tail of small ones on 200 ROIs has a participation ratio
+    of 3-5 (the suite2p export of the corpus listed such one-member latents as ensembles), but one
+    member. Two equal members give 2, ten give 10.
 
     Examples
     --------
     >>> atoms = np.array([[1.0, 0.0, 0.0], [1.0, 1.0, 0.0], [1.0, 0.05, 0.05], [1.0, -0.5, -0.5]])
     >>> effective_neurons(atoms).round(2).tolist()
-    [1.0, 2.0, 1.01, 1.0]
+    [1.0, 2.0, 1.0, 1.0]
+    >>> float(effective_neurons(np.r_[1.0, np.full(171, 0.08)][None])[0])  # ratio 4.3, one member
+    1.0
     """
     sq = np.clip(np.asarray(atoms, dtype=np.float64), 0.0, None) ** 2
-    return sq.sum(axis=1) ** 2 / np.maximum((sq ** 2).sum(axis=1), 1e-300)
+    ratio = sq.sum(axis=1) ** 2 / np.maximum((sq ** 2).sum(axis=1), 1e-300)
+    return np.minimum(ratio, ensemble_sizes(atoms))
 
 
 def is_ensemble(q_value: np.ndarray, frequency: np.ndarray, neurons: np.ndarray, *, alpha: float = 0.05,

@@ -12,7 +12,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from nwb_sae.napari._rows import MEMBER_FRACTION, ensemble_sizes
+from nwb_sae.metrics import MEMBER_FRACTION, ensemble_sizes
 
 ENSEMBLE = "ensemble"
 """The verdict shown for a reported ensemble."""

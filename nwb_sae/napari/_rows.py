@@ -14,10 +14,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from nwb_sae.metrics import MEMBER_FRACTION
+
 NORMALISATIONS = ("z-score", "dF/F", "raw")
 """What the activity rows can show: z-scored per neuron (default), (F - F0) / F0, or the file's values."""
-MEMBER_FRACTION = 0.5
-"""A neuron is a member of an ensemble when its weight is at least this fraction of the atom's largest."""
 BASELINE_PERCENTILE = 20.0
 """F0 of dF/F: this percentile of each neuron's values."""
 
@@ -140,19 +140,6 @@ def members(atom: np.ndarray, fraction: float = MEMBER_FRACTION) -> np.ndarray:
         return np.zeros(0, dtype=np.int64)
     chosen = np.flatnonzero(w >= fraction * top)
     return chosen[np.argsort(-w[chosen], kind="stable")]
-
-
-def ensemble_sizes(dictionary: np.ndarray, fraction: float = MEMBER_FRACTION) -> np.ndarray:
-    """Number of :func:`members` of each latent's atom.
-
-    Examples
-    --------
-    >>> ensemble_sizes(np.array([[1., 0.6, 0.1], [0., 0., 0.]])).tolist()
-    [2, 0]
-    """
-    d = np.asarray(dictionary, dtype=float)
-    top = d.max(axis=1, initial=0.0)
-    return np.where(top > 0, (d >= fraction * top[:, None]).sum(axis=1), 0)
 
 
 def row_order(atom: np.ndarray | None, similarity: np.ndarray, how: str = "members") -> np.ndarray:

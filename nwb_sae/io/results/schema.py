@@ -71,7 +71,8 @@ LATENT_DESCRIPTIONS = {
     "q_value": "Benjamini-Hochberg q-value of p_value across latents",
     "stability": "best cosine of the latent's atom with its one-to-one match in fits with other seeds "
                  "(mean over seeds; NaN: not measured)",
-    "effective_neurons": "participation ratio of the positive weights of the latent's atom: about the number "
+    "effective_neurons": "participation ratio of the positive weights of the latent's atom, at most its number of "
+                         "members (weights >= half the largest): about the number "
                          "of neurons it raises together",
     "reason": "why the latent is not reported as an ensemble ('' when it is): not significant, never active, "
               "one neuron, not replicated (by other seeds) or composite (a copy or union of more frequent "
