@@ -13,7 +13,7 @@ import pandas as pd
 import torch
 
 from nwb_sae.ensembles.dense import find_dense_ensembles
-from nwb_sae.ensembles.fleet import InstanceSpec, encode, fit_fleet
+from nwb_sae.ensembles.fleet import InstanceSpec, encode, firing_rate, fit_fleet
 from nwb_sae.ensembles.selection import SELECTION_STEPS, _subset, select_model
 from nwb_sae.ensembles.significance import ShiftNull
 from nwb_sae.ensembles.verdict import vet_dictionary
@@ -132,7 +132,8 @@ def find_ensembles(x_train: np.ndarray, x_val: np.ndarray, val_groups: np.ndarra
     weights = reference.instance(0)
     codes = encode(reference, torch.as_tensor(np.ascontiguousarray(x_test, dtype=np.float32)))[0].numpy()
     null = ShiftNull(x_test, n_shifts=n_shifts, seed=seed)
-    table, consensus = vet_dictionary(weights["W_dec"], others, codes, null, alpha=alpha)
+    fired = firing_rate(reference, xt)[0].numpy()
+    table, consensus = vet_dictionary(weights["W_dec"], others, codes, null, alpha=alpha, train_frequency=fired)
     result = EnsembleResult(weights, int(n_latents), float(k), table, table["significant"].to_numpy(bool),
                             consensus, curve, mp)
     if mp is not None and mp >= 2 and (result.significant.sum() < mp / 2 or _wants_denser(curve)):

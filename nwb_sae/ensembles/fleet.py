@@ -93,15 +93,23 @@ def _batch_topk(pre: torch.Tensor, counts: torch.Tensor) -> torch.Tensor:
     return pre * keep
 
 
-def encode(fleet_or_weights, x: torch.Tensor, batch_size: int = 8192) -> torch.Tensor:
-    """Inference codes (instances, samples, latents) of normalised samples ``x`` (samples, neurons)."""
-    f = fleet_or_weights
-    out = []
+def _code_batches(f, x: torch.Tensor, batch_size: int):
+    """Inference codes (instances, batch, latents) of ``x`` one batch of samples at a time."""
     with torch.no_grad():
         for start in range(0, x.shape[0], batch_size):
             pre = _pre(x[start:start + batch_size], f.W_enc, f.b_enc, f.b_dec, f.latent_mask)
-            out.append(pre * (pre > f.threshold.view(-1, 1, 1)))
-    return torch.cat(out, dim=1)
+            yield pre * (pre > f.threshold.view(-1, 1, 1))
+
+
+def encode(fleet_or_weights, x: torch.Tensor, batch_size: int = 8192) -> torch.Tensor:
+    """Inference codes (instances, samples, latents) of normalised samples ``x`` (samples, neurons)."""
+    return torch.cat(list(_code_batches(fleet_or_weights, x, batch_size)), dim=1)
+
+
+def firing_rate(fleet_or_weights, x: torch.Tensor, batch_size: int = 8192) -> torch.Tensor:
+    """Fraction of the samples ``x`` in which each latent fires, (instances, latents); no codes kept."""
+    fired = sum((codes > 0).sum(dim=1, dtype=torch.float64) for codes in _code_batches(fleet_or_weights, x, batch_size))
+    return fired / max(x.shape[0], 1)
 
 
 def decode(fleet: Fleet, codes: torch.Tensor) -> torch.Tensor:
