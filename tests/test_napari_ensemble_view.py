@@ -138,3 +138,23 @@ def test_background_image_of_the_corpus_lines_up_with_the_rois(corpus_dir):
         assert background is not None and background.image.shape == masks.shape
         z = (background.image - background.image.mean()) / background.image.std()
         assert z[masks.owner >= 0].mean() > 1.0  # the ROIs sit on the bright spots of the correlation image
+
+
+def test_members_are_judged_in_each_neurons_own_standard_deviations():
+    """The dictionary is written in the recording's units: a bright ROI (std 10) dwarfs two members
+    that rise by as many of their own standard deviations. The browser judges membership as the fit's
+    verdict does, from the normalisation scale the provenance records; without it, from the dictionary."""
+    from pathlib import Path
+
+    from nwb_sae.napari._data import Browser
+
+    scale = np.array([10.0, 1.0, 1.0, 1.0])
+    normalised = np.array([[1.0, 0.9, 0.8, 0.0]])
+    written = normalised * scale
+    written /= np.linalg.norm(written)
+    b = Browser(path=Path("x.nwb"), module="sae", modules=["sae"], dictionary=written,
+                provenance={"normalization": {"mode": "zscore", "scale": scale.tolist()}})
+    assert b.members(0).tolist() == [0, 1, 2]
+    assert ensemble_sizes(b.member_atoms()).tolist() == [3]
+    b.provenance = {}
+    assert b.members(0).tolist() == [0]

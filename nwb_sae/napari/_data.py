@@ -158,6 +158,29 @@ class Browser:
             parts.append(f"ROI masks {self.masks.shape[0]}x{self.masks.shape[1]}")
         return " · ".join(parts)
 
+    def member_atoms(self) -> np.ndarray | None:
+        """The atoms where membership is judged: in the fit's normalised units (each neuron in its own
+        standard deviations, as the fit's verdict sees them), from the provenance's normalisation scale;
+        the dictionary as written when the scale is not recorded.
+
+        The dictionary is written in the recording's units, where one bright ROI's weight can dwarf
+        the members that rise with it by as many of their own standard deviations.
+        """
+        if self.dictionary is None:
+            return None
+        scale = np.asarray((self.provenance.get("normalization") or {}).get("scale", []), dtype=float).ravel()
+        if scale.shape != (self.dictionary.shape[1],) or not np.all(scale > 0):
+            return self.dictionary
+        atoms = self.dictionary / scale
+        return atoms / np.maximum(np.linalg.norm(atoms, axis=1, keepdims=True), 1e-12)
+
+    def members(self, latent: int | None) -> np.ndarray:
+        """The neurons of ``latent``'s ensemble, largest weight first (:func:`_rows.members` of its member atom)."""
+        atoms = self.member_atoms()
+        if atoms is None or latent is None:
+            return np.zeros(0, dtype=np.int64)
+        return _rows.members(atoms[latent])
+
     def show_rows(self, latent: int | None = None, normalisation: str | None = None,
                   order_by: str | None = None) -> None:
         """Normalise and order the activity rows (members of ``latent`` on top with ``order_by='members'``)."""
@@ -165,7 +188,8 @@ class Browser:
             return
         self.normalisation = normalisation or self.normalisation
         self.order_by = order_by or self.order_by
-        atom = self.dictionary[latent] if self.dictionary is not None and latent is not None else None
+        atoms = self.member_atoms()
+        atom = atoms[latent] if atoms is not None and latent is not None else None
         similarity = _rows.similarity_order(self.neuron_stats.sample)
         self.rows = _rows.row_order(atom, similarity, self.order_by)
         offset, scale = _rows.normalisation(self.neuron_stats, self.normalisation)

@@ -162,7 +162,8 @@ def heading(column: str) -> str:
 def heading_tip(column: str) -> str:
     """Tool tip of a heading: what the column means."""
     tips = {"verdict": "the fit's verdict: 'ensemble', or why the latent is not reported",
-            "neurons": f"members: neurons with a weight of at least {MEMBER_FRACTION:.0%} of the atom's largest",
+            "neurons": f"members: neurons with a weight of at least {MEMBER_FRACTION:.0%} of the atom's largest, "
+                       "each neuron in its own standard deviations",
             "activation_frequency": "share of the recording's samples in which the latent is active",
             "q_value": "Benjamini-Hochberg q-value of the co-activation test against circular shifts",
             "stability": "cosine of the atom with its match in fits with other seeds"}

@@ -22,7 +22,7 @@ from qtpy.QtCore import Qt, Signal
 from qtpy.QtWidgets import QFileDialog
 
 from nwb_sae.errors import NwbSaeError
-from nwb_sae.napari import _latents, _logic, _marks, _rows
+from nwb_sae.napari import _latents, _logic, _marks
 from nwb_sae.napari._layers import BROWSER, activity_limits, layer_data, weight_limits
 from nwb_sae.napari._masks import paint
 from nwb_sae.napari._qt._canvas import layers_of, put, show_colorbars
@@ -214,7 +214,7 @@ class SaeBrowserWidget(OverTimeMixin, SessionStepMixin, BrowserPanel):
         stored = _latents.stored_selectivity(b.stats, column)
         eta2, eta2_q = stored if stored is not None else (eta2, None)  # the tested statistics win
         n_latents = b.codes.shape[1] if b.codes is not None else 0
-        self.table = _latents.latent_table(b.stats, n_latents, eta2, preferred, levels, eta2_q, b.dictionary)
+        self.table = _latents.latent_table(b.stats, n_latents, eta2, preferred, levels, eta2_q, b.member_atoms())
         self.table = self.table.loc[_latents.shown_latents(self.table, self.show_all.isChecked())]
         self.latent_table.show_table(self.table)
         if self.latent is not None:
@@ -255,7 +255,7 @@ class SaeBrowserWidget(OverTimeMixin, SessionStepMixin, BrowserPanel):
             self.latent_table.highlight(self.latent)
         atom = b.dictionary[self.latent] if b.dictionary is not None else None
         labels = b.neuron_ids if b.neuron_ids is not None and len(b.neuron_ids) <= 40 else None
-        members = _rows.members(atom) if atom is not None else np.zeros(0, dtype=np.int64)
+        members = b.members(self.latent)
         self.plots.show_atom(atom, self.latent, labels, members)
         if b.order_by == "members":
             self._rows_changed()
@@ -294,8 +294,7 @@ class SaeBrowserWidget(OverTimeMixin, SessionStepMixin, BrowserPanel):
         if self.latent is not None and b.codes is not None:
             marks += _marks.selection_marks(b, self.latent)
         if b.activity is not None:
-            atom = b.dictionary[self.latent] if b.dictionary is not None and self.latent is not None else None
-            members = _rows.members(atom) if atom is not None else np.zeros(0, dtype=np.int64)
+            members = b.members(self.latent)
             marks += _marks.member_marks(b, self.latent, members)
             if not len(members) and self.layer("members") is not None:
                 self.layer("members").data = []
