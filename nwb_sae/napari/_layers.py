@@ -154,11 +154,11 @@ def layer_data(browser, latent: int = 0) -> list[tuple]:
             **_placed(lay.codes, codes.shape[1:], leading=1), "metadata": dict(meta, **{ROLE: "codes"}),
         }, "image"))
     if lay.fov is not None:
-        weights = browser.dictionary[latent]
-        painted = paint(browser.masks, weights)
+        atoms = browser.member_atoms()  # each neuron in its own SDs: the members stand out, not the bright ROIs
+        painted = paint(browser.masks, atoms[latent])
         layers.append((painted, {
-            "name": f"ROI weights ({name})", "colormap": weight_colormap(browser.dictionary),
-            "contrast_limits": weight_limits(browser.dictionary, latent), **_placed(lay.fov, painted.shape),
+            "name": f"ROI weights ({name})", "colormap": weight_colormap(atoms),
+            "contrast_limits": weight_limits(atoms, latent), **_placed(lay.fov, painted.shape),
             "opacity": 0.8 if browser.background is not None else 1.0,
             "blending": "additive" if browser.background is not None else "translucent",
             "metadata": dict(meta, **{ROLE: "roi_weights"}),

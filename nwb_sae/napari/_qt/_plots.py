@@ -94,7 +94,7 @@ class PlotCanvas(FigureCanvasQTAgg):
                 ax.set_xticks(x, [str(v) for v in neuron_labels], rotation=90, fontsize=6)
             n = 0 if members is None else len(members)
             self._title(ax, f"latent {latent}: atom over {weights.size} neurons ({n} members, cyan)")
-            self._label(ax, "neuron (file order)", "weight")
+            self._label(ax, "neuron (file order)", "weight (neuron SDs)")
         self.draw_idle()
 
     def show_conditions(self, time: np.ndarray, curves: np.ndarray | None, levels, column: str | None,

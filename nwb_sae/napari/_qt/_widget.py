@@ -253,7 +253,8 @@ class SaeBrowserWidget(OverTimeMixin, SessionStepMixin, BrowserPanel):
         self.latent = int(latent)
         if not from_table:
             self.latent_table.highlight(self.latent)
-        atom = b.dictionary[self.latent] if b.dictionary is not None else None
+        atoms = b.member_atoms()  # in each neuron's own standard deviations, as its members are judged
+        atom = atoms[self.latent] if atoms is not None else None
         labels = b.neuron_ids if b.neuron_ids is not None and len(b.neuron_ids) <= 40 else None
         members = b.members(self.latent)
         self.plots.show_atom(atom, self.latent, labels, members)
@@ -264,7 +265,7 @@ class SaeBrowserWidget(OverTimeMixin, SessionStepMixin, BrowserPanel):
         weights_layer = self.layer("roi_weights")
         if weights_layer is not None and atom is not None:
             weights_layer.data = paint(b.masks, atom)
-            weights_layer.contrast_limits = weight_limits(b.dictionary, self.latent)
+            weights_layer.contrast_limits = weight_limits(atoms, self.latent)
             weights_layer.name = f"ROI weights, latent {self.latent} ({b.path.name})"
         self._show_summary_of_latent()
         self._show_membership()
