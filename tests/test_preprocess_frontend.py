@@ -154,3 +154,21 @@ def test_trial_aligned_nwb_reads_deconvolve_before_windowing(tmp_path):
     units = synthetic.write_nwb_recording(tmp_path / "units.nwb", rec, kind="units")
     assert "preprocessed" not in nwb_sae.read_nwb(units, presentations="trials", window=0.5,
                                                    preprocess="auto").attrs
+
+
+def test_inference_scores_the_reconstruction_against_the_front_ends_output(tmp_path, capsys):
+    """`nwb-sae inference` on fluorescence compares the model's reconstruction with the deconvolved
+    traces it reconstructs (the corpus roiextractors file printed FVU 3,022 against the raw traces)."""
+    from nwb_sae.cli import main
+
+    rec = synthetic.make_recording(n_neurons=12, n_atoms=8, n_time=20, n_presentations=30, seed=1)
+    ophys = synthetic.write_nwb_recording(tmp_path / "ophys.nwb", rec, kind="ophys")
+    sae = nwb_sae.SAE(n_latents=8, k=2, activation="topk", epochs=1, progress=False, device="cpu")
+    sae.fit(nwb_sae.read_nwb(ophys))
+    assert sae.preprocessing_.method == "deconvolve"
+    model = sae.save(tmp_path / "model")
+    assert main(["inference", "--data_path", str(ophys), "--model_path", str(model),
+                 "--output_dir", str(tmp_path / "out"), "--quiet"]) == 0
+    printed = float(capsys.readouterr().out.split("FVU ")[1].split(",")[0])
+    assert printed == pytest.approx(sae.report(nwb_sae.read_nwb(ophys))["fvu"], abs=2e-3)
+    assert printed < 2.0

@@ -48,6 +48,7 @@ def run(args: argparse.Namespace) -> int:
     from nwb_sae.io import load_data
     from nwb_sae.io.jsonable import write_json
     from nwb_sae.io.netcdf import write_netcdf
+    from nwb_sae.preprocess import apply_preprocessing
     from nwb_sae.samples import population_vectors
     from nwb_sae.viz.report import save_inference_figures
 
@@ -64,7 +65,9 @@ def run(args: argparse.Namespace) -> int:
     codes = sae.encode(data, batch_size=args.batch_size)  # checks neurons and NaNs before any writing
     recon = sae.decode(codes, batch_size=args.batch_size).assign_coords(
         {n: c for n, c in data.coords.items() if c.dims == ("neurons",)})
-    x = population_vectors(data)
+    # the model reconstructs what it was fitted on: the front end's output (deconvolved traces for
+    # fluorescence), so that is what the FVU compares with, not the raw traces
+    x = population_vectors(apply_preprocessing(data, getattr(sae, "preprocessing_", None)))
     flat_codes = codes.transpose("presentations", "time", "latents").values.reshape(x.shape[0], -1)
     summary = {"data_path": str(args.data_path), "model_path": str(args.model_path),
                **metrics.code_report(x, population_vectors(recon), flat_codes), "n_samples": int(x.shape[0])}
