@@ -232,7 +232,13 @@ def main(argv=None) -> None:
     parser.add_argument("--methods", nargs="*", default=list(METHODS), choices=list(METHODS))
     parser.add_argument("--cache", type=Path, default=None, help="folder for the SAE checkpoints (reruns reuse them)")
     parser.add_argument("--no-halves", action="store_true", help="skip the split-half ceiling (two more fits)")
+    parser.add_argument("--threads", type=int, default=None,
+                        help="torch threads (default: every core; 1 on a machine shared with other work)")
     args = parser.parse_args(argv)
+    if args.threads:
+        import torch
+
+        torch.set_num_threads(args.threads)
     if args.cache:
         args.cache.mkdir(parents=True, exist_ok=True)
     run(args.seeds, args.methods, quick=args.quick, cache=args.cache, halves=not args.no_halves)

@@ -145,7 +145,13 @@ def main(argv=None) -> None:
                         help="registration errors (fraction of ids swapped); the joint model is refitted under each")
     parser.add_argument("--cache", type=Path, default=None,
                         help="folder of the per-session SAE checkpoints (shared with benchmarks/sessions.py)")
+    parser.add_argument("--threads", type=int, default=None,
+                        help="torch threads (default: every core; 1 on a machine shared with other work)")
     args = parser.parse_args(argv)
+    if args.threads:
+        import torch
+
+        torch.set_num_threads(args.threads)
     if args.cache:
         args.cache.mkdir(parents=True, exist_ok=True)
     run(args.seeds, args.quick, args.errors, args.cache)
