@@ -255,14 +255,26 @@ MEMBER_FRACTION = 0.5
 """A neuron is a member of an ensemble when its weight is at least this fraction of the atom's largest."""
 
 
+def member_mask(atoms: np.ndarray, fraction: float = MEMBER_FRACTION) -> np.ndarray:
+    """(latents, neurons) bool: the members of each atom, neurons whose weight is at least ``fraction``
+    of its largest (none for an atom without a positive weight).
+
+    Examples
+    --------
+    >>> member_mask(np.array([[1., 0.6, 0.1], [0., 0., 0.]])).tolist()
+    [[True, True, False], [False, False, False]]
+    """
+    d = np.atleast_2d(np.asarray(atoms, dtype=float))
+    top = d.max(axis=1, initial=0.0)[:, None]
+    return (d >= fraction * top) & (top > 0)
+
+
 def ensemble_sizes(atoms: np.ndarray, fraction: float = MEMBER_FRACTION) -> np.ndarray:
-    """Number of members of each atom: neurons whose weight is at least ``fraction`` of its largest.
+    """Number of members of each atom (:func:`member_mask`).
 
     Examples
     --------
     >>> ensemble_sizes(np.array([[1., 0.6, 0.1], [0., 0., 0.]])).tolist()
     [2, 0]
     """
-    d = np.asarray(atoms, dtype=float)
-    top = d.max(axis=1, initial=0.0)
-    return np.where(top > 0, (d >= fraction * top[:, None]).sum(axis=1), 0)
+    return member_mask(atoms, fraction).sum(axis=1)

@@ -62,12 +62,14 @@ def run(args: argparse.Namespace) -> int:
         check_output(args.data_path, args.nwb_out, module=args.module, in_place=args.in_place,
                      overwrite=args.overwrite, activity=opts.get("activity"))
     data = sae.select_neurons(load_data(args.data_path, **opts))  # the model's neurons, by id
+    # the model reconstructs what it was fitted on: the front end's output (deconvolved traces for
+    # fluorescence), so the FVU compares with that, not the raw traces; marked as preprocessed, it is
+    # not deconvolved again by encode
+    data = apply_preprocessing(data, getattr(sae, "preprocessing_", None))
     codes = sae.encode(data, batch_size=args.batch_size)  # checks neurons and NaNs before any writing
     recon = sae.decode(codes, batch_size=args.batch_size).assign_coords(
         {n: c for n, c in data.coords.items() if c.dims == ("neurons",)})
-    # the model reconstructs what it was fitted on: the front end's output (deconvolved traces for
-    # fluorescence), so that is what the FVU compares with, not the raw traces
-    x = population_vectors(apply_preprocessing(data, getattr(sae, "preprocessing_", None)))
+    x = population_vectors(data)
     flat_codes = codes.transpose("presentations", "time", "latents").values.reshape(x.shape[0], -1)
     summary = {"data_path": str(args.data_path), "model_path": str(args.model_path),
                **metrics.code_report(x, population_vectors(recon), flat_codes), "n_samples": int(x.shape[0])}

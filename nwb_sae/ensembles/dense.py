@@ -139,7 +139,7 @@ def find_dense_ensembles(x_train: np.ndarray, x_tune: np.ndarray, x_test: np.nda
     x_test = np.asarray(x_test, dtype=np.float32)
     with torch.no_grad():
         codes = model.encode(torch.as_tensor(x_test)).numpy()
-        fired = (model.encode(xt) > 0).double().mean(dim=0).numpy()
+        fired = (sum((model.encode(b) > 0).sum(dim=0, dtype=torch.float64) for b in xt.split(8192)) / len(xt)).numpy()
     atoms = model.W_dec.detach().numpy()
     table, consensus = vet_dictionary(atoms, others, codes, null, alpha=alpha, train_frequency=fired)
     weights = {name: getattr(model, name).detach().numpy() for name in ("W_enc", "b_enc", "W_dec", "b_dec")}

@@ -43,6 +43,8 @@ class SignificanceResult(NamedTuple):
 
 MIN_EFFECTIVE_NEURONS = 1.5
 """An ensemble involves more than one neuron: atoms with fewer :func:`effective_neurons` are single-neuron latents."""
+
+
 def effective_neurons(atoms: np.ndarray) -> np.ndarray:
     """About the number of neurons each atom raises together: the participation ratio
     ``(sum p_i**2)**2 / sum p_i**4`` of its positive weights ``p``, at most its :func:`ensemble_sizes`.

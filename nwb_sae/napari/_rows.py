@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from nwb_sae.metrics import MEMBER_FRACTION
+from nwb_sae.metrics import MEMBER_FRACTION, member_mask
 
 NORMALISATIONS = ("z-score", "dF/F", "raw")
 """What the activity rows can show: z-scored per neuron (default), (F - F0) / F0, or the file's values."""
@@ -135,10 +135,7 @@ def members(atom: np.ndarray, fraction: float = MEMBER_FRACTION) -> np.ndarray:
     [1, 4, 3]
     """
     w = np.asarray(atom, dtype=float)
-    top = w.max(initial=0.0)
-    if top <= 0:
-        return np.zeros(0, dtype=np.int64)
-    chosen = np.flatnonzero(w >= fraction * top)
+    chosen = np.flatnonzero(member_mask(w, fraction)[0])
     return chosen[np.argsort(-w[chosen], kind="stable")]
 
 
