@@ -93,7 +93,7 @@ def test_more_assemblies_than_neurons_take_the_dense_path_and_are_found():
     rec = make_assemblies(n_neurons=20, n_assemblies=30, members=5, overlap=None, duration=300.0,
                           n_presentations=50, seed=11)
     result = find_ensembles(*split(rec.data), seed=0)
-    assert result.activation == "topk" and result.n_latents == 320
+    assert result.activation == "topk" and result.n_latents == 80  # LATENTS_PER_NEURON per neuron
     assert "dense k" in set(result.selection_curve["sweep"]) and result.selection_curve["chosen"].sum() == 1
     report = assembly_report(result.weights["W_dec"][result.significant], rec.assemblies)
     assert report["found_0.9"] >= 0.8 and report["precision"] >= 0.8

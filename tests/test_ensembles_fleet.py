@@ -6,16 +6,24 @@ import numpy as np
 import pytest
 import torch
 
-from nwb_sae.ensembles import fleet as fleet_module
-from nwb_sae.ensembles.fleet import InstanceSpec, _gradients, _pre, _val_mse, fit_fleet
+from nwb_sae.ensembles import step as step_module
+from nwb_sae.ensembles.fleet import InstanceSpec, _val_mse, fit_fleet
 from nwb_sae.ensembles.significance import ShiftNull, circular_shift
+from nwb_sae.ensembles.step import active_latents
+from nwb_sae.ensembles.step import gradients as _gradients
+from nwb_sae.ensembles.step import pre_activations as _pre
 
 
-def _direct_loss(xb, W_enc, b_enc, W_dec, b_dec, mask, theta):
+def _direct_loss(xb, W_enc, b_enc, W_dec, b_dec, mask, theta, ranks=None):
     """The per-instance mean squared error written the plain way (autograd differentiates it)."""
     pre = torch.relu(torch.baddbmm(b_enc.unsqueeze(1), xb.unsqueeze(0) - b_dec.unsqueeze(1),
                                    W_enc.transpose(1, 2))) * mask.unsqueeze(1)
-    codes = pre * (pre > theta.view(-1, 1, 1))
+    if ranks is None:
+        codes = pre * (pre > theta.view(-1, 1, 1))
+    else:  # each instance keeps its ranks[i] largest pre-activations of every sample
+        codes = torch.stack([torch.zeros_like(p).scatter(1, p.topk(int(r), dim=1).indices,
+                                                         p.topk(int(r), dim=1).values)
+                             for p, r in zip(pre, ranks, strict=True)])
     return (torch.baddbmm(b_dec.unsqueeze(1), codes, W_dec) - xb).pow(2).mean(dim=(1, 2))
 
 
@@ -28,17 +36,19 @@ def _weights(n_inst=3, n_lat=5, n_in=7, seed=0):
     return tensors, mask, torch.tensor([0.05, 0.1, 0.2])
 
 
-def _check_against_autograd(weights, mask, theta, xb):
+def _check_against_autograd(weights, mask, theta, xb, ranks=None):
     """The hand-written gradients and validation error equal autograd's and the plain error; the step's
     active counts and fired latents equal those of the pre-activations."""
     params = [p.clone().requires_grad_(True) for p in weights]
-    _direct_loss(xb, *params, mask, theta).sum().backward()
-    grads, counts, fired = _gradients(xb, *weights, mask, theta)
+    _direct_loss(xb, *params, mask, theta, ranks).sum().backward()
+    grads, counts, fired = _gradients(xb, *weights, mask, theta, ranks)
     for p, g in zip(params, grads, strict=True):
         torch.testing.assert_close(g, p.grad, rtol=1e-4, atol=1e-6)
-    torch.testing.assert_close(_val_mse(xb, *weights, mask, theta), _direct_loss(xb, *weights, mask, theta),
-                               rtol=1e-4, atol=1e-6)
-    active = _pre(xb, weights[0], weights[1], weights[3], mask) > theta.view(-1, 1, 1)
+    torch.testing.assert_close(_val_mse(xb, *weights, mask, theta, ranks),
+                               _direct_loss(xb, *weights, mask, theta, ranks), rtol=1e-4, atol=1e-6)
+    pre = _pre(xb, weights[0], weights[1], weights[3], mask)
+    active = active_latents(pre, theta, ranks) if ranks is not None \
+        else pre > theta.view(-1, 1, 1)
     torch.testing.assert_close(counts, active.sum(dim=(1, 2)))
     assert torch.equal(fired, active.any(dim=1))
     return fired
@@ -88,6 +98,18 @@ def test_shift_null_exact_moments_match_many_random_shifts():
 
 @pytest.mark.parametrize("density", [0.0, 1.0], ids=["products", "gathered"])
 def test_hand_written_gradients_equal_autograd_with_more_latents_than_neurons(monkeypatch, density):
-    monkeypatch.setattr(fleet_module, "SPARSE_DENSITY", density)
+    monkeypatch.setattr(step_module, "SPARSE_DENSITY", density)
     weights, mask, theta = _weights(n_lat=9, n_in=4, seed=5)
     _check_against_autograd(weights, mask, theta, torch.randn(32, 4, generator=torch.Generator().manual_seed(6)))
+
+
+@pytest.mark.parametrize("density", [0.0, 1.0], ids=["products", "gathered"])
+def test_topk_instances_keep_their_k_largest_and_their_gradients_equal_autograd(monkeypatch, density):
+    """Per-sample TopK instances (the dense path) with different k: the same step, the rank as the cut."""
+    monkeypatch.setattr(step_module, "SPARSE_DENSITY", density)
+    weights, mask, _ = _weights(n_lat=9, n_in=4, seed=7)
+    ranks = torch.tensor([1, 2, 3])
+    xb = torch.randn(32, 4, generator=torch.Generator().manual_seed(8))
+    _check_against_autograd(weights, mask, torch.zeros(3), xb, ranks)
+    active = active_latents(_pre(xb, weights[0], weights[1], weights[3], mask), torch.zeros(3), ranks)
+    assert (active.sum(dim=2) <= ranks.view(-1, 1)).all() and (active.sum(dim=2)[1:] == ranks[1:, None]).all()

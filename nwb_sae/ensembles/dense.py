@@ -12,8 +12,10 @@ neither a copy nor a mix of a more frequent latent.
 ``k`` (active latents per time bin) is chosen from :data:`K_GRID` like the threshold selection
 chooses: two seeds per candidate (on at most :data:`SELECTION_SAMPLES` training samples), scored by
 the number of latents that pass those tests on the held-out presentations kept for choosing; ties
-go to the lowest masked held-out error. The chosen ``k`` is refitted on all training samples when the
-candidates saw a subset. :func:`nwb_sae.ensembles.find.find_ensembles` runs this when the
+go to the lowest masked held-out error (mean of the two seeds). Every candidate and seed is one TopK instance of a single
+:func:`~nwb_sae.ensembles.fleet.fit_fleet` (the threshold path's training loop), so the sweep shares
+its batches and steps. The chosen candidate's two fits are continued on all training samples (not
+refitted), beside any further seed. :func:`nwb_sae.ensembles.find.find_ensembles` runs this when the
 Marchenko-Pastur count is at least 2 and the threshold fit reports fewer than half that many
 ensembles, or its masked error still falls at the densest ``k`` it tried; it keeps whichever of the
 two reports more ensembles.
@@ -21,19 +23,16 @@ two reports more ensembles.
 
 from __future__ import annotations
 
-from dataclasses import replace
-
 import numpy as np
 import pandas as pd
 import torch
-from tqdm.auto import tqdm
 
-from nwb_sae.config import ModelConfig, TrainConfig
-from nwb_sae.ensembles.selection import _pick
+from nwb_sae.ensembles.fleet import InstanceSpec, encode, firing_rate, fit_fleet
+from nwb_sae.ensembles.selection import _pick, _subset, masked_errors
 from nwb_sae.ensembles.significance import ShiftNull
 from nwb_sae.ensembles.verdict import vet_dictionary
 
-LATENTS_PER_NEURON = 16
+LATENTS_PER_NEURON = 4
 """Width of the dense dictionary, in latents per neuron (room for copies beside every ensemble)."""
 SAMPLES_PER_LATENT = 8
 """The width is also at most the training samples over this (every latent needs data to learn from)."""
@@ -43,36 +42,19 @@ MAX_LATENTS = 4096
 """Upper bound of the dense dictionary's width."""
 SELECTION_SAMPLES = 32768
 """Training samples each ``k`` candidate is fitted on (a random subset of larger recordings)."""
-
-
-def fit_topk(x_train: torch.Tensor, x_val: torch.Tensor, n_latents: int, k: int, seed: int,
-             train_config: TrainConfig):
-    """One per-sample TopK :class:`nwb_sae.model.SparseAutoencoder` on normalised samples (identity normalisation)."""
-    from nwb_sae.model import SparseAutoencoder
-    from nwb_sae.train import train_model
-
-    model = SparseAutoencoder(x_train.shape[1], ModelConfig(n_latents=n_latents, activation="topk", k=k))
-    model.reset_parameters(torch.Generator().manual_seed(seed))
-    model.init_from_data(x_train)
-    torch.manual_seed(seed)
-    train_model(model, x_train, x_val, replace(train_config, seed=seed, progress=False, device="cpu"))
-    return model.eval()
-
-
-def masked_error(model, x: torch.Tensor, fraction: float = 0.1, seed: int = 0) -> float:
-    """Error on hidden held-out entries (filled with the decoder bias), relative to predicting that bias."""
-    mask = torch.rand(x.shape, generator=torch.Generator().manual_seed(seed)) < fraction
-    with torch.no_grad():
-        filled = torch.where(mask, model.b_dec, x)
-        recon = model.decode(model.encode(filled))
-        err = ((recon - x) ** 2 * mask).sum()
-        base = ((model.b_dec - x) ** 2 * mask).sum()
-    return float(err / base.clamp_min(1e-12))
+SWEEP_STEPS = 1000
+"""Optimisation steps of every ``k`` candidate (enough to rank them)."""
+FINAL_STEPS = 2000
+"""Least further steps of the chosen candidate's two fits (continued on all training samples) and of
+any further seed (fresh)."""
+BATCH_SIZE = 256
+"""Samples per step: a per-sample TopK dictionary learns more per sample from small batches
+(64 ensembles in 50 neurons: all found after 0.5 million samples in batches of 256, 1 million in 1024)."""
 
 
 def find_dense_ensembles(x_train: np.ndarray, x_tune: np.ndarray, x_test: np.ndarray, *,
                          n_seeds: int = 2, alpha: float = 0.05, null=None, tune_null=None, seed: int = 0,
-                         train_config: TrainConfig | None = None, n_latents: int | None = None,
+                         fit_kwargs: dict | None = None, n_latents: int | None = None,
                          progress: bool = False):
     """Fit and vet a wide per-sample TopK dictionary; the threshold selection's dense counterpart.
 
@@ -85,13 +67,13 @@ def find_dense_ensembles(x_train: np.ndarray, x_tune: np.ndarray, x_test: np.nda
         As in :func:`nwb_sae.ensembles.find_ensembles`.
     null, tune_null : ShiftNull, optional
         The significance nulls of ``x_test`` and ``x_tune`` (built here when not given).
-    train_config : TrainConfig, optional
-        Training settings of :func:`nwb_sae.train.train_model` (seed, progress and device are set here).
+    fit_kwargs : dict, optional
+        Passed to :func:`nwb_sae.ensembles.fleet.fit_fleet`, as for the threshold fits.
     n_latents : int, optional
         Width of the dictionary when the user gave one (default: :data:`LATENTS_PER_NEURON` per neuron,
         within the bounds above).
     progress : bool
-        Show a progress bar over the fits.
+        Show a progress bar for the sweep and the final fits.
 
     Returns
     -------
@@ -100,7 +82,7 @@ def find_dense_ensembles(x_train: np.ndarray, x_tune: np.ndarray, x_test: np.nda
         :class:`nwb_sae.ensembles.EnsembleResult` (``threshold`` 0: TopK needs none) and ``curve`` one
         row per ``k`` tried (``trustworthy``, ``masked_error``, ``chosen``).
     """
-    cfg = train_config or TrainConfig()
+    fit_kwargs = fit_kwargs or {}
     xt, xv = (torch.as_tensor(np.ascontiguousarray(a, dtype=np.float32)) for a in (x_train, x_tune))
     if n_latents is None:
         n_latents = max(2, min(LATENTS_PER_NEURON * xt.shape[1], MAX_LATENTS, len(xt) // SAMPLES_PER_LATENT))
@@ -111,39 +93,32 @@ def find_dense_ensembles(x_train: np.ndarray, x_tune: np.ndarray, x_test: np.nda
         subset = xt[rows.sort().values]
     tune_null = tune_null if tune_null is not None else ShiftNull(xv.numpy(), seed=seed)
     null = null if null is not None else ShiftNull(np.asarray(x_test, dtype=np.float64), seed=seed)
-    refits = n_seeds if len(xt) > SELECTION_SAMPLES else max(n_seeds - 2, 0)
-    bar = tqdm(total=2 * len(ks) + refits, desc=f"dense path ({n_latents} TopK latents)", unit="fit",
-               disable=not progress, dynamic_ncols=True, leave=False)
-
-    def fit(x, k, s):
-        model = fit_topk(x, xv, n_latents, k, s, cfg)
-        bar.update(1)
-        return model
-
-    pairs = [[fit(subset, k, seed + s) for s in (0, 1)] for k in ks]
-    errors = [masked_error(a, xv, seed=seed) for a, _ in pairs]
+    label = f"dense path ({n_latents} TopK latents)" if progress else None
+    fit_kwargs = {"batch_size": BATCH_SIZE, **fit_kwargs}
+    specs = [InstanceSpec(n_latents, k, seed + s, topk=True) for k in ks for s in (0, 1)]
+    sweep = fit_fleet(subset, xv, specs, **{"min_steps": SWEEP_STEPS, "max_steps": SWEEP_STEPS, **fit_kwargs},
+                      label=label and f"{label}: {len(ks)} k x 2 seeds")
+    errors = masked_errors(sweep, xv, np.zeros(len(xv), int), seed=seed)[:, 0].reshape(-1, 2).mean(axis=1)
+    codes = encode(_subset(sweep, list(range(0, len(specs), 2))), xv).numpy()
     scores = []
-    for a, b in pairs:
-        with torch.no_grad():
-            codes = a.encode(xv).numpy()
-        table, _ = vet_dictionary(a.W_dec.detach().numpy(), [b.W_dec.detach().numpy()], codes, tune_null,
-                                  alpha=alpha)
+    for i in range(len(ks)):
+        table, _ = vet_dictionary(sweep.W_dec[2 * i].numpy(), [sweep.W_dec[2 * i + 1].numpy()], codes[i],
+                                  tune_null, alpha=alpha)
         scores.append(int(table["significant"].sum()))
     best = _pick(np.array(scores), np.array(errors))
     k = ks[best]
-    fits = pairs[best] if subset is xt else [fit(xt, k, seed)]
-    fits += [fit(xt, k, seed + s) for s in range(len(fits), n_seeds)]
-    bar.close()
-    model = fits[0]
-    others = [m.W_dec.detach().numpy() for m in fits[1:n_seeds]]
-    x_test = np.asarray(x_test, dtype=np.float32)
-    with torch.no_grad():
-        codes = model.encode(torch.as_tensor(x_test)).numpy()
-        fired = (sum((model.encode(b) > 0).sum(dim=0, dtype=torch.float64) for b in xt.split(8192)) / len(xt)).numpy()
-    atoms = model.W_dec.detach().numpy()
-    table, consensus = vet_dictionary(atoms, others, codes, null, alpha=alpha, train_frequency=fired)
-    weights = {name: getattr(model, name).detach().numpy() for name in ("W_enc", "b_enc", "W_dec", "b_dec")}
-    weights["threshold"] = 0.0
+    n_final = max(n_seeds, 1)
+    pair = _subset(sweep, [2 * best, 2 * best + 1][:n_final])
+    final = [InstanceSpec(n_latents, k, seed + s, topk=True) for s in range(n_final)]
+    fits = fit_fleet(xt, xv, final, init=pair, **{"min_steps": FINAL_STEPS, **fit_kwargs},
+                     label=label and f"{label}: k={k}, {n_final} seeds, trained on")
+    order = [int(i) for i in torch.argsort(fits.val_mse)]  # the reference explains held-out data best
+    reference = _subset(fits, order[:1])
+    others = [fits.W_dec[i].numpy() for i in order[1:]]
+    codes = encode(reference, torch.as_tensor(np.ascontiguousarray(x_test, dtype=np.float32)))[0].numpy()
+    fired = firing_rate(reference, xt)[0].numpy()
+    weights = reference.instance(0)
+    table, consensus = vet_dictionary(weights["W_dec"], others, codes, null, alpha=alpha, train_frequency=fired)
     curve = pd.DataFrame({"sweep": "dense k", "n_latents": n_latents, "k": ks, "trustworthy": scores,
                           "masked_error": errors, "chosen": [i == best for i in range(len(ks))]})
     return weights, n_latents, k, table, consensus, curve

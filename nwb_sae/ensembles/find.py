@@ -54,7 +54,7 @@ class EnsembleResult(NamedTuple):
 def find_ensembles(x_train: np.ndarray, x_val: np.ndarray, val_groups: np.ndarray, *,
                    n_latents: int | None = None, k: float | None = None, n_seeds: int = 3,
                    alpha: float = 0.05, n_shifts: int = 0, seed: int = 0,
-                   fit_kwargs: dict | None = None, dense_config=None, progress: bool = False) -> EnsembleResult:
+                   fit_kwargs: dict | None = None, progress: bool = False) -> EnsembleResult:
     """Select, fit and vet a sparse dictionary of ensembles.
 
     Parameters
@@ -79,10 +79,9 @@ def find_ensembles(x_train: np.ndarray, x_val: np.ndarray, val_groups: np.ndarra
     seed : int
         Seed of the first fit; the others use ``seed + 1, ...``; the one with the lowest held-out error is the reference.
     fit_kwargs : dict, optional
-        Passed to :func:`nwb_sae.ensembles.fleet.fit_fleet` (``max_epochs``, ``batch_size``, ``lr``, ...).
-    dense_config : nwb_sae.config.TrainConfig, optional
-        Training settings of the dense path (:mod:`nwb_sae.ensembles.dense`). When both size and
-        sparsity are selected, the Marchenko-Pastur count is at least 2, and either the threshold fit
+        Passed to every :func:`nwb_sae.ensembles.fleet.fit_fleet` (``max_epochs``, ``batch_size``,
+        ``lr``, ...), the dense path's too. The dense path (:mod:`nwb_sae.ensembles.dense`): when
+        both size and sparsity are selected, the Marchenko-Pastur count is at least 2, and either the threshold fit
         reports fewer ensembles than half that count or the masked held-out error of the ``k`` sweep
         is lowest at its densest ``k`` (every time bin mixes several ensembles), a wide per-sample
         TopK dictionary is fitted and vetted too, and the result that reports more ensembles is
@@ -102,13 +101,37 @@ def find_ensembles(x_train: np.ndarray, x_val: np.ndarray, val_groups: np.ndarra
     test_rows = ~tune if (~tune).any() else tune
     xt = torch.as_tensor(np.ascontiguousarray(x_train, dtype=np.float32))
     xv = torch.as_tensor(np.ascontiguousarray(x_val[tune], dtype=np.float32))
+    x_test = np.asarray(x_val)[test_rows]
+    null = ShiftNull(x_test, n_shifts=n_shifts, seed=seed)
     fit_kwargs = fit_kwargs or {}
-    curve, mp, given_latents, tune_null = None, None, n_latents, None
+    curve, mp, tune_null, chosen = None, None, None, (n_latents, k)
     if n_latents is None or k is None:
         tune_null = ShiftNull(xv.numpy(), n_shifts=n_shifts, seed=seed)  # shared with the dense path
         sel = select_model(xt, xv, groups[tune], n_latents=n_latents, k=k, seed=seed, null=tune_null,
                            fit_kwargs=fit_kwargs, progress=progress)
-        curve, mp, n_latents, k = sel.curve, sel.mp_count, sel.n_latents, sel.k
+        curve, mp, chosen = sel.curve, sel.mp_count, (sel.n_latents, sel.k)
+    dense = None
+    if mp is not None and mp >= 2 and (curve["trustworthy"].max() < mp / 2 or _wants_denser(curve)):
+        # the threshold candidates could not trust half the Marchenko-Pastur count, or their error still
+        # fell at the densest k: the dense path runs first, and when it reports more ensembles than the
+        # best candidate trusted, the threshold fits are not run again (they cannot win)
+        dense = find_dense_ensembles(x_train, x_val[tune], x_test, n_seeds=n_seeds, alpha=alpha, null=null,
+                                     tune_null=tune_null, seed=seed, fit_kwargs=fit_kwargs, n_latents=n_latents,
+                                     progress=progress)
+        if dense[3]["significant"].sum() > curve["trustworthy"].max():
+            return _with_dense(None, dense, curve, mp)
+    result = _threshold_fits(xt, xv, x_test, null, *chosen, n_seeds=n_seeds, alpha=alpha, seed=seed,
+                             fit_kwargs=fit_kwargs, progress=progress)._replace(selection_curve=curve, mp_count=mp)
+    if dense is None and mp is not None and mp >= 2 and result.significant.sum() < mp / 2:
+        dense = find_dense_ensembles(x_train, x_val[tune], x_test, n_seeds=n_seeds, alpha=alpha, null=null,
+                                     tune_null=tune_null, seed=seed, fit_kwargs=fit_kwargs, n_latents=n_latents,
+                                     progress=progress)
+    return result if dense is None else _with_dense(result, dense, curve, mp)
+
+
+def _threshold_fits(xt, xv, x_test, null, n_latents, k, *, n_seeds, alpha, seed, fit_kwargs,
+                    progress) -> EnsembleResult:
+    """The chosen threshold dictionary fitted with every seed and vetted (no selection curve)."""
     # the chosen size and sparsity are fitted again from scratch (a selection candidate, trained briefly
     # beside the others, can sit in a poorer optimum: one of 8 planted assemblies merged into another on
     # 60,000 bins), then trained on from a fresh optimiser state to at least REFINE_STEPS steps: the
@@ -128,20 +151,12 @@ def find_ensembles(x_train: np.ndarray, x_val: np.ndarray, val_groups: np.ndarra
     order = [int(i) for i in torch.argsort(fits.val_mse)]
     reference = _subset(fits, order[:1])
     others = [fits.W_dec[i][fits.latent_mask[i]].numpy() for i in order[1:]]
-    x_test = np.asarray(x_val)[test_rows]
     weights = reference.instance(0)
     codes = encode(reference, torch.as_tensor(np.ascontiguousarray(x_test, dtype=np.float32)))[0].numpy()
-    null = ShiftNull(x_test, n_shifts=n_shifts, seed=seed)
     fired = firing_rate(reference, xt)[0].numpy()
     table, consensus = vet_dictionary(weights["W_dec"], others, codes, null, alpha=alpha, train_frequency=fired)
-    result = EnsembleResult(weights, int(n_latents), float(k), table, table["significant"].to_numpy(bool),
-                            consensus, curve, mp)
-    if mp is not None and mp >= 2 and (result.significant.sum() < mp / 2 or _wants_denser(curve)):
-        result = _denser(result, x_train, x_val[tune], x_test, n_seeds=n_seeds, alpha=alpha,
-                         null=null, tune_null=tune_null, seed=seed, train_config=dense_config,
-                         n_latents=given_latents,
-                         progress=progress)
-    return result
+    return EnsembleResult(weights, int(n_latents), float(k), table, table["significant"].to_numpy(bool),
+                          consensus, None, None)
 
 
 def _wants_denser(curve: pd.DataFrame) -> bool:
@@ -150,18 +165,17 @@ def _wants_denser(curve: pd.DataFrame) -> bool:
     return len(rows) > 1 and rows["masked_error"].idxmin() == rows["k"].idxmax()
 
 
-def _denser(result: EnsembleResult, x_train, x_tune, x_test, **kwargs) -> EnsembleResult:
-    """The dense path's result when it reports more ensembles than ``result``; the curve gets its rows."""
-    weights, n_latents, k, table, consensus, curve = find_dense_ensembles(x_train, x_tune, x_test, **kwargs)
+def _with_dense(result: EnsembleResult | None, dense: tuple, curve: pd.DataFrame, mp: int) -> EnsembleResult:
+    """The dense path's result when ``result`` is None or reports fewer ensembles; the curve gets its rows."""
+    weights, n_latents, k, table, consensus, dense_curve = dense
     significant = table["significant"].to_numpy(bool)
-    chosen = significant.sum() > result.significant.sum()
-    curve["chosen"] &= chosen
-    rows = result.selection_curve.assign(chosen=result.selection_curve["chosen"] & (not chosen))
-    merged = pd.concat([rows, curve[rows.columns]], ignore_index=True)
+    chosen = result is None or significant.sum() > result.significant.sum()
+    dense_curve["chosen"] &= chosen
+    rows = curve.assign(chosen=curve["chosen"] & (not chosen))
+    merged = pd.concat([rows, dense_curve[rows.columns]], ignore_index=True)
     if not chosen:
         return result._replace(selection_curve=merged)
-    return EnsembleResult(weights, n_latents, float(k), table, significant, consensus, merged, result.mp_count,
-                          "topk")
+    return EnsembleResult(weights, n_latents, float(k), table, significant, consensus, merged, mp, "topk")
 
 
 def load_weights(model, weights: dict) -> None:

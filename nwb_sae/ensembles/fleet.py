@@ -3,7 +3,7 @@
 Model selection and seed stability need many small fits of the same data. Fitted one after the other
 they cost one pass over the data each; stacked on an instance axis they share every batch, every Python
 step and one matrix product for all their encoders. The step's gradients are written out
-(:func:`_gradients`, checked against autograd in the tests) and each instance stops on its own, which
+(:mod:`nwb_sae.ensembles.step`, checked against autograd in the tests) and each instance stops on its own, which
 made the default fit 3-5 times faster than the autograd fleet on a 2-core machine.
 
 Each instance is a threshold autoencoder with a unit-norm decoder, trained like BatchTopK but without
@@ -22,9 +22,8 @@ from typing import NamedTuple
 import torch
 from tqdm.auto import tqdm
 
-SPARSE_DENSITY = 1 / 64
-"""With more latents than neurons, a step gathers the active codes' atoms when at most this fraction
-of the codes is active, and multiplies dense matrices otherwise."""
+from nwb_sae.ensembles.step import codes_of, gradients, pre_activations
+
 MAX_EPOCHS_FOR_STEPS = 200
 """``min_steps`` raises the epoch budget up to this many epochs, no further."""
 
@@ -34,7 +33,10 @@ class InstanceSpec(NamedTuple):
 
     n_latents: int
     k: float
+    """Mean active latents per sample (threshold code), or active latents of every sample (``topk``)."""
     seed: int
+    topk: bool = False
+    """Per-sample TopK instead of a threshold code (a fleet holds one kind only)."""
 
 
 class Fleet(NamedTuple):
@@ -65,23 +67,19 @@ class Fleet(NamedTuple):
                 "W_dec": self.W_dec[i][keep].numpy(), "b_dec": self.b_dec[i].numpy(),
                 "threshold": float(self.threshold[i])}
 
+    @property
+    def ranks(self) -> torch.Tensor | None:
+        """(instances,) latents kept per sample of a TopK fleet; ``None`` for threshold codes."""
+        return _ranks(self.specs, self.W_enc.device)
 
-def _pre(x: torch.Tensor, W_enc, b_enc, b_dec, mask) -> torch.Tensor:
-    """ReLU pre-activations (instances, batch, latents); masked latents are 0 (``mask`` None: none is).
 
-    ``x`` is (batch, neurons), shared by every instance (one matrix product for all of them:
-    ``(x - b_dec) W^T = x W^T - b_dec W^T``), or (instances, batch, neurons).
-    """
-    if x.dim() == 3:
-        pre = torch.baddbmm(b_enc.unsqueeze(1), x - b_dec.unsqueeze(1), W_enc.transpose(1, 2))
-        return torch.relu(pre) * mask.unsqueeze(1)
-    n_inst, n_lat, n_in = W_enc.shape
-    shift = b_enc - torch.bmm(W_enc, b_dec.unsqueeze(2)).squeeze(2)
-    pre = torch.addmm(shift.reshape(-1), x, W_enc.reshape(n_inst * n_lat, n_in).t()).clamp_min_(0)
-    pre = pre.view(x.shape[0], n_inst, n_lat)
-    if mask is not None:
-        pre *= mask
-    return pre.transpose(0, 1)
+def _ranks(specs, device=None) -> torch.Tensor | None:
+    kinds = {s.topk for s in specs}
+    if len(kinds) > 1:
+        raise ValueError("a fleet holds threshold or TopK instances, not both: fit them as two fleets")
+    if not kinds.pop():
+        return None
+    return torch.tensor([max(1, int(s.k)) for s in specs], device=device)
 
 
 def _batch_topk(pre: torch.Tensor, counts: torch.Tensor) -> torch.Tensor:
@@ -97,8 +95,8 @@ def _code_batches(f, x: torch.Tensor, batch_size: int):
     """Inference codes (instances, batch, latents) of ``x`` one batch of samples at a time."""
     with torch.no_grad():
         for start in range(0, x.shape[0], batch_size):
-            pre = _pre(x[start:start + batch_size], f.W_enc, f.b_enc, f.b_dec, f.latent_mask)
-            yield pre * (pre > f.threshold.view(-1, 1, 1))
+            pre = pre_activations(x[start:start + batch_size], f.W_enc, f.b_enc, f.b_dec, f.latent_mask)
+            yield codes_of(pre, f.threshold, f.ranks)
 
 
 def encode(fleet_or_weights, x: torch.Tensor, batch_size: int = 8192) -> torch.Tensor:
@@ -135,7 +133,7 @@ def _calibrate(W_enc, b_enc, b_dec, mask, x, specs, batch_size=8192) -> torch.Te
     thresholds = torch.zeros(len(specs))
     sample = x[:65536]
     with torch.no_grad():
-        pre = torch.cat([_pre(sample[s:s + batch_size], W_enc, b_enc, b_dec, mask)
+        pre = torch.cat([pre_activations(sample[s:s + batch_size], W_enc, b_enc, b_dec, mask)
                          for s in range(0, sample.shape[0], batch_size)], dim=1)
         for i, spec in enumerate(specs):
             count = max(1, int(round(spec.k * sample.shape[0])))
@@ -174,67 +172,6 @@ class _Adam:
         self.v = [t[idx] for t in self.v]
 
 
-def _gradients(xb, W_enc, b_enc, W_dec, b_dec, mask, theta):
-    """Gradients of every instance's mean squared error without autograd; active codes per instance; fired latents.
-
-    The loss of instance ``i`` is ``|x - b_i - c W_i|^2 / (batch * neurons)`` with codes
-    ``c = pre * (pre > theta_i)``; the gradient through the codes treats the threshold's cut as fixed,
-    like autograd of ``pre * (pre > theta)`` would. Every product over the batch that all instances
-    share (the encoder, the gradients of the encoder weights) is one matrix product for all of them.
-    With fewer latents than neurons the error is expanded as
-    ``|x - b_i|^2 - 2 c.W_i(x - b_i) + c W_i W_i^T c`` so that nothing of size (instances, batch,
-    neurons) is formed; with more, only the active codes' atoms are gathered (a wide dictionary keeps
-    a few of its latents active) and the residual is formed (it is then the smaller tensor).
-    """
-    n_b, n_in = xb.shape
-    n_inst, n_lat, _ = W_enc.shape
-    flat = n_inst * n_lat
-    scale = 2.0 / (n_b * n_in)
-    pre = _pre(xb, W_enc, b_enc, b_dec, mask)                                         # (I, B, L)
-    active = pre > theta.view(-1, 1, 1)
-    if n_lat <= n_in:
-        codes = pre * active
-        code_sum = codes.sum(1)                                                       # (I, L)
-        proj = (xb @ W_dec.reshape(flat, n_in).t()).view(n_b, n_inst, n_lat).transpose(0, 1) \
-            - torch.bmm(W_dec, b_dec.unsqueeze(2)).squeeze(2).unsqueeze(1)              # W_i (x - b_i)
-        d_codes = (torch.bmm(codes, torch.bmm(W_dec, W_dec.transpose(1, 2))) - proj) * scale
-        codes_t = codes.transpose(0, 1).reshape(n_b, flat).t()                        # (I*L, B)
-        g_W_dec = (torch.bmm(torch.bmm(codes.transpose(1, 2), codes), W_dec)
-                   - (codes_t @ xb).view(n_inst, n_lat, n_in)
-                   + code_sum.unsqueeze(2) * b_dec.unsqueeze(1)) * scale
-        g_b_dec = (n_b * b_dec + torch.bmm(code_sum.unsqueeze(1), W_dec).squeeze(1) - xb.sum(0)) * scale
-    elif float(active.sum()) > active.numel() * SPARSE_DENSITY:  # wide and dense: the residual by products
-        codes = pre * active
-        residual = (torch.baddbmm(b_dec.unsqueeze(1), codes, W_dec) - xb) * scale     # (I, B, N)
-        d_codes = torch.bmm(residual, W_dec.transpose(1, 2))
-        g_W_dec = torch.bmm(codes.transpose(1, 2), residual)
-        g_b_dec = residual.sum(1)
-    else:  # wide: a few of many latents are active, so the decoder side is gathered, not multiplied
-        inst, row, lat = torch.nonzero(active, as_tuple=True)
-        values, atom, sample = pre[inst, row, lat], inst * n_lat + lat, inst * n_b + row
-        decoder = W_dec.reshape(flat, n_in)[atom]                                     # (active, N)
-        residual = b_dec.repeat_interleave(n_b, dim=0).index_add_(0, sample, values.unsqueeze(1) * decoder)
-        residual = (residual.view(n_inst, n_b, n_in) - xb) * scale                    # (I, B, N)
-        d_values = (residual.view(-1, n_in)[sample] * decoder).sum(1)
-        g_W_dec = torch.zeros(flat, n_in, device=xb.device).index_add_(
-            0, atom, values.unsqueeze(1) * residual.view(-1, n_in)[sample]).view(n_inst, n_lat, n_in)
-        g_b_dec = residual.sum(1)
-        pre_sum = torch.zeros(flat, device=xb.device).index_add_(0, atom, d_values).view(n_inst, n_lat)
-        g_W_enc = torch.zeros(flat, n_in, device=xb.device).index_add_(
-            0, atom, d_values.unsqueeze(1) * xb[row]).view(n_inst, n_lat, n_in) - pre_sum.unsqueeze(2) * b_dec.unsqueeze(1)
-        g_b_dec = g_b_dec - torch.bmm(pre_sum.unsqueeze(1), W_enc).squeeze(1)
-        fired = torch.zeros(flat, dtype=torch.bool, device=xb.device)
-        fired[atom] = True
-        counts = torch.bincount(inst, minlength=n_inst)
-        return [g_W_enc, pre_sum, g_W_dec, g_b_dec], counts, fired.view(n_inst, n_lat)
-    d_pre = d_codes * active
-    pre_sum = d_pre.sum(1)
-    g_W_enc = (d_pre.transpose(0, 1).reshape(n_b, flat).t() @ xb).view(n_inst, n_lat, n_in) \
-        - pre_sum.unsqueeze(2) * b_dec.unsqueeze(1)
-    g_b_dec = g_b_dec - torch.bmm(pre_sum.unsqueeze(1), W_enc).squeeze(1)
-    return [g_W_enc, pre_sum, g_W_dec, g_b_dec], active.sum(dim=(1, 2)), active.any(dim=1)
-
-
 def fit_fleet(x_train: torch.Tensor, x_val: torch.Tensor, specs: list[InstanceSpec], *,
               max_epochs: int = 20, patience: int = 3, batch_size: int = 1024, lr: float = 4e-3,
               min_steps: int = 500, max_steps: int | None = None, raise_epochs: bool = True,
@@ -258,7 +195,8 @@ def fit_fleet(x_train: torch.Tensor, x_val: torch.Tensor, specs: list[InstanceSp
     lr : float
         Adam learning rate (after a linear warm-up of 50 steps).
     init : Fleet, optional
-        Start from these weights and thresholds (same specs) instead of a fresh initialisation.
+        Continue these instances (its specs are the first of ``specs``, same width) instead of starting
+        them fresh; further specs start fresh beside them.
     progress : callable, optional
         ``progress(epoch, val_mse)`` after each epoch (``val_mse`` of every instance, the best one
         for instances that stopped).
@@ -275,19 +213,26 @@ def fit_fleet(x_train: torch.Tensor, x_val: torch.Tensor, specs: list[InstanceSp
     mask_all = torch.tensor([[j < s.n_latents for j in range(n_max)] for s in specs], dtype=x_train.dtype,
                             device=device)
     b_dec0 = x_train[:65536].median(dim=0).values
-    if init is None:
-        W_dec = _init_decoder(x_train.cpu(), n_inputs, n_max, specs, b_dec0.cpu()).to(device)
-        W_enc = W_dec.clone()
-        b_enc = torch.zeros(n_inst, n_max, device=device)
-        b_dec = b_dec0.repeat(n_inst, 1)
-    else:
-        W_enc, b_enc, W_dec, b_dec = (t.clone().to(device) for t in init[1:5])
+    fresh = specs if init is None else specs[len(init.specs):]
+    W_dec = _init_decoder(x_train.cpu(), n_inputs, n_max, fresh, b_dec0.cpu()).to(device) if fresh else None
+    W_enc = None if W_dec is None else W_dec.clone()
+    b_enc = torch.zeros(len(fresh), n_max, device=device)
+    b_dec = b_dec0.repeat(len(fresh), 1)
+    if init is not None:  # the given instances continue, any further specs start fresh after them
+        if list(init.specs) != list(specs[:len(init.specs)]) or init.W_enc.shape[1] != n_max:
+            raise ValueError("init must hold the first specs of the fleet, with the same widths")
+        given = [t.to(device) for t in init[1:5]]
+        W_enc, b_enc, W_dec, b_dec = (g.clone() if f is None else torch.cat([g, f])
+                                      for g, f in zip(given, (W_enc, b_enc, W_dec, b_dec), strict=True))
     params = [W_enc, b_enc, W_dec, b_dec]
     optimizer = _Adam(params)
     batch_size = min(batch_size, n)
     target = torch.tensor([s.k for s in specs], dtype=x_train.dtype, device=device)
     counts = torch.tensor([max(1, int(round(s.k * batch_size))) for s in specs], device=device)
-    theta = None if init is None else init.threshold.clone().to(device)
+    ranks = _ranks(specs, device)
+    theta = init.threshold.clone().to(device) if init is not None and not fresh else None
+    if ranks is not None:  # TopK: the rank is the cut, no threshold
+        theta = torch.zeros(n_inst, device=device)
     steps_per_epoch = max(1, n // batch_size)
     min_epochs = min(math.ceil(min_steps / steps_per_epoch), MAX_EPOCHS_FOR_STEPS)
     max_epochs = max(max_epochs, min_epochs if raise_epochs else 1, 1)  # min_steps wins over max_epochs
@@ -313,20 +258,21 @@ def fit_fleet(x_train: torch.Tensor, x_val: torch.Tensor, specs: list[InstanceSp
             xb = x_train[order[i * batch_size:(i + 1) * batch_size]]
             if theta is None:  # start at the batch top-k cut
                 with torch.no_grad():
-                    kept = _batch_topk(_pre(xb, W_enc, b_enc, b_dec, mask), counts)
+                    kept = _batch_topk(pre_activations(xb, W_enc, b_enc, b_dec, mask), counts)
                 theta = kept.masked_fill(kept <= 0, math.inf).reshape(n_inst, -1).min(dim=1).values
                 theta = torch.where(torch.isfinite(theta), theta, torch.ones_like(theta)) * (1 - 1e-6)
-            grads, counts_now, fired_now = _gradients(xb, W_enc, b_enc, W_dec, b_dec, step_mask, theta)
+            grads, counts_now, fired_now = gradients(xb, W_enc, b_enc, W_dec, b_dec, step_mask, theta, ranks)
             grads[2] -= (grads[2] * W_dec).sum(2, keepdim=True) * W_dec  # decoder rows stay on the sphere
             optimizer.step(grads, lr * min(1.0, (step + 1) / 50))
             W_dec /= W_dec.norm(dim=2, keepdim=True).clamp_min(1e-8)
             fired |= fired_now
             l0 = counts_now / xb.shape[0]
-            theta *= torch.exp(0.05 * ((l0 - target) / target).clamp(-1.0, 1.0))
+            if ranks is None:
+                theta *= torch.exp(0.05 * ((l0 - target) / target).clamp(-1.0, 1.0))
             step += 1
-        _revive_dead(x_train, W_enc, b_enc, W_dec, b_dec, mask, ~fired, theta, generator)
+        _revive_dead(x_train, W_enc, b_enc, W_dec, b_dec, mask, ~fired, theta, ranks, generator)
         with torch.no_grad():
-            val = _val_mse(x_val, W_enc, b_enc, W_dec, b_dec, mask, theta)
+            val = _val_mse(x_val, W_enc, b_enc, W_dec, b_dec, mask, theta, ranks)
         better = (val < best_val[live] * (1 - 1e-3)).cpu()
         for p, b in zip(params, best, strict=True):
             b[live[better]] = p[better.to(device)]
@@ -347,15 +293,17 @@ def fit_fleet(x_train: torch.Tensor, x_val: torch.Tensor, specs: list[InstanceSp
                 optimizer.params = params
                 optimizer.keep(idx)
                 mask, theta, target = mask_all[live.to(device)], theta[idx], target[idx]
+                ranks = None if ranks is None else ranks[idx]
                 step_mask = None if bool(mask.all()) else mask
     bar.close()
     W_enc_b, b_enc_b, W_dec_b, b_dec_b = (b.cpu() for b in best)
-    threshold = _calibrate(W_enc_b, b_enc_b, b_dec_b, mask_all.cpu().bool(), x_train.cpu(), specs)
+    threshold = torch.zeros(n_inst) if ranks is not None else \
+        _calibrate(W_enc_b, b_enc_b, b_dec_b, mask_all.cpu().bool(), x_train.cpu(), specs)
     return Fleet(list(specs), W_enc_b, b_enc_b, W_dec_b, b_dec_b, threshold, mask_all.cpu().bool(), epoch,
                  best_val.cpu())
 
 
-def _val_mse(x_val, W_enc, b_enc, W_dec, b_dec, mask, theta, batch_size=8192) -> torch.Tensor:
+def _val_mse(x_val, W_enc, b_enc, W_dec, b_dec, mask, theta, ranks=None, batch_size=8192) -> torch.Tensor:
     """Validation MSE per instance with the current thresholds."""
     n_inst, n_lat, n_in = W_dec.shape
     total = torch.zeros(n_inst, dtype=torch.float64, device=x_val.device)
@@ -364,9 +312,8 @@ def _val_mse(x_val, W_enc, b_enc, W_dec, b_dec, mask, theta, batch_size=8192) ->
         dec_bias = torch.bmm(W_dec, b_dec.unsqueeze(2)).squeeze(2).unsqueeze(1)
     for s in range(0, x_val.shape[0], batch_size):
         xb = x_val[s:s + batch_size]
-        pre = _pre(xb, W_enc, b_enc, b_dec, mask)
-        codes = pre * (pre > theta.view(-1, 1, 1))
-        if n_lat > n_in:  # as in _gradients: the residual, or the expanded error
+        codes = codes_of(pre_activations(xb, W_enc, b_enc, b_dec, mask), theta, ranks)
+        if n_lat > n_in:  # as in the training step: the residual, or the expanded error
             total += (torch.baddbmm(b_dec.unsqueeze(1), codes, W_dec) - xb).pow(2).sum(dim=(1, 2))
             continue
         proj = (xb @ W_dec.reshape(n_inst * n_lat, n_in).t()).view(len(xb), n_inst, n_lat).transpose(0, 1)
@@ -375,14 +322,13 @@ def _val_mse(x_val, W_enc, b_enc, W_dec, b_dec, mask, theta, batch_size=8192) ->
     return (total / max(x_val.numel(), 1)).float()
 
 
-def _revive_dead(x, W_enc, b_enc, W_dec, b_dec, mask, dead, theta, generator, probe=8192) -> None:
+def _revive_dead(x, W_enc, b_enc, W_dec, b_dec, mask, dead, theta, ranks, generator, probe=8192) -> None:
     """Point latents that never fired in an epoch at badly reconstructed samples."""
     dead = dead & mask.bool()
     if not bool(dead.any()):
         return
     xb = x[torch.randint(0, x.shape[0], (probe,), generator=generator)]
-    pre = _pre(xb, W_enc, b_enc, b_dec, mask)
-    codes = pre * (pre > theta.view(-1, 1, 1))
+    codes = codes_of(pre_activations(xb, W_enc, b_enc, b_dec, mask), theta, ranks)
     residual = xb - torch.baddbmm(b_dec.unsqueeze(1), codes, W_dec)
     for i in torch.nonzero(dead.any(dim=1)).squeeze(1).tolist():
         idx = torch.nonzero(dead[i]).squeeze(1)

@@ -30,9 +30,10 @@ import numpy as np
 import pandas as pd
 import torch
 
-from nwb_sae.ensembles.fleet import Fleet, InstanceSpec, _pre, decode, fit_fleet
+from nwb_sae.ensembles.fleet import Fleet, InstanceSpec, decode, fit_fleet
 from nwb_sae.ensembles.significance import MIN_EFFECTIVE_NEURONS, ShiftNull, effective_neurons, is_ensemble
 from nwb_sae.ensembles.stability import seed_stability
+from nwb_sae.ensembles.step import codes_of, pre_activations
 
 K_GRID = (1 / 16, 1 / 8, 1 / 4, 1 / 2, 1, 2, 4, 8)
 """Candidate mean numbers of active latents per time bin."""
@@ -89,8 +90,8 @@ def masked_errors(fleet: Fleet, x_val: torch.Tensor, groups: np.ndarray, fractio
     mask = torch.rand(x_val.shape, generator=torch.Generator().manual_seed(seed)) < fraction
     filled = torch.where(mask.unsqueeze(0), fleet.b_dec.unsqueeze(1), x_val.unsqueeze(0))
     with torch.no_grad():
-        pre = _pre(filled, fleet.W_enc, fleet.b_enc, fleet.b_dec, fleet.latent_mask)
-        codes = pre * (pre > fleet.threshold.view(-1, 1, 1))
+        pre = pre_activations(filled, fleet.W_enc, fleet.b_enc, fleet.b_dec, fleet.latent_mask)
+        codes = codes_of(pre, fleet.threshold, fleet.ranks)
         err = ((decode(fleet, codes) - x_val) ** 2 * mask).sum(dim=2).numpy()
         base = ((fleet.b_dec.unsqueeze(1) - x_val) ** 2 * mask).sum(dim=2).numpy()
     _, g = np.unique(groups, return_inverse=True)

@@ -68,8 +68,7 @@ def fit_ensembles(arr: xr.DataArray, val_idx: np.ndarray, x_train: np.ndarray, x
     history = {"epoch": [], "val_loss": []}
     res = find_ensembles(xt, xv, groups, n_latents=cfg_m.n_latents, k=cfg_m.k, n_seeds=cfg_t.n_seeds,
                          alpha=cfg_t.alpha, n_shifts=cfg_t.n_shifts, seed=cfg_t.seed,
-                         fit_kwargs=fleet_kwargs(cfg_t, len(xt), history, on_epoch),
-                         dense_config=cfg_t, progress=cfg_t.progress)
+                         fit_kwargs=fleet_kwargs(cfg_t, len(xt), history, on_epoch), progress=cfg_t.progress)
     model = SparseAutoencoder(arr.sizes["neurons"], replace(cfg_m, n_latents=res.n_latents, k=res.k,
                                                              activation=res.activation))
     model.input_mean.copy_(torch.from_numpy(mean))
