@@ -8,6 +8,7 @@ import torch
 
 from nwb_sae.config import ModelConfig
 from nwb_sae.ensembles import find_ensembles, load_weights, same_ensembles
+from nwb_sae.ensembles.dense import _pick_dense
 from nwb_sae.ensembles.fleet import InstanceSpec, encode, fit_fleet
 from nwb_sae.metrics import assembly_report, cosine_matrix
 from nwb_sae.model import SparseAutoencoder
@@ -86,6 +87,13 @@ def test_ties_of_the_score_go_to_the_lowest_masked_error():
     assert _pick(np.array([7, 6, 7, 7, 2]), np.array([0.98, 0.95, 0.92, 0.74, 0.70])) == 3
     assert _pick(np.array([3, 20, 19]), np.array([0.1, 0.9, 0.8])) == 2  # 19 is within 10% of 20
     assert _pick(np.array([3, 20, 15]), np.array([0.1, 0.9, 0.8])) == 1
+
+
+def test_the_dense_k_predicts_hidden_activity_first_and_is_trustworthy_second():
+    # k = 2 has the most trustworthy latents but predicts clearly worse; of the two that predict
+    # within 10% of the best, the more trustworthy wins
+    assert _pick_dense(np.array([63, 61, 58, 28]), np.array([0.40, 0.351, 0.350, 0.42])) == 1
+    assert _pick_dense(np.array([60, 60, 58]), np.array([0.36, 0.35, 0.34])) == 1  # score tie: lower error
 
 
 def test_more_assemblies_than_neurons_take_the_dense_path_and_are_found():
