@@ -24,7 +24,7 @@ from nwb_sae import distributed
 from nwb_sae.checkpoint import checkpoint_paths, load_checkpoint, save_checkpoint
 from nwb_sae.config import TrainConfig
 from nwb_sae.model import SparseAutoencoder
-from nwb_sae.streaming import TensorSource
+from nwb_sae.sources import TensorSource
 
 LOG_EVERY = {"cpu": 10}
 """Steps between progress-bar updates (each waits for the device); other devices use ``LOG_EVERY_ACCELERATOR``."""
@@ -157,7 +157,7 @@ def train_model(
         Initialised model (normalisation buffers set, decoder bias set from data).
     x_train, x_val : torch.Tensor or sample source
         Normalised samples (samples, neurons) on the model's device, or sources of them
-        (:class:`nwb_sae.streaming.TensorSource`, :class:`nwb_sae.streaming.BlockSource`).
+        (:class:`nwb_sae.sources.TensorSource`, :class:`nwb_sae.sources.BlockSource`).
     cfg : TrainConfig
         Training settings.
     checkpoint_dir : path, optional

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 import torch
 
-from nwb_sae import metrics, streaming
+from nwb_sae import metrics, sources, streaming
 from nwb_sae.estimator import SAE
 from nwb_sae.samples import population_vectors, split_presentations
 from nwb_sae.synthetic import make_recording
@@ -19,7 +19,7 @@ def recording():
 
 def test_moments_merge_blocks_like_numpy():
     x = np.random.default_rng(0).normal(3.0, 2.0, size=(1000, 5))
-    moments = streaming.Moments(5)
+    moments = sources.Moments(5)
     for block in np.array_split(x, [7, 300, 301, 650]):
         moments.add(block)
     assert moments.count == 1000
@@ -30,7 +30,7 @@ def test_moments_merge_blocks_like_numpy():
 def test_block_source_yields_each_training_sample_once_per_epoch(recording):
     data = recording.data.chunk({"presentations": 7}).data
     train_idx, _ = split_presentations(120, 0.2, 0, "rec")
-    source = streaming.BlockSource(data, train_idx, torch.device("cpu"))
+    source = sources.BlockSource(data, train_idx, torch.device("cpu"))
     expected = population_vectors(recording.data.isel(presentations=train_idx))
     batches = list(source.batches(32, torch.Generator().manual_seed(0)))
     assert len(batches) == expected.shape[0] // 32 == source.n_samples // 32
