@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 import torch
 
+from nwb_sae.ensembles import fleet as fleet_module
 from nwb_sae.ensembles import step as step_module
 from nwb_sae.ensembles.fleet import InstanceSpec, _val_mse, fit_fleet
 from nwb_sae.ensembles.significance import ShiftNull, circular_shift
@@ -80,7 +81,7 @@ def test_a_fleet_learns_a_planted_dictionary_and_stops_each_instance_on_its_own(
     learned = fleet.W_dec[0][fleet.latent_mask[0]].numpy()
     cos = np.abs(learned @ atoms.T / np.linalg.norm(atoms, axis=1))
     assert (cos.max(axis=0) > 0.9).all()
-    assert fleet.val_mse.shape == (2,) and len(epochs) == fleet.epochs
+    assert fleet.val_mse.shape == (2,) and len(epochs) == fleet.epochs  # one progress call per epoch here
     assert fleet.epochs < 100  # stopped early, before the epoch budget
 
 
@@ -113,3 +114,16 @@ def test_topk_instances_keep_their_k_largest_and_their_gradients_equal_autograd(
     _check_against_autograd(weights, mask, torch.zeros(3), xb, ranks)
     active = active_latents(_pre(xb, weights[0], weights[1], weights[3], mask), torch.zeros(3), ranks)
     assert (active.sum(dim=2) <= ranks.view(-1, 1)).all() and (active.sum(dim=2)[1:] == ranks[1:, None]).all()
+
+
+def test_a_small_recording_is_checked_after_rounds_of_several_passes():
+    """300 samples make one step an epoch: validation and revival wait for ROUND_SAMPLES samples."""
+    x = torch.randn(400, 6, generator=torch.Generator().manual_seed(2))
+    rounds = []
+    fleet = fit_fleet(x[:300], x[300:], [InstanceSpec(4, 0.5, 0)], batch_size=256, min_steps=40, max_epochs=1000,
+                      progress=lambda r, v: rounds.append(r))
+    passes = -(-fleet_module.ROUND_SAMPLES // 256)
+    assert fleet.epochs == len(rounds) * passes and rounds == list(range(1, len(rounds) + 1))
+    capped = fit_fleet(x[:300], x[300:], [InstanceSpec(4, 0.5, 0)], batch_size=256, max_epochs=2,
+                       raise_epochs=False)
+    assert capped.epochs == 2  # the user's epochs are the budget, however few

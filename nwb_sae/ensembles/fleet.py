@@ -25,7 +25,10 @@ from tqdm.auto import tqdm
 from nwb_sae.ensembles.step import codes_of, gradients, pre_activations
 
 MAX_EPOCHS_FOR_STEPS = 200
-"""``min_steps`` raises the epoch budget up to this many epochs, no further."""
+"""``min_steps`` raises the epoch budget up to this many rounds (epochs, on all but small data), no further."""
+ROUND_SAMPLES = 4096
+"""Validation, dead-latent revival and early stopping come after every epoch, or after as many
+passes as make this many samples when an epoch is shorter."""
 
 
 class InstanceSpec(NamedTuple):
@@ -185,10 +188,11 @@ def fit_fleet(x_train: torch.Tensor, x_val: torch.Tensor, specs: list[InstanceSp
     specs : list of InstanceSpec
         One (n_latents, k, seed) per instance.
     max_epochs, patience : int
-        Each instance keeps the weights of its best validation epoch and stops on its own when it has
-        not improved for ``patience`` epochs (and at least ``min_steps`` optimisation steps were
-        taken; ``max_epochs`` is raised when it allows fewer, up to :data:`MAX_EPOCHS_FOR_STEPS`,
-        unless ``raise_epochs`` is False). Stopped instances leave the fleet, so the remaining ones
+        Each instance keeps the weights of its best validation round and stops on its own when it has
+        not improved for ``patience`` rounds (and at least ``min_steps`` optimisation steps were
+        taken; ``max_epochs`` is raised when it allows fewer, up to :data:`MAX_EPOCHS_FOR_STEPS`
+        rounds, unless ``raise_epochs`` is False). A round is one epoch, or several on small data
+        (:data:`ROUND_SAMPLES`). Stopped instances leave the fleet, so the remaining ones
         run faster. ``max_steps`` caps the budget (whole epochs, at least one).
     batch_size : int
         Samples per step, shared by all instances.
@@ -198,7 +202,7 @@ def fit_fleet(x_train: torch.Tensor, x_val: torch.Tensor, specs: list[InstanceSp
         Continue these instances (its specs are the first of ``specs``, same width) instead of starting
         them fresh; further specs start fresh beside them.
     progress : callable, optional
-        ``progress(epoch, val_mse)`` after each epoch (``val_mse`` of every instance, the best one
+        ``progress(round, val_mse)`` after each round (``val_mse`` of every instance, the best one
         for instances that stopped).
     label : str, optional
         Show a progress bar (epochs, fits still training, time left) with this description.
@@ -234,11 +238,17 @@ def fit_fleet(x_train: torch.Tensor, x_val: torch.Tensor, specs: list[InstanceSp
     if ranks is not None:  # TopK: the rank is the cut, no threshold
         theta = torch.zeros(n_inst, device=device)
     steps_per_epoch = max(1, n // batch_size)
-    min_epochs = min(math.ceil(min_steps / steps_per_epoch), MAX_EPOCHS_FOR_STEPS)
-    max_epochs = max(max_epochs, min_epochs if raise_epochs else 1, 1)  # min_steps wins over max_epochs
+    # on small recordings a round of validation, revival and early stopping spans several passes
+    # (one pass of 1,600 samples is one step: checked after every step, revival ran 60% of the fit)
+    passes = max(1, math.ceil(ROUND_SAMPLES / (steps_per_epoch * batch_size)))
+    if not raise_epochs:  # the user's epochs are the budget, however few
+        passes = min(passes, max(max_epochs, 1))
+    steps_per_round = steps_per_epoch * passes
+    min_rounds = min(math.ceil(min_steps / steps_per_round), MAX_EPOCHS_FOR_STEPS)
+    max_rounds = max(math.ceil(max_epochs / passes), min_rounds if raise_epochs else 1, 1)  # min_steps wins
     if max_steps is not None:
-        max_epochs = min(max_epochs, max(1, math.ceil(max_steps / steps_per_epoch)))
-    min_epochs = min(min_epochs, max_epochs)
+        max_rounds = min(max_rounds, max(1, math.ceil(max_steps / steps_per_round)))
+    min_rounds = min(min_rounds, max_rounds)
     best = [p.clone() for p in params]
     best_val = torch.full((n_inst,), math.inf, device=device)
     since_best = torch.zeros(n_inst, dtype=torch.long)
@@ -247,15 +257,18 @@ def fit_fleet(x_train: torch.Tensor, x_val: torch.Tensor, specs: list[InstanceSp
     step_mask = None if bool(mask.all()) else mask  # no padding to zero in each step
     step = 0
     generator = torch.Generator().manual_seed(specs[0].seed)
-    epoch = 0
-    bar = tqdm(total=max_epochs, desc=label or None, unit="epoch", disable=not label, dynamic_ncols=True, leave=False)
-    for epoch in range(1, max_epochs + 1):
-        bar.update(1)
+    round_ = 0
+    bar = tqdm(total=max_rounds * passes, desc=label or None, unit="epoch", disable=not label, dynamic_ncols=True,
+               leave=False)
+    for round_ in range(1, max_rounds + 1):
+        bar.update(passes)
         bar.set_postfix(fits=len(live))
-        order = torch.randperm(n, generator=generator).to(device)
+        orders = [torch.randperm(n, generator=generator).to(device) for _ in range(passes)]
         fired = torch.zeros(len(live), n_max, dtype=torch.bool, device=device)
-        for i in range(steps_per_epoch):
-            xb = x_train[order[i * batch_size:(i + 1) * batch_size]]
+        for i in range(steps_per_round):
+            order = orders[i // steps_per_epoch]
+            j = i % steps_per_epoch
+            xb = x_train[order[j * batch_size:(j + 1) * batch_size]]
             if theta is None:  # start at the batch top-k cut
                 with torch.no_grad():
                     kept = _batch_topk(pre_activations(xb, W_enc, b_enc, b_dec, mask), counts)
@@ -281,8 +294,8 @@ def fit_fleet(x_train: torch.Tensor, x_val: torch.Tensor, specs: list[InstanceSp
         if progress is not None:
             shown = best_val.clone()
             shown[live] = val
-            progress(epoch, shown.cpu())
-        if epoch >= min_epochs:
+            progress(round_, shown.cpu())
+        if round_ >= min_rounds:
             keep = since_best[live] < patience
             if not bool(keep.any()):
                 break
@@ -299,7 +312,7 @@ def fit_fleet(x_train: torch.Tensor, x_val: torch.Tensor, specs: list[InstanceSp
     W_enc_b, b_enc_b, W_dec_b, b_dec_b = (b.cpu() for b in best)
     threshold = torch.zeros(n_inst) if ranks is not None else \
         _calibrate(W_enc_b, b_enc_b, b_dec_b, mask_all.cpu().bool(), x_train.cpu(), specs)
-    return Fleet(list(specs), W_enc_b, b_enc_b, W_dec_b, b_dec_b, threshold, mask_all.cpu().bool(), epoch,
+    return Fleet(list(specs), W_enc_b, b_enc_b, W_dec_b, b_dec_b, threshold, mask_all.cpu().bool(), round_ * passes,
                  best_val.cpu())
 
 
@@ -327,7 +340,7 @@ def _revive_dead(x, W_enc, b_enc, W_dec, b_dec, mask, dead, theta, ranks, genera
     dead = dead & mask.bool()
     if not bool(dead.any()):
         return
-    xb = x[torch.randint(0, x.shape[0], (probe,), generator=generator)]
+    xb = x[torch.randint(0, x.shape[0], (min(probe, x.shape[0]),), generator=generator)]
     codes = codes_of(pre_activations(xb, W_enc, b_enc, b_dec, mask), theta, ranks)
     residual = xb - torch.baddbmm(b_dec.unsqueeze(1), codes, W_dec)
     for i in torch.nonzero(dead.any(dim=1)).squeeze(1).tolist():
