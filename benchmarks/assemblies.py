@@ -30,7 +30,7 @@ import numpy as np
 
 from nwb_sae import metrics
 from nwb_sae.baselines import make_method
-from nwb_sae.estimator import population_vectors
+from nwb_sae.samples import population_vectors
 from nwb_sae.synthetic import lopes_dos_santos_toy, make_assemblies
 
 #: name -> (generator, its settings). Durations are those of the full run; --quick divides them by 10.

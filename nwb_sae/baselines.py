@@ -119,7 +119,7 @@ class _Baseline:
     def _samples(data) -> tuple[np.ndarray, xr.DataArray | None]:
         """(samples, neurons) float64, and the labelled array when one was given."""
         if isinstance(data, xr.DataArray) or np.ndim(data) == 3:
-            from nwb_sae.estimator import check_finite, population_vectors
+            from nwb_sae.samples import check_finite, population_vectors
 
             arr = to_dataarray(data)
             check_finite(arr, str(arr.attrs.get("source", "data")))

@@ -16,8 +16,8 @@ from nwb_sae.baselines import (
     zscore,
 )
 from nwb_sae.errors import InputDataError, NwbSaeError
-from nwb_sae.estimator import population_vectors
 from nwb_sae.metrics import fraction_found, precision
+from nwb_sae.samples import population_vectors
 from nwb_sae.synthetic import make_assemblies
 
 
