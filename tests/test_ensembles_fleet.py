@@ -126,4 +126,4 @@ def test_a_small_recording_is_checked_after_rounds_of_several_passes():
     assert fleet.epochs == len(rounds) * passes and rounds == list(range(1, len(rounds) + 1))
     capped = fit_fleet(x[:300], x[300:], [InstanceSpec(4, 0.5, 0)], batch_size=256, max_epochs=2,
                        raise_epochs=False)
-    assert capped.epochs == 2  # the user's epochs are the budget, however few
+    assert capped.epochs == 2  # the user's epochs are the budget, each one checked

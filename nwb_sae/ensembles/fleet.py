@@ -28,7 +28,7 @@ MAX_EPOCHS_FOR_STEPS = 200
 """``min_steps`` raises the epoch budget up to this many rounds (epochs, on all but small data), no further."""
 ROUND_SAMPLES = 4096
 """Validation, dead-latent revival and early stopping come after every epoch, or after as many
-passes as make this many samples when an epoch is shorter."""
+passes as make this many samples when an epoch is shorter (not when the user gave the epochs)."""
 
 
 class InstanceSpec(NamedTuple):
@@ -241,8 +241,8 @@ def fit_fleet(x_train: torch.Tensor, x_val: torch.Tensor, specs: list[InstanceSp
     # on small recordings a round of validation, revival and early stopping spans several passes
     # (one pass of 1,600 samples is one step: checked after every step, revival ran 60% of the fit)
     passes = max(1, math.ceil(ROUND_SAMPLES / (steps_per_epoch * batch_size)))
-    if not raise_epochs:  # the user's epochs are the budget, however few
-        passes = min(passes, max(max_epochs, 1))
+    if not raise_epochs:  # the user's epochs are the budget: checked (and in the history) one by one
+        passes = 1
     steps_per_round = steps_per_epoch * passes
     min_rounds = min(math.ceil(min_steps / steps_per_round), MAX_EPOCHS_FOR_STEPS)
     max_rounds = max(math.ceil(max_epochs / passes), min_rounds if raise_epochs else 1, 1)  # min_steps wins
