@@ -28,8 +28,8 @@ import numpy as np
 import pandas as pd
 import torch
 
-from nwb_sae.ensembles.fleet import InstanceSpec, encode, firing_rate, fit_fleet
-from nwb_sae.ensembles.selection import TIE, _subset, masked_errors
+from nwb_sae.ensembles.fleet import InstanceSpec, encode, fit_fleet
+from nwb_sae.ensembles.selection import TIE, _subset, masked_errors, vet_fits
 from nwb_sae.ensembles.significance import ShiftNull
 from nwb_sae.ensembles.verdict import vet_dictionary
 
@@ -53,7 +53,7 @@ BATCH_SIZE = 256
 (64 ensembles in 50 neurons: all found after 0.5 million samples in batches of 256, 1 million in 1024)."""
 
 
-def find_dense_ensembles(x_train: np.ndarray, x_tune: np.ndarray, x_test: np.ndarray, *,
+def find_dense_ensembles(xt: torch.Tensor, xv: torch.Tensor, x_test: np.ndarray, *,
                          n_seeds: int = 2, alpha: float = 0.05, null=None, tune_null=None, seed: int = 0,
                          fit_kwargs: dict | None = None, n_latents: int | None = None,
                          progress: bool = False):
@@ -61,9 +61,11 @@ def find_dense_ensembles(x_train: np.ndarray, x_tune: np.ndarray, x_test: np.nda
 
     Parameters
     ----------
-    x_train, x_tune, x_test : numpy.ndarray
-        Normalised samples (samples, neurons): training, held-out for choosing ``k`` and early
-        stopping, held-out for the statistics (time order, presentations concatenated).
+    xt, xv : torch.Tensor
+        Normalised float32 samples (samples, neurons): training, and held-out for choosing ``k`` and
+        early stopping (the tensors the threshold selection used).
+    x_test : numpy.ndarray
+        Held-out samples for the statistics (time order, presentations concatenated).
     n_seeds, alpha, seed
         As in :func:`nwb_sae.ensembles.find_ensembles`.
     null, tune_null : ShiftNull, optional
@@ -84,7 +86,6 @@ def find_dense_ensembles(x_train: np.ndarray, x_tune: np.ndarray, x_test: np.nda
         row per ``k`` tried (``trustworthy``, ``masked_error``, ``chosen``).
     """
     fit_kwargs = fit_kwargs or {}
-    xt, xv = (torch.as_tensor(np.ascontiguousarray(a, dtype=np.float32)) for a in (x_train, x_tune))
     if n_latents is None:
         n_latents = max(2, min(LATENTS_PER_NEURON * xt.shape[1], MAX_LATENTS, len(xt) // SAMPLES_PER_LATENT))
     ks = [k for k in K_GRID if k < min(xt.shape[1], n_latents)] or [1]
@@ -113,13 +114,7 @@ def find_dense_ensembles(x_train: np.ndarray, x_tune: np.ndarray, x_test: np.nda
     final = [InstanceSpec(n_latents, k, seed + s, topk=True) for s in range(n_final)]
     fits = fit_fleet(xt, xv, final, init=pair, **{"min_steps": FINAL_STEPS, **fit_kwargs},
                      label=label and f"{label}: k={k}, {n_final} seeds, trained on")
-    order = [int(i) for i in torch.argsort(fits.val_mse)]  # the reference explains held-out data best
-    reference = _subset(fits, order[:1])
-    others = [fits.W_dec[i].numpy() for i in order[1:]]
-    codes = encode(reference, torch.as_tensor(np.ascontiguousarray(x_test, dtype=np.float32)))[0].numpy()
-    fired = firing_rate(reference, xt)[0].numpy()
-    weights = reference.instance(0)
-    table, consensus = vet_dictionary(weights["W_dec"], others, codes, null, alpha=alpha, train_frequency=fired)
+    weights, table, consensus = vet_fits(fits, xt, x_test, null, alpha)
     curve = pd.DataFrame({"sweep": "dense k", "n_latents": n_latents, "k": ks, "trustworthy": scores,
                           "masked_error": errors, "chosen": [i == best for i in range(len(ks))]})
     return weights, n_latents, k, table, consensus, curve

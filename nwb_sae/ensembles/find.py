@@ -13,10 +13,9 @@ import pandas as pd
 import torch
 
 from nwb_sae.ensembles.dense import find_dense_ensembles
-from nwb_sae.ensembles.fleet import InstanceSpec, encode, firing_rate, fit_fleet
-from nwb_sae.ensembles.selection import SELECTION_STEPS, _subset, select_model
+from nwb_sae.ensembles.fleet import InstanceSpec, fit_fleet
+from nwb_sae.ensembles.selection import SELECTION_STEPS, select_model, vet_fits
 from nwb_sae.ensembles.significance import ShiftNull
-from nwb_sae.ensembles.verdict import vet_dictionary
 
 REFINE_STEPS = 2000
 """Least optimisation steps of the final fits (selection candidates get fewer; rare ensembles need many)."""
@@ -110,22 +109,22 @@ def find_ensembles(x_train: np.ndarray, x_val: np.ndarray, val_groups: np.ndarra
         sel = select_model(xt, xv, groups[tune], n_latents=n_latents, k=k, seed=seed, null=tune_null,
                            fit_kwargs=fit_kwargs, progress=progress)
         curve, mp, chosen = sel.curve, sel.mp_count, (sel.n_latents, sel.k)
+    def dense_path():
+        return find_dense_ensembles(xt, xv, x_test, n_seeds=n_seeds, alpha=alpha, null=null, tune_null=tune_null,
+                                    seed=seed, fit_kwargs=fit_kwargs, n_latents=n_latents, progress=progress)
+
     dense = None
     if mp is not None and mp >= 2 and (curve["trustworthy"].max() < mp / 2 or _wants_denser(curve)):
         # the threshold candidates could not trust half the Marchenko-Pastur count, or their error still
         # fell at the densest k: the dense path runs first, and when it reports more ensembles than the
         # best candidate trusted, the threshold fits are not run again (they cannot win)
-        dense = find_dense_ensembles(x_train, x_val[tune], x_test, n_seeds=n_seeds, alpha=alpha, null=null,
-                                     tune_null=tune_null, seed=seed, fit_kwargs=fit_kwargs, n_latents=n_latents,
-                                     progress=progress)
+        dense = dense_path()
         if dense[3]["significant"].sum() > curve["trustworthy"].max():
             return _with_dense(None, dense, curve, mp)
     result = _threshold_fits(xt, xv, x_test, null, *chosen, n_seeds=n_seeds, alpha=alpha, seed=seed,
                              fit_kwargs=fit_kwargs, progress=progress)._replace(selection_curve=curve, mp_count=mp)
     if dense is None and mp is not None and mp >= 2 and result.significant.sum() < mp / 2:
-        dense = find_dense_ensembles(x_train, x_val[tune], x_test, n_seeds=n_seeds, alpha=alpha, null=null,
-                                     tune_null=tune_null, seed=seed, fit_kwargs=fit_kwargs, n_latents=n_latents,
-                                     progress=progress)
+        dense = dense_path()
     return result if dense is None else _with_dense(result, dense, curve, mp)
 
 
@@ -146,15 +145,7 @@ def _threshold_fits(xt, xv, x_test, null, n_latents, k, *, n_seeds, alpha, seed,
         fits = fit_fleet(xt, xv, specs, **{"max_steps": SELECTION_STEPS, **fit_kwargs}, label=label)
         fits = fit_fleet(xt, xv, specs, init=fits, **{"min_steps": REFINE_STEPS, **fit_kwargs},
                          label=label and f"{label}, trained on")
-    # the reference is the seed that explains the held-out data best (another can sit in a poorer
-    # optimum that merges two ensembles); the other seeds check its latents' stability
-    order = [int(i) for i in torch.argsort(fits.val_mse)]
-    reference = _subset(fits, order[:1])
-    others = [fits.W_dec[i][fits.latent_mask[i]].numpy() for i in order[1:]]
-    weights = reference.instance(0)
-    codes = encode(reference, torch.as_tensor(np.ascontiguousarray(x_test, dtype=np.float32)))[0].numpy()
-    fired = firing_rate(reference, xt)[0].numpy()
-    table, consensus = vet_dictionary(weights["W_dec"], others, codes, null, alpha=alpha, train_frequency=fired)
+    weights, table, consensus = vet_fits(fits, xt, x_test, null, alpha)
     return EnsembleResult(weights, int(n_latents), float(k), table, table["significant"].to_numpy(bool),
                           consensus, None, None)
 

@@ -30,10 +30,11 @@ import numpy as np
 import pandas as pd
 import torch
 
-from nwb_sae.ensembles.fleet import Fleet, InstanceSpec, decode, fit_fleet
+from nwb_sae.ensembles.fleet import Fleet, InstanceSpec, decode, encode, firing_rate, fit_fleet
 from nwb_sae.ensembles.significance import MIN_EFFECTIVE_NEURONS, ShiftNull, effective_neurons, is_ensemble
 from nwb_sae.ensembles.stability import seed_stability
 from nwb_sae.ensembles.step import codes_of, pre_activations
+from nwb_sae.ensembles.verdict import vet_dictionary
 
 K_GRID = (1 / 16, 1 / 8, 1 / 4, 1 / 2, 1, 2, 4, 8)
 """Candidate mean numbers of active latents per time bin."""
@@ -198,6 +199,23 @@ def select_model(x_train: torch.Tensor, x_val: torch.Tensor, val_groups: np.ndar
                   masked_error=float(by_size[n][1]), chosen=i == pick_n) for i, n in enumerate(sizes)]
     _, _, fleet, index = by_size[n_latents]
     return Selection(n_latents, float(k), m, pd.DataFrame(rows), _subset(fleet, [index, index + 1]))
+
+
+def vet_fits(fits: Fleet, x_train: torch.Tensor, x_test: np.ndarray, null: ShiftNull, alpha: float):
+    """Vet the final fits of one candidate: ``(weights, latent_table, consensus)`` of the reference.
+
+    The reference is the seed that explains the held-out data best (another can sit in a poorer
+    optimum that merges two ensembles); the other seeds check its latents' stability. Its codes on
+    ``x_test`` are tested against ``null``; its firing on ``x_train`` counts as activity too.
+    """
+    order = [int(i) for i in torch.argsort(fits.val_mse)]
+    reference = _subset(fits, order[:1])
+    others = [fits.W_dec[i][fits.latent_mask[i]].numpy() for i in order[1:]]
+    weights = reference.instance(0)
+    codes = encode(reference, torch.as_tensor(np.ascontiguousarray(x_test, dtype=np.float32)))[0].numpy()
+    fired = firing_rate(reference, x_train)[0].numpy()
+    table, consensus = vet_dictionary(weights["W_dec"], others, codes, null, alpha=alpha, train_frequency=fired)
+    return weights, table, consensus
 
 
 def _subset(fleet: Fleet, idx: list[int]) -> Fleet:
