@@ -3,7 +3,7 @@
 Each measurement runs in its own child process and reports that process's peak resident set size
 (``resource.getrusage(...).ru_maxrss``), so one size cannot inflate the next. The series is written
 chunked by this script (sparse planted ensembles plus noise) and read with ``read_nwb(..., lazy=True)``;
-recordings above :data:`nwb_sae.streaming.IN_MEMORY_BYTES` are streamed block by block.
+recordings above :data:`nwb_sae.training.streaming.IN_MEMORY_BYTES` are streamed block by block.
 
 With ``--baseline DIR`` (a checkout of an older nwb_sae, e.g. ``git archive main | tar -x -C DIR``)
 the in-memory training speed on a small recording is measured for both, in the same run.

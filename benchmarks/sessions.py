@@ -38,7 +38,7 @@ import xarray as xr
 from nwb_sae.metrics import cosine_matrix
 from nwb_sae.sessions.registry import Registry
 from nwb_sae.sessions.tracking import track_ensembles
-from nwb_sae.synthetic_sessions import make_sessions, shuffled_registry, with_registration_error
+from nwb_sae.synthetic.sessions import make_sessions, shuffled_registry, with_registration_error
 
 ERRORS = (0.0, 0.05, 0.15)
 QUICK = dict(n_pool=160, kinds={"stable": 2, "drifting": 2, "born": 1, "dying": 1, "growing": 1}, members=14,

@@ -39,7 +39,7 @@ from nwb_sae.sessions.joint import MultiSessionSAE  # noqa: E402
 from nwb_sae.sessions.joint_tracks import joint_tracks, session_dictionaries  # noqa: E402
 from nwb_sae.sessions.registry import Registry  # noqa: E402
 from nwb_sae.sessions.tracking import track_ensembles  # noqa: E402
-from nwb_sae.synthetic_sessions import make_sessions, with_registration_error  # noqa: E402
+from nwb_sae.synthetic.sessions import make_sessions, with_registration_error  # noqa: E402
 
 
 class Atoms(NamedTuple):

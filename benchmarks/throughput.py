@@ -4,7 +4,7 @@ A training step of the TopK autoencoder cannot be faster than its dense encoder 
 neurons times neurons x latents). The bound is that one GEMM timed alone at the same shape and
 precision; the fraction says how much of a step is spent elsewhere (top-k, sparse backward, Adam,
 decoder renormalisation). Steps run through the training loop's own step function
-(:func:`nwb_sae.train._step`) with the default batch size of the device.
+(:func:`nwb_sae.training.loop._step`) with the default batch size of the device.
 
     python benchmarks/throughput.py            # n in {64, 512}, m in {1024, 16384}
     python benchmarks/throughput.py --quick    # one small shape, a few steps (CI)
@@ -19,7 +19,7 @@ import torch
 
 from nwb_sae.config import ModelConfig, TrainConfig
 from nwb_sae.model import SparseAutoencoder
-from nwb_sae.train import _step
+from nwb_sae.training.loop import _step
 
 SHAPES = [(64, 1024), (64, 16384), (512, 1024), (512, 16384)]
 """(neurons n, latents m) of the full run."""

@@ -17,7 +17,7 @@ from nwb_sae.io.recording.arrays import ACTIVITY_DIMS, CODE_DIMS
 from nwb_sae.model import SparseAutoencoder
 from nwb_sae.preprocess import apply_preprocessing
 from nwb_sae.samples import as_activity, check_finite, population_vectors, select_model_neurons
-from nwb_sae.train import as_tensor
+from nwb_sae.training.loop import as_tensor
 
 
 class Coding:

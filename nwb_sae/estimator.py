@@ -27,10 +27,8 @@ import torch
 from sklearn.base import BaseEstimator, TransformerMixin
 
 from nwb_sae import metrics
-from nwb_sae.checkpoint import save_checkpoint
 from nwb_sae.coding import Coding
 from nwb_sae.config import Settings
-from nwb_sae.distributed import refuse_ensemble_fit
 from nwb_sae.fitting import fit_ensembles, fit_single_model, vet_latents, with_selectivity
 from nwb_sae.fitting.state import checkpoint_meta, sae_from_checkpoint, selection_record
 from nwb_sae.preprocess import preprocess as front_end
@@ -40,8 +38,10 @@ from nwb_sae.samples import (
     describe_neurons,
     population_vectors,
 )
-from nwb_sae.streaming import held_out_sample, prepare_training, streamed_code_report
-from nwb_sae.train import resolve_device
+from nwb_sae.training.checkpoint import save_checkpoint
+from nwb_sae.training.distributed import refuse_ensemble_fit
+from nwb_sae.training.loop import resolve_device
+from nwb_sae.training.streaming import held_out_sample, prepare_training, streamed_code_report
 
 
 class SAE(Coding, TransformerMixin, BaseEstimator):
@@ -78,7 +78,7 @@ class SAE(Coding, TransformerMixin, BaseEstimator):
         of the constant or all-NaN neurons left out, ...). When the default ensemble fit ran on a
         subsample of a large lazy recording: ``subsample`` (True), ``subsample_samples`` of
         ``recording_samples``, ``subsample_presentations`` of ``recording_presentations``,
-        ``subsample_unit`` and ``subsample_seed`` (:func:`nwb_sae.streaming.subsample_presentations`);
+        ``subsample_unit`` and ``subsample_seed`` (:func:`nwb_sae.training.streaming.subsample_presentations`);
         ``n_time`` / ``n_presentations`` and the split then describe the subsample.
     history_ : dict
         Per-epoch training history (for batchtopk: ``epoch`` and ``val_loss``, the mean held-out error
@@ -173,11 +173,11 @@ class SAE(Coding, TransformerMixin, BaseEstimator):
         X : xarray.DataArray or numpy.ndarray
             Activity with dims (neurons, time, presentations), or population vectors (samples, neurons).
             A dask-backed DataArray (``read_nwb(..., lazy=True)``, or ``load_data`` of a large NWB
-            recording) larger than :data:`nwb_sae.streaming.IN_MEMORY_BYTES` is, for topk / relu,
+            recording) larger than :data:`nwb_sae.training.streaming.IN_MEMORY_BYTES` is, for topk / relu,
             streamed block by block (memory bounded by the block size, not the recording); for the
             default batchtopk ensemble fit, a seeded random subset of its presentations (or time
             blocks) of that size is loaded and fitted in memory
-            (:func:`nwb_sae.streaming.subsample_presentations`; ``data_attrs_`` records it). A smaller
+            (:func:`nwb_sae.training.streaming.subsample_presentations`; ``data_attrs_`` records it). A smaller
             one is loaded and trained in memory.
         y : None
             Ignored (scikit-learn's unsupervised signature).

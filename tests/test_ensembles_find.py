@@ -9,10 +9,10 @@ import torch
 from nwb_sae.config import ModelConfig
 from nwb_sae.ensembles import find_ensembles, load_weights, same_ensembles
 from nwb_sae.ensembles.dense import _pick_dense
-from nwb_sae.ensembles.fleet import InstanceSpec, encode, fit_fleet
 from nwb_sae.metrics import assembly_report, cosine_matrix
 from nwb_sae.model import SparseAutoencoder
 from nwb_sae.synthetic import make_assemblies
+from nwb_sae.training.fleet import InstanceSpec, encode, fit_fleet
 
 
 def split(data, seed=0):

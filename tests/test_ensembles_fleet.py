@@ -6,13 +6,13 @@ import numpy as np
 import pytest
 import torch
 
-from nwb_sae.ensembles import fleet as fleet_module
-from nwb_sae.ensembles import step as step_module
-from nwb_sae.ensembles.fleet import InstanceSpec, _val_mse, fit_fleet
-from nwb_sae.ensembles.significance import ShiftNull, circular_shift
-from nwb_sae.ensembles.step import active_latents
-from nwb_sae.ensembles.step import gradients as _gradients
-from nwb_sae.ensembles.step import pre_activations as _pre
+from nwb_sae.stats.significance import ShiftNull, circular_shift
+from nwb_sae.training import fleet as fleet_module
+from nwb_sae.training import step as step_module
+from nwb_sae.training.fleet import InstanceSpec, _val_mse, fit_fleet
+from nwb_sae.training.step import active_latents
+from nwb_sae.training.step import gradients as _gradients
+from nwb_sae.training.step import pre_activations as _pre
 
 
 def _direct_loss(xb, W_enc, b_enc, W_dec, b_dec, mask, theta, ranks=None):

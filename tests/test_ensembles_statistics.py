@@ -107,8 +107,8 @@ def test_a_single_neuron_latent_with_a_little_co_activation_is_not_an_ensemble()
 def test_one_dominant_neuron_over_a_wide_tail_is_one_neuron():
     """On 200 ROIs a tail of small weights lifts one neuron's participation ratio above 4; its
     members (weights >= half the largest) say one neuron, as the browser's size column does."""
-    from nwb_sae.ensembles.significance import verdict_reasons
     from nwb_sae.metrics import ensemble_sizes
+    from nwb_sae.stats.significance import verdict_reasons
 
     tail = np.r_[1.0, np.full(199, 0.08)]
     pair = np.r_[1.0, 0.7, np.full(198, 0.08)]

@@ -2,7 +2,7 @@
 ensemble fit runs in memory on a seeded subsample of its presentations (or time blocks).
 
 "Large" is shrunk to a few hundred kB by monkeypatching :data:`nwb_sae.io.IN_MEMORY_BYTES` (what ``load_data``
-decides by) and :data:`nwb_sae.streaming.IN_MEMORY_BYTES` (what the fit decides by), so the files stay small.
+decides by) and :data:`nwb_sae.training.streaming.IN_MEMORY_BYTES` (what the fit decides by), so the files stay small.
 """
 
 from __future__ import annotations
@@ -14,11 +14,12 @@ import numpy as np
 import pytest
 import xarray as xr
 
-from nwb_sae import io, streaming
+from nwb_sae import io
 from nwb_sae.estimator import SAE, load
 from nwb_sae.io import load_data
 from nwb_sae.io.recording.nwb import read_nwb
-from nwb_sae.streaming import is_lazy, subsample_presentations
+from nwb_sae.training import streaming
+from nwb_sae.training.streaming import is_lazy, subsample_presentations
 
 N_CHANNELS, N_SAMPLES, RATE = 8, 20_000, 1000.0
 LIMIT = N_CHANNELS * 100 * 60 * 4

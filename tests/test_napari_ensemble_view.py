@@ -10,10 +10,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from nwb_sae.ensembles.significance import is_ensemble, verdict_reasons
 from nwb_sae.metrics import ensemble_sizes
 from nwb_sae.napari import _latents, _logic, _rows
 from nwb_sae.napari._context import cell_column, find_background
+from nwb_sae.stats.significance import is_ensemble, verdict_reasons
 
 
 def test_z_score_and_dff_rows():

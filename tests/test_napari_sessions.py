@@ -22,7 +22,7 @@ from nwb_sae.io.results.write_tracks import session_rows, write_tracks  # noqa: 
 from nwb_sae.napari._layers import BROWSER  # noqa: E402
 from nwb_sae.napari._tracks import track_context  # noqa: E402
 from nwb_sae.sessions.registry import Registry  # noqa: E402
-from nwb_sae.synthetic_sessions import make_sessions, write_sessions_nwb  # noqa: E402
+from nwb_sae.synthetic.sessions import make_sessions, write_sessions_nwb  # noqa: E402
 
 pytestmark = pytest.mark.usefixtures("qt_can_start")
 

@@ -12,9 +12,9 @@ import pytest
 
 import nwb_sae
 from nwb_sae.ensembles import coactivation_test, is_ensemble
-from nwb_sae.ensembles.significance import effective_neurons
 from nwb_sae.preprocess import preprocess
 from nwb_sae.samples import population_vectors
+from nwb_sae.stats.significance import effective_neurons
 from nwb_sae.synthetic import make_imaging
 
 N_DRAWS, N_NEURONS, N_ATOMS = 30, 40, 20

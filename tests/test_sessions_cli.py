@@ -10,7 +10,7 @@ import pytest
 
 import nwb_sae
 from nwb_sae.cli import main
-from nwb_sae.synthetic_sessions import make_sessions, write_sessions_nwb
+from nwb_sae.synthetic.sessions import make_sessions, write_sessions_nwb
 
 
 @pytest.fixture(scope="module")

@@ -16,7 +16,7 @@ from nwb_sae.sessions.joint_tracks import joint_tracks, session_dictionaries
 from nwb_sae.sessions.joint_train import _batch_errors, as_session_samples
 from nwb_sae.sessions.registry import Registry
 from nwb_sae.sessions.tracking import track_ensembles
-from nwb_sae.synthetic_sessions import make_sessions, shuffled_registry
+from nwb_sae.synthetic.sessions import make_sessions, shuffled_registry
 
 KINDS = {"stable": 2, "drifting": 1, "born": 1, "dying": 1}
 FAST = dict(n_latents=16, k=0.25, n_seeds=2, max_steps=1500)

@@ -8,7 +8,7 @@ import pytest
 
 import nwb_sae
 from nwb_sae.sessions.registry import Registry, RegistryError
-from nwb_sae.synthetic_sessions import make_sessions, write_sessions_nwb
+from nwb_sae.synthetic.sessions import make_sessions, write_sessions_nwb
 
 TABLE = pd.DataFrame({"session": ["mon", "mon", "mon", "fri", "fri"], "neuron": [0, 1, 2, 7, 9],
                       "global_id": ["a", "b", "c", "a", "c"], "confidence": [1.0, 0.9, 0.8, 0.7, 1.0]})

@@ -9,7 +9,7 @@ import xarray as xr
 import nwb_sae
 from nwb_sae.sessions.projection import project_template
 from nwb_sae.sessions.registry import Registry
-from nwb_sae.synthetic_sessions import make_sessions, shuffled_registry
+from nwb_sae.synthetic.sessions import make_sessions, shuffled_registry
 
 
 def noisy_fits(truth, noise: float = 0.03, seed: int = 0) -> dict:

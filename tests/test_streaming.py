@@ -4,10 +4,11 @@ import numpy as np
 import pytest
 import torch
 
-from nwb_sae import metrics, sources, streaming
+from nwb_sae import metrics
 from nwb_sae.estimator import SAE
 from nwb_sae.samples import population_vectors, split_presentations
 from nwb_sae.synthetic import make_recording
+from nwb_sae.training import sources, streaming
 
 da = pytest.importorskip("dask.array")
 

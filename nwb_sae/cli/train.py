@@ -55,12 +55,12 @@ def add_training_flags(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Train and write the outputs."""
-    from nwb_sae import streaming
     from nwb_sae.errors import InputDataError
     from nwb_sae.estimator import SAE
     from nwb_sae.io import load_data
     from nwb_sae.io.jsonable import write_json
-    from nwb_sae.streaming import should_stream
+    from nwb_sae.training import streaming
+    from nwb_sae.training.streaming import should_stream
     from nwb_sae.viz.report import save_training_figures
 
     settings = settings_from_args(args, ModelConfig, TrainConfig)
@@ -112,9 +112,9 @@ def run_baseline(method: str, settings: dict, data, out: Path, figures: bool = T
     import torch
 
     from nwb_sae.baselines import make_method
-    from nwb_sae.checkpoint import save_checkpoint
     from nwb_sae.fitting.state import latent_table_json
     from nwb_sae.io.jsonable import write_json
+    from nwb_sae.training.checkpoint import save_checkpoint
     from nwb_sae.viz import plot_code_statistics, plot_dictionary
 
     model = make_method(method, n_components=settings.get("n_latents"), seed=settings.get("seed", 0))

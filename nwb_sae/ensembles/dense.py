@@ -1,11 +1,11 @@
 """Ensembles that crowd every time bin: a wide per-sample TopK dictionary, then the statistics.
 
-The threshold code of :mod:`nwb_sae.ensembles.fleet` suits the common case, in which most time bins
+The threshold code of :mod:`nwb_sae.training.fleet` suits the common case, in which most time bins
 hold no ensemble. When the ensembles outnumber the neurons, or the population code is dense, every
 bin mixes several of them; small threshold dictionaries then merge ensembles, and few of their latents
 replicate across seeds. There a wide per-sample TopK dictionary (:data:`LATENTS_PER_NEURON` latents
 per neuron, at most one per :data:`SAMPLES_PER_LATENT` training samples) learns every ensemble, with
-copies and mixtures beside them, and :func:`nwb_sae.ensembles.verdict.vet_dictionary` keeps the latents
+copies and mixtures beside them, and :func:`nwb_sae.stats.verdict.vet_dictionary` keeps the latents
 that are real: significant on held-out data, found again by a second seed, more than one neuron, and
 neither a copy nor a mix of a more frequent latent.
 
@@ -14,7 +14,7 @@ chooses: two seeds per candidate (on at most :data:`SELECTION_SAMPLES` training 
 the number of latents that pass those tests on the held-out presentations kept for choosing, and by
 the masked held-out error (mean of the two seeds); :func:`_pick_dense` weighs them the other way round
 from the threshold selection. Every candidate and seed is one TopK instance of a single
-:func:`~nwb_sae.ensembles.fleet.fit_fleet` (the threshold path's training loop), so the sweep shares
+:func:`~nwb_sae.training.fleet.fit_fleet` (the threshold path's training loop), so the sweep shares
 its batches and steps. The chosen candidate's two fits are continued on all training samples (not
 refitted), beside any further seed. :func:`nwb_sae.ensembles.find.find_ensembles` runs this when the
 Marchenko-Pastur count is at least 2 and the threshold fit reports fewer than half that many
@@ -28,10 +28,10 @@ import numpy as np
 import pandas as pd
 import torch
 
-from nwb_sae.ensembles.fleet import InstanceSpec, encode, fit_fleet
 from nwb_sae.ensembles.selection import TIE, _subset, masked_errors, vet_fits
-from nwb_sae.ensembles.significance import ShiftNull
-from nwb_sae.ensembles.verdict import vet_dictionary
+from nwb_sae.stats.significance import ShiftNull
+from nwb_sae.stats.verdict import vet_dictionary
+from nwb_sae.training.fleet import InstanceSpec, encode, fit_fleet
 
 LATENTS_PER_NEURON = 4
 """Width of the dense dictionary, in latents per neuron (room for copies beside every ensemble)."""
@@ -71,7 +71,7 @@ def find_dense_ensembles(xt: torch.Tensor, xv: torch.Tensor, x_test: np.ndarray,
     null, tune_null : ShiftNull, optional
         The significance nulls of ``x_test`` and ``x_tune`` (built here when not given).
     fit_kwargs : dict, optional
-        Passed to :func:`nwb_sae.ensembles.fleet.fit_fleet`, as for the threshold fits.
+        Passed to :func:`nwb_sae.training.fleet.fit_fleet`, as for the threshold fits.
     n_latents : int, optional
         Width of the dictionary when the user gave one (default: :data:`LATENTS_PER_NEURON` per neuron,
         within the bounds above).

@@ -13,9 +13,9 @@ import pandas as pd
 import torch
 
 from nwb_sae.ensembles.dense import find_dense_ensembles
-from nwb_sae.ensembles.fleet import InstanceSpec, fit_fleet
 from nwb_sae.ensembles.selection import SELECTION_STEPS, select_model, vet_fits
-from nwb_sae.ensembles.significance import ShiftNull
+from nwb_sae.stats.significance import ShiftNull
+from nwb_sae.training.fleet import InstanceSpec, fit_fleet
 
 REFINE_STEPS = 2000
 """Least optimisation steps of the final fits (selection candidates get fewer; rare ensembles need many)."""
@@ -34,7 +34,7 @@ class EnsembleResult(NamedTuple):
     latent_table: pd.DataFrame
     """One row per latent: ``frequency`` and ``mean_activation`` (held-out codes), ``statistic``,
     ``z_score``, ``p_value``, ``q_value`` (co-activation vs circular shifts, held-out), ``stability``,
-    ``matched_fraction`` (seeds), ``effective_neurons`` (participation ratio of the atom), ``composite`` (see :func:`~nwb_sae.ensembles.verdict.composite_latents`), ``significant``."""
+    ``matched_fraction`` (seeds), ``effective_neurons`` (participation ratio of the atom), ``composite`` (see :func:`~nwb_sae.stats.verdict.composite_latents`), ``significant``."""
     significant: np.ndarray
     """(latents,) bool: ``q_value <= alpha``, active on held-out data, found again by the majority of
     the other seeds, more than one neuron (``effective_neurons >= 1.5``) and not a union of other
@@ -78,7 +78,7 @@ def find_ensembles(x_train: np.ndarray, x_val: np.ndarray, val_groups: np.ndarra
     seed : int
         Seed of the first fit; the others use ``seed + 1, ...``; the one with the lowest held-out error is the reference.
     fit_kwargs : dict, optional
-        Passed to every :func:`nwb_sae.ensembles.fleet.fit_fleet` (``max_epochs``, ``batch_size``,
+        Passed to every :func:`nwb_sae.training.fleet.fit_fleet` (``max_epochs``, ``batch_size``,
         ``lr``, ...), the dense path's too. The dense path (:mod:`nwb_sae.ensembles.dense`): when
         both size and sparsity are selected, the Marchenko-Pastur count is at least 2, and either the threshold fit
         reports fewer ensembles than half that count or the masked held-out error of the ``k`` sweep
@@ -195,7 +195,7 @@ def selectivity_table(responses: np.ndarray, columns: dict, tested: np.ndarray, 
     tested : numpy.ndarray
         (latents,) bool: the latents to test (the significant ones); BH runs across them only.
     n_permutations, seed : int
-        Of :func:`nwb_sae.ensembles.selectivity.selectivity_test`.
+        Of :func:`nwb_sae.stats.selectivity.selectivity_test`.
 
     Returns
     -------
@@ -203,7 +203,7 @@ def selectivity_table(responses: np.ndarray, columns: dict, tested: np.ndarray, 
         One row per latent, per column ``{name}_eta_squared``, ``{name}_p_value``, ``{name}_q_value``,
         ``{name}_preferred`` (NaN / None for untested latents).
     """
-    from nwb_sae.ensembles.selectivity import selectivity_test
+    from nwb_sae.stats.selectivity import selectivity_test
 
     n = responses.shape[0]
     idx = np.flatnonzero(tested)

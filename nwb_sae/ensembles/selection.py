@@ -7,9 +7,9 @@ The rule (:func:`select_model`):
    the count of co-activation patterns distinguishable from independent noise (Lopes-dos-Santos 2013).
 2. Every candidate (n_latents, k) is fitted with two seeds. Its score is the number of *trustworthy*
    latents: latents of the first seed that involve more than one neuron
-   (:func:`nwb_sae.ensembles.significance.effective_neurons`), that the second seed finds again
-   (one-to-one cosine >= 0.9, :mod:`nwb_sae.ensembles.stability`) and whose co-activation on the held-out presentations beats
-   independent circular shifts (q <= 0.05, :mod:`nwb_sae.ensembles.significance`). Latents that fit
+   (:func:`nwb_sae.stats.significance.effective_neurons`), that the second seed finds again
+   (one-to-one cosine >= 0.9, :mod:`nwb_sae.stats.stability`) and whose co-activation on the held-out presentations beats
+   independent circular shifts (q <= 0.05, :mod:`nwb_sae.stats.significance`). Latents that fit
    noise fail the held-out test; fragments and mixtures that a too large ``k`` or ``n_latents`` forces
    do not replicate across seeds; a too small ``k`` or ``n_latents`` leaves ensembles out.
 3. ``k`` (mean active latents per time bin, BatchTopK) is swept first on a log2 grid at ``2 m``
@@ -30,11 +30,12 @@ import numpy as np
 import pandas as pd
 import torch
 
-from nwb_sae.ensembles.fleet import Fleet, InstanceSpec, decode, encode, firing_rate, fit_fleet
-from nwb_sae.ensembles.significance import MIN_EFFECTIVE_NEURONS, ShiftNull, effective_neurons, is_ensemble
-from nwb_sae.ensembles.stability import seed_stability
-from nwb_sae.ensembles.step import codes_of, pre_activations
-from nwb_sae.ensembles.verdict import vet_dictionary
+from nwb_sae.stats.marchenko_pastur import marchenko_pastur_count
+from nwb_sae.stats.significance import MIN_EFFECTIVE_NEURONS, ShiftNull, effective_neurons, is_ensemble
+from nwb_sae.stats.stability import seed_stability
+from nwb_sae.stats.verdict import vet_dictionary
+from nwb_sae.training.fleet import Fleet, InstanceSpec, decode, encode, firing_rate, fit_fleet
+from nwb_sae.training.step import codes_of, pre_activations
 
 K_GRID = (1 / 16, 1 / 8, 1 / 4, 1 / 2, 1, 2, 4, 8)
 """Candidate mean numbers of active latents per time bin."""
@@ -59,16 +60,6 @@ class Selection(NamedTuple):
     (the score), ``masked_error``, ``chosen``."""
     fleet: Fleet
     """The chosen candidate's two fits: instance 0 (``seed``) and instance 1 (``seed + 1``)."""
-
-
-def marchenko_pastur_count(x: np.ndarray) -> int:
-    """Eigenvalues of the correlation matrix of ``x`` (samples, neurons) above the Marchenko-Pastur edge."""
-    x = np.asarray(x, dtype=np.float64)
-    sd = x.std(axis=0)
-    z = (x - x.mean(axis=0)) / np.where(sd > 0, sd, 1.0)
-    eig = np.linalg.eigvalsh(z.T @ z / z.shape[0])
-    edge = (1 + np.sqrt(x.shape[1] / x.shape[0])) ** 2
-    return int((eig > edge).sum())
 
 
 def masked_errors(fleet: Fleet, x_val: torch.Tensor, groups: np.ndarray, fraction: float = 0.1,
@@ -161,7 +152,7 @@ def select_model(x_train: torch.Tensor, x_val: torch.Tensor, val_groups: np.ndar
     null : ShiftNull, optional
         That test's null on ``x_val`` when the caller built it already (``n_shifts`` is then its own).
     fit_kwargs : dict, optional
-        Passed to :func:`nwb_sae.ensembles.fleet.fit_fleet` (each candidate is fitted for at most
+        Passed to :func:`nwb_sae.training.fleet.fit_fleet` (each candidate is fitted for at most
         :data:`SELECTION_STEPS` steps unless ``max_steps`` is given there).
     progress : bool
         Show a progress bar per sweep.

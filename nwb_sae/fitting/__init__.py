@@ -1,6 +1,6 @@
 """From prepared samples to a fitted model and its statistics: the fit paths of :meth:`nwb_sae.SAE.fit`.
 
-``SAE.fit`` prepares the data (:func:`nwb_sae.streaming.prepare_training`: split by presentation,
+``SAE.fit`` prepares the data (:func:`nwb_sae.training.streaming.prepare_training`: split by presentation,
 normalisation, constant neurons, the subsample of a large recording), runs one path, finishes with
 the statistics, and sets its fitted state from the path's :class:`FitOutcome` in one place:
 

@@ -24,7 +24,7 @@ FLEET_SETTINGS = {"epochs": "max_epochs", "patience": "patience", "batch_size": 
 
 
 def fleet_kwargs(cfg_t: TrainConfig, n_train: int, history: dict, on_epoch=None) -> dict:
-    """Arguments of :func:`nwb_sae.ensembles.fleet.fit_fleet` from the training settings.
+    """Arguments of :func:`nwb_sae.training.fleet.fit_fleet` from the training settings.
 
     The ensemble fit has its own measured defaults (epochs, patience, batch size, learning rate);
     only settings the user changed replace them. Changed ``epochs`` also brings the batch size of

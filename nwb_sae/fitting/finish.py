@@ -20,7 +20,7 @@ def vet_latents(model: SparseAutoencoder, x_val: np.ndarray, codes: np.ndarray, 
                 n_shifts: int = 0, seed: int = 0) -> pd.DataFrame:
     """The latent table of a topk / relu fit: significance on held-out samples ``x_val`` (input units,
     ``codes`` their codes); stability NaN (those fits make one seed)."""
-    from nwb_sae.ensembles.significance import (
+    from nwb_sae.stats.significance import (
         coactivation_test,
         effective_neurons,
         is_ensemble,

@@ -1,4 +1,4 @@
-"""The single-model fit path: one model trained by :func:`nwb_sae.train.train_model`.
+"""The single-model fit path: one model trained by :func:`nwb_sae.training.loop.train_model`.
 
 It serves topk and relu fits, recordings streamed block by block, torchrun, and batchtopk without
 held-out presentations; the latent table is computed afterwards (:func:`nwb_sae.fitting.finish.vet_latents`).
@@ -12,7 +12,7 @@ import torch
 from nwb_sae.config import ModelConfig, TrainConfig
 from nwb_sae.fitting.outcome import FitOutcome
 from nwb_sae.model import SparseAutoencoder
-from nwb_sae.train import as_tensor, train_model
+from nwb_sae.training.loop import as_tensor, train_model
 
 
 def fit_single_model(x_train, x_val, mean: np.ndarray, scale: np.ndarray, cfg_m: ModelConfig,
@@ -32,7 +32,7 @@ def fit_single_model(x_train, x_val, mean: np.ndarray, scale: np.ndarray, cfg_m:
     device : torch.device
         Where to train.
     checkpoint_dir, resume, checkpoint_meta
-        As in :func:`nwb_sae.train.train_model`.
+        As in :func:`nwb_sae.training.loop.train_model`.
     on_model : callable, optional
         ``on_model(model)`` before training starts (the checkpoints written during training describe it).
     on_epoch : callable, optional

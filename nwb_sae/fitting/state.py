@@ -1,7 +1,7 @@
 """A fitted :class:`~nwb_sae.estimator.SAE` as a checkpoint: the JSON it is saved with, and the way back.
 
 The weights go to safetensors and everything else (settings, normalisation, neuron ids, metrics,
-history, the ensemble statistics and the model selection) to JSON (:mod:`nwb_sae.checkpoint`), so a
+history, the ensemble statistics and the model selection) to JSON (:mod:`nwb_sae.training.checkpoint`), so a
 user-handed file is never unpickled.
 """
 
@@ -12,12 +12,12 @@ import json
 
 import pandas as pd
 
-from nwb_sae.checkpoint import legacy_checkpoint, load_checkpoint
 from nwb_sae.config import ModelConfig
 from nwb_sae.errors import CheckpointError
 from nwb_sae.model import SparseAutoencoder
 from nwb_sae.preprocess import Preprocessing
-from nwb_sae.train import resolve_device
+from nwb_sae.training.checkpoint import legacy_checkpoint, load_checkpoint
+from nwb_sae.training.loop import resolve_device
 
 CHECKPOINT_FORMAT = "nwb-sae/1"
 

@@ -24,7 +24,7 @@ IN_MEMORY_BYTES = 128 * 2**20
 (neurons x time x presentations x 4 bytes) take more than this many bytes (128 MiB, e.g. 64 channels x
 524,288 samples) is large. :func:`load_data` keeps a large NWB recording lazy (read window by window),
 and :meth:`nwb_sae.SAE.fit` streams it (topk / relu) or fits the default ensemble model on a subsample
-of it (:func:`nwb_sae.streaming.subsample_presentations`). :data:`nwb_sae.streaming.IN_MEMORY_BYTES`
+of it (:func:`nwb_sae.training.streaming.subsample_presentations`). :data:`nwb_sae.training.streaming.IN_MEMORY_BYTES`
 is this value."""
 
 

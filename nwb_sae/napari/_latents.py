@@ -1,7 +1,7 @@
 """The list of latents in the dock: ensembles first, each with its evidence, every other latent with its reason.
 
 The verdict and its reason come from the fit (the ``significant`` and ``reason`` columns the writer
-stores, :func:`nwb_sae.ensembles.significance.verdict_reasons`); nothing here re-derives them. What is
+stores, :func:`nwb_sae.stats.significance.verdict_reasons`); nothing here re-derives them. What is
 added is for reading: the size of each ensemble (members above half the atom's top weight), the
 activation rate as a percentage, q-values printed as a person reads them ("<1e-10"), and a header
 ("N ensembles of M latents"). Nothing here imports Qt or napari.

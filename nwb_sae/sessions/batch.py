@@ -210,7 +210,7 @@ def _train_and_write(name: str, path: str, folder: Path, read: dict, settings: d
 
     import nwb_sae
     from nwb_sae.io.jsonable import write_json
-    from nwb_sae.streaming import is_lazy
+    from nwb_sae.training.streaming import is_lazy
     from nwb_sae.viz.report import save_training_figures
 
     read = dict(read)

@@ -1,9 +1,9 @@
 """What the joint model says per session: the single-session statistics, presence and drift of every latent.
 
 Arrays in, tables out, no training. Each session's latents are vetted by the same function as a
-single-session fit (:func:`nwb_sae.ensembles.verdict.vet_dictionary`: co-activation against circular
+single-session fit (:func:`nwb_sae.stats.verdict.vet_dictionary`: co-activation against circular
 shifts on that session's held-out presentations, stability across seeds, size, copies and unions,
-and the one verdict :func:`~nwb_sae.ensembles.significance.is_ensemble`), on the session's own
+and the one verdict :func:`~nwb_sae.stats.significance.is_ensemble`), on the session's own
 decoder restricted to the neurons it observed.
 
 Presence of latent ``l`` in session ``s`` (:func:`presence_table`) rests on what the latent does for
@@ -25,8 +25,8 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from nwb_sae.ensembles.significance import ShiftNull
-from nwb_sae.ensembles.verdict import vet_dictionary
+from nwb_sae.stats.significance import ShiftNull
+from nwb_sae.stats.verdict import vet_dictionary
 
 PRESENT_FRACTION = 0.1
 """A latent is present in a session when its held-out gain and its activation rate there are at least
@@ -65,7 +65,7 @@ def session_statistics(atoms: np.ndarray, others: list[np.ndarray], x_test: np.n
     groups : numpy.ndarray
         (samples,) held-out presentation of each sample.
     alpha, n_shifts, seed
-        Of the significance test (:func:`nwb_sae.ensembles.significance.coactivation_test`).
+        Of the significance test (:func:`nwb_sae.stats.significance.coactivation_test`).
     """
     table, _ = vet_dictionary(atoms, others, codes, ShiftNull(x_test, n_shifts=n_shifts, seed=seed), alpha=alpha)
     gain = held_out_gain(x_test, codes, atoms, bias)

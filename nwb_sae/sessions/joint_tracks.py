@@ -126,7 +126,7 @@ def session_dictionaries(model) -> dict[str, xr.DataArray]:
 
 def joint_fits(truth, seed: int, cache=None, **params) -> dict[str, xr.DataArray]:
     """The benchmark's hook (``benchmarks/sessions.py`` ``METHODS``): the joint model fitted to a
-    :class:`~nwb_sae.synthetic_sessions.SessionsTruth` with its registry, as :func:`session_dictionaries`.
+    :class:`~nwb_sae.synthetic.sessions.SessionsTruth` with its registry, as :func:`session_dictionaries`.
 
     ``cache`` is accepted for the hook's signature and not used (the fit is not cached).
     """

@@ -9,7 +9,7 @@ sessions' losses are averaged. Each session ``s`` reconstructs
 
 with ``D`` the shared unit-norm dictionary (latents, neurons), ``Delta_s`` the session's decoder
 offset, ``g_s`` its per-neuron gain (``exp`` of a learned log-gain) and ``b_s`` its bias. The codes
-``c`` are a threshold code like the single-session fit (:mod:`nwb_sae.ensembles.fleet`): a latent is
+``c`` are a threshold code like the single-session fit (:mod:`nwb_sae.training.fleet`): a latent is
 active when its pre-activation exceeds one threshold, which moves after every step so that the mean
 number of active latents per sample tracks ``k``. The encoder is shared; a latent's pre-activation in
 a session is divided by the fraction of its encoder's squared norm on the neurons that session

@@ -88,7 +88,7 @@ def split_half_ceiling(data: xr.DataArray, fit: Callable | None = None, *, min_s
         One cosine per matched pair (empty when a half reports no ensemble); its median is the ceiling.
     """
     from nwb_sae.sessions.registry import Registry
-    from nwb_sae.synthetic_sessions import split_halves
+    from nwb_sae.synthetic.sessions import split_halves
 
     if fit is None:
         from nwb_sae.estimator import SAE

@@ -115,7 +115,7 @@ def link_sessions(dicts: list[SessionDictionary], *, min_shared: int = 10, n_per
             rows.append((i, int(ra), j, int(rb), float(c), float(p), m.n_shared))
     table = pd.DataFrame(rows, columns=["session_a", "row_a", "session_b", "row_b", "cosine", "p_value",
                                         "n_shared"])
-    from nwb_sae.ensembles.significance import benjamini_hochberg
+    from nwb_sae.stats.significance import benjamini_hochberg
 
     table["q_value"] = benjamini_hochberg(table["p_value"].to_numpy()) if len(table) else []
     return table

@@ -1,7 +1,7 @@
 """Which path a recording's fit takes: in memory, streamed block by block, or subsampled.
 
-Recordings that fit in memory are one tensor (:class:`nwb_sae.sources.TensorSource`); a lazy
-recording larger than :data:`IN_MEMORY_BYTES` is streamed (:class:`nwb_sae.sources.BlockSource`) by
+Recordings that fit in memory are one tensor (:class:`nwb_sae.training.sources.TensorSource`); a lazy
+recording larger than :data:`IN_MEMORY_BYTES` is streamed (:class:`nwb_sae.training.sources.BlockSource`) by
 the single-model fits (topk / relu).
 
 The default ensemble fit (selection, seeds, statistics) is not streamed: on a lazy recording larger
@@ -30,7 +30,7 @@ from nwb_sae.samples import (
     population_vectors,
     split_presentations,
 )
-from nwb_sae.sources import BlockSource, Moments
+from nwb_sae.training.sources import BlockSource, Moments
 
 IN_MEMORY_BYTES = _IN_MEMORY_BYTES
 """Lazy inputs whose float32 samples fit in this many bytes (128 MiB, :data:`nwb_sae.io.IN_MEMORY_BYTES`)

@@ -1,6 +1,6 @@
 """Sample sources the fit loop draws its batches from: an in-memory tensor, or blocks of a lazy array.
 
-:func:`nwb_sae.train.train_model` consumes a *sample source*, so the loop is one loop whatever holds
+:func:`nwb_sae.training.loop.train_model` consumes a *sample source*, so the loop is one loop whatever holds
 the data. :class:`TensorSource` is the path for recordings that fit in memory: one tensor of
 normalised samples, shuffled as a whole each epoch. :class:`BlockSource` streams a dask-backed
 ``(neurons, time, presentations)`` array (``read_nwb(..., lazy=True)``) block by block, so memory is
@@ -13,7 +13,7 @@ bounded by the block and buffer sizes, never by the recording's length:
 - normalisation statistics come from one streaming pass (:class:`Moments`, Chan et al.'s pairwise
   merge of per-block means and sums of squares, in float64).
 
-Which path a recording takes is decided in :mod:`nwb_sae.streaming`.
+Which path a recording takes is decided in :mod:`nwb_sae.training.streaming`.
 """
 
 from __future__ import annotations

@@ -1,7 +1,7 @@
 """Planted cell assemblies seen through a calcium indicator: two-photon-like ROI traces with a known answer.
 
 The recipe of Mölter, Avitan & Goodhill (2018, BMC Biol 16:143), extended to what real imaging adds:
-Poisson spikes with assembly events (:func:`~nwb_sae.synthetic_assemblies.make_assemblies`, the spiking
+Poisson spikes with assembly events (:func:`~nwb_sae.synthetic.assemblies.make_assemblies`, the spiking
 ground truth) sampled at the frame rate; a double-exponential kernel per neuron whose decay spans the
 indicators in use (0.25 s, GCaMP8f-like, to 1.8 s, GCaMP6s-like) and a short rise; a gain per neuron;
 Gaussian noise in units of one spike's peak; a slow baseline drift (bleaching, neuropil, focus); and
@@ -18,7 +18,7 @@ import xarray as xr
 from scipy.signal import lfilter
 
 from nwb_sae.errors import InputDataError
-from nwb_sae.synthetic_assemblies import AssemblyRecording, make_assemblies
+from nwb_sae.synthetic.assemblies import AssemblyRecording, make_assemblies
 
 
 @dataclass
@@ -63,7 +63,7 @@ def make_imaging(n_neurons: int = 100, n_assemblies: int = 8, members: int = 10,
     Parameters
     ----------
     n_neurons, n_assemblies, members
-        As in :func:`~nwb_sae.synthetic_assemblies.make_assemblies` (the spikes behind the traces).
+        As in :func:`~nwb_sae.synthetic.assemblies.make_assemblies` (the spikes behind the traces).
     frame_rate : float
         Frames per second (two-photon rigs: 2 to 30 Hz); the spikes are binned at the frame period.
     duration : float
@@ -86,7 +86,7 @@ def make_imaging(n_neurons: int = 100, n_assemblies: int = 8, members: int = 10,
     seed : int
         Seed of everything random.
     **assembly_settings
-        Anything else :func:`~nwb_sae.synthetic_assemblies.make_assemblies` takes (``background_rate``,
+        Anything else :func:`~nwb_sae.synthetic.assemblies.make_assemblies` takes (``background_rate``,
         ``overlap``, ...). Here ``activation_rate`` defaults to 0.5 events per second (at 2 Hz frames, one
         assembly event in four frames) and ``n_selective`` to 0 (no stimulus-locked assembly).
 

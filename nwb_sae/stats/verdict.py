@@ -1,9 +1,9 @@
 """The latent table of a fitted dictionary and its verdict: which latents are ensembles.
 
 Arrays in, a table out, no training: :func:`vet_dictionary` joins the significance test
-(:mod:`~nwb_sae.ensembles.significance`), the stability across seeds (:mod:`~nwb_sae.ensembles.stability`),
+(:mod:`~nwb_sae.stats.significance`), the stability across seeds (:mod:`~nwb_sae.stats.stability`),
 the size of each atom and :func:`composite_latents`, and applies the one rule
-(:func:`~nwb_sae.ensembles.significance.is_ensemble`). The threshold fit (:mod:`~nwb_sae.ensembles.find`)
+(:func:`~nwb_sae.stats.significance.is_ensemble`). The threshold fit (:mod:`~nwb_sae.ensembles.find`)
 and the dense path (:mod:`~nwb_sae.ensembles.dense`) both call it, so neither imports the other's module
 for it.
 """
@@ -13,8 +13,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from nwb_sae.ensembles.significance import coactivation_test, effective_neurons, is_ensemble, verdict_reasons
-from nwb_sae.ensembles.stability import seed_stability
+from nwb_sae.stats.significance import coactivation_test, effective_neurons, is_ensemble, verdict_reasons
+from nwb_sae.stats.stability import seed_stability
 
 STABLE_COSINE = 0.9
 """A latent counts as found again by another seed when its one-to-one match has at least this cosine."""
@@ -35,7 +35,7 @@ def vet_dictionary(atoms: np.ndarray, others: list[np.ndarray], codes: np.ndarra
         (samples, latents) codes of ``x_test`` by the reference fit.
     x_test : numpy.ndarray or ShiftNull
         Normalised held-out samples in time order that shaped neither the fit nor its selection, or
-        the :class:`~nwb_sae.ensembles.significance.ShiftNull` built on them.
+        the :class:`~nwb_sae.stats.significance.ShiftNull` built on them.
     alpha, n_shifts, seed
         False discovery rate, circular shifts and seed of :func:`coactivation_test`.
     train_frequency : numpy.ndarray, optional

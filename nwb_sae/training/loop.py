@@ -1,7 +1,7 @@
 """The fit loop: batches of population vectors, warm-up, early stopping, dead latents, checkpoints.
 
 The loop works on two sources of normalised float32 samples (training and validation split): tensors
-held in memory, or blocks streamed from a lazy array (:mod:`nwb_sae.streaming`), so it knows nothing of
+held in memory, or blocks streamed from a lazy array (:mod:`nwb_sae.training.streaming`), so it knows nothing of
 files or labels. The estimator (:mod:`nwb_sae.estimator`) prepares them. Inside a step nothing waits for
 the device: losses add up on it and are read when the progress bar is updated.
 """
@@ -20,11 +20,11 @@ import numpy as np
 import torch
 from tqdm.auto import tqdm
 
-from nwb_sae import distributed
-from nwb_sae.checkpoint import checkpoint_paths, load_checkpoint, save_checkpoint
 from nwb_sae.config import TrainConfig
 from nwb_sae.model import SparseAutoencoder
-from nwb_sae.sources import TensorSource
+from nwb_sae.training import distributed
+from nwb_sae.training.checkpoint import checkpoint_paths, load_checkpoint, save_checkpoint
+from nwb_sae.training.sources import TensorSource
 
 LOG_EVERY = {"cpu": 10}
 """Steps between progress-bar updates (each waits for the device); other devices use ``LOG_EVERY_ACCELERATOR``."""
@@ -87,7 +87,7 @@ def evaluate(model: SparseAutoencoder, x, batch_size: int = 16384) -> dict:
 
 
 def as_source(x):
-    """A sample source (:mod:`nwb_sae.streaming`): a tensor becomes a :class:`TensorSource`."""
+    """A sample source (:mod:`nwb_sae.training.streaming`): a tensor becomes a :class:`TensorSource`."""
     return TensorSource(x) if torch.is_tensor(x) else x
 
 
@@ -157,7 +157,7 @@ def train_model(
         Initialised model (normalisation buffers set, decoder bias set from data).
     x_train, x_val : torch.Tensor or sample source
         Normalised samples (samples, neurons) on the model's device, or sources of them
-        (:class:`nwb_sae.sources.TensorSource`, :class:`nwb_sae.sources.BlockSource`).
+        (:class:`nwb_sae.training.sources.TensorSource`, :class:`nwb_sae.training.sources.BlockSource`).
     cfg : TrainConfig
         Training settings.
     checkpoint_dir : path, optional
@@ -278,7 +278,7 @@ def _step(model: SparseAutoencoder, optimizer, xb: torch.Tensor, dead: torch.Ten
     """One optimisation step on the batch ``xb``; returns the forward output (nothing waits for the device).
 
     Under torchrun ``xb`` is this rank's slice of the global batch and the gradients are averaged over
-    the ranks before the update (:mod:`nwb_sae.distributed`).
+    the ranks before the update (:mod:`nwb_sae.training.distributed`).
 
     ``dead`` is None when no latent was dead at the last check (every step on the CPU, where checking
     costs nothing; at every progress update on an accelerator).

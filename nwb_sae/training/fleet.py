@@ -3,7 +3,7 @@
 Model selection and seed stability need many small fits of the same data. Fitted one after the other
 they cost one pass over the data each; stacked on an instance axis they share every batch, every Python
 step and one matrix product for all their encoders. The step's gradients are written out
-(:mod:`nwb_sae.ensembles.step`, checked against autograd in the tests) and each instance stops on its own, which
+(:mod:`nwb_sae.training.step`, checked against autograd in the tests) and each instance stops on its own, which
 made the default fit 3-5 times faster than the autograd fleet on a 2-core machine.
 
 Each instance is a threshold autoencoder with a unit-norm decoder, trained like BatchTopK but without
@@ -22,7 +22,7 @@ from typing import NamedTuple
 import torch
 from tqdm.auto import tqdm
 
-from nwb_sae.ensembles.step import codes_of, gradients, pre_activations
+from nwb_sae.training.step import codes_of, gradients, pre_activations
 
 MAX_EPOCHS_FOR_STEPS = 200
 """``min_steps`` raises the epoch budget up to this many rounds (epochs, on all but small data), no further."""

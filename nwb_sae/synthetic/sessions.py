@@ -294,7 +294,7 @@ def write_sessions_nwb(truth: SessionsTruth, folder, *, column: str = "global_id
             identifier=f"nwb-sae-sessions-{truth.data[name].attrs.get('seed', 0)}-{name}",
             session_start_time=datetime.datetime(2024, 1, 1 + s, 9, tzinfo=datetime.timezone.utc),
             session_id=name, source_script="nwb_sae.synthetic.write_sessions_nwb",
-            source_script_file_name="nwb_sae/synthetic_sessions.py",
+            source_script_file_name="nwb_sae/synthetic/sessions.py",
             subject=Subject(subject_id="synthetic-pool", species="Mus musculus", age="P90D", sex="U"),
         )
         nwbfile.units = Units(name="units", description="simulated Poisson spike trains", resolution=1e-9)

@@ -1,4 +1,4 @@
-"""Ground-truth recordings: planted neuron ensembles with sparse, trial-structured activity.
+"""Continuous ground truth: planted neuron ensembles with sparse, trial-structured activity.
 
 The data are ``x[:, t, p] = sum_i a_i(t, p) * d_i + noise`` where each atom ``d_i`` is a unit-norm,
 non-negative pattern over a small set of member neurons (an ensemble), and the activations ``a_i`` are
@@ -264,7 +264,7 @@ def write_nwb_recording(path, recording: SyntheticRecording | None = None, kind:
         identifier=f"nwb-sae-synthetic-{kind}-{rec.data.attrs.get('seed', seed)}",
         session_start_time=datetime.datetime(2024, 1, 1, tzinfo=datetime.timezone.utc),
         source_script="nwb_sae.synthetic.write_nwb_recording",
-        source_script_file_name="nwb_sae/synthetic.py",
+        source_script_file_name="nwb_sae/synthetic/continuous.py",
         experimenter=["Synthetic, Nwbsae"],
         experiment_description="ground truth for sparse dictionary learning: planted neuron ensembles",
         institution="nwb-sae",
@@ -294,26 +294,3 @@ def write_nwb_recording(path, recording: SyntheticRecording | None = None, kind:
 
     return atomic_write(path, write)
 
-
-# Spiking ground truth (planted cell assemblies) lives in its own module; this stays the entry point.
-from nwb_sae.synthetic_assemblies import (  # noqa: E402
-    AssemblyRecording,
-    lopes_dos_santos_toy,
-    make_assemblies,
-)
-
-# Calcium-imaging ground truth (assemblies seen through an indicator): also its own module.
-from nwb_sae.synthetic_imaging import ImagingRecording, make_imaging  # noqa: E402
-from nwb_sae.synthetic_sessions import (  # noqa: E402
-    SessionsTruth,
-    make_sessions,
-    shuffled_registry,
-    split_halves,
-    with_registration_error,
-    write_sessions_nwb,
-)
-
-__all__ = ["AssemblyRecording", "ImagingRecording", "SessionsTruth", "SyntheticRecording", "lopes_dos_santos_toy",
-           "make_assemblies", "make_ensembles", "make_imaging", "make_recording", "make_sessions",
-           "shuffled_registry", "split_halves", "with_registration_error", "write_nwb_recording",
-           "write_sessions_nwb"]

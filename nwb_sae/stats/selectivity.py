@@ -14,7 +14,7 @@ from typing import NamedTuple
 
 import numpy as np
 
-from nwb_sae.ensembles.significance import benjamini_hochberg
+from nwb_sae.stats.significance import benjamini_hochberg
 
 
 class SelectivityResult(NamedTuple):
