@@ -9,6 +9,7 @@ With ``--baseline DIR`` (a checkout of an older nwb_sae, e.g. ``git archive main
 the in-memory training speed on a small recording is measured for both, in the same run.
 
     python benchmarks/memory.py --sizes 1e6 4e6 --folder /tmp/nwb-sae-memory
+    python benchmarks/memory.py --sizes 1e6 4e6 --modes cli --folder /tmp/nwb-sae-memory  # `nwb-sae train` defaults
 """
 
 from __future__ import annotations
@@ -85,6 +86,12 @@ def child(mode: str, path: str, workdir: str) -> dict:
                         progress=False, validate=False)
         out.unlink()
         extra = {}
+    elif mode == "cli":  # what a user types: the default ensemble fit, no --lazy, one epoch
+        from nwb_sae.cli import main as cli
+
+        status = cli(["train", "--data_path", path, "--embedding_dim", "256", "--epochs", "1", "--no_figures",
+                      "--output_dir", str(Path(workdir) / f"cli-{Path(path).stem}")])
+        extra = {"exit_status": status}
     else:  # "small": in-memory speed on a small planted recording
         from nwb_sae.synthetic import make_recording
 
@@ -109,7 +116,9 @@ def measure(mode: str, path: Path, workdir: Path, pythonpath: str | None = None)
 def main(argv=None) -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--sizes", nargs="+", type=float, default=[1e6, 4e6], help="samples per recording")
-    parser.add_argument("--modes", nargs="+", default=["train", "inference", "write-back"])
+    parser.add_argument("--modes", nargs="+", default=["train", "inference", "write-back"],
+                        help="train / inference / write-back (topk, lazy); cli: `nwb-sae train --embedding_dim 256 "
+                             "--epochs 1`, the default ensemble fit with no flag about memory")
     parser.add_argument("--folder", default="memory-benchmark", help="where the recordings are written")
     parser.add_argument("--baseline", default=None, help="an older nwb_sae checkout to compare in-memory speed")
     parser.add_argument("--child", nargs=3, help=argparse.SUPPRESS)
