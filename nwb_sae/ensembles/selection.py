@@ -216,3 +216,10 @@ def _subset(fleet: Fleet, idx: list[int]) -> Fleet:
                  fleet.W_dec[idx, :width], fleet.b_dec[idx], fleet.threshold[idx],
                  fleet.latent_mask[idx, :width], fleet.epochs,
                  None if fleet.val_mse is None else fleet.val_mse[idx])
+
+
+def _join(first: Fleet, second: Fleet) -> Fleet:
+    """The instances of two fleets of the same width and kind as one fleet (``first``'s come first)."""
+    tensors = [torch.cat([a, b]) for a, b in zip(first[1:7], second[1:7], strict=True)]
+    val = None if first.val_mse is None or second.val_mse is None else torch.cat([first.val_mse, second.val_mse])
+    return Fleet(list(first.specs) + list(second.specs), *tensors, max(first.epochs, second.epochs), val)
