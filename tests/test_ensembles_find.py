@@ -106,3 +106,28 @@ def test_more_assemblies_than_neurons_take_the_dense_path_and_are_found():
     assert "dense k" in set(result.selection_curve["sweep"]) and result.selection_curve["chosen"].sum() == 1
     report = assembly_report(result.weights["W_dec"][result.significant], rec.assemblies)
     assert report["found_0.9"] >= 0.8 and report["precision"] >= 0.8
+
+
+def test_a_saturated_dense_dictionary_is_fitted_again_twice_as_wide(monkeypatch):
+    """A dense dictionary that reports more ensembles than its width leaves room for is refitted wider,
+    once, and the wider fit is kept only when it reports more (here the saturation bound is 0, so the
+    width is always tried)."""
+    import torch
+
+    from nwb_sae.ensembles import dense
+
+    monkeypatch.setattr(dense, "SATURATED", 0.0)
+    rec = make_assemblies(n_neurons=12, n_assemblies=10, members=4, overlap=None, duration=120.0,
+                          n_presentations=40, seed=3)
+    xt, xv, groups = split(rec.data)
+    names = np.unique(groups)
+    tune = np.isin(groups, names[0::2])
+    as_tensor = lambda a: torch.as_tensor(np.ascontiguousarray(a, dtype=np.float32))  # noqa: E731
+    weights, n_latents, k, table, _, curve = dense.find_dense_ensembles(
+        as_tensor(xt), as_tensor(xv[tune]), xv[~tune], n_seeds=2, seed=0,
+        fit_kwargs={"max_steps": 200})
+    width = curve[curve["sweep"] == "dense width"]
+    assert len(width) == 1 and int(width["n_latents"].iloc[0]) == 2 * dense.LATENTS_PER_NEURON * 12
+    assert n_latents == (int(width["n_latents"].iloc[0]) if bool(width["chosen"].iloc[0]) else 48)
+    assert weights["W_dec"].shape == (n_latents, 12) and len(table) == n_latents
+    assert curve["chosen"].sum() == 1

@@ -50,6 +50,9 @@ SWEEP_STEPS = 1000
 FINAL_STEPS = 2000
 """Least further steps of the finalists' two fits each (continued on all training samples); a further
 seed of the chosen one starts fresh with ``SWEEP_STEPS + FINAL_STEPS``."""
+SATURATED = 0.5
+"""A dense dictionary reporting more ensembles than this fraction of its width is fitted again twice as
+wide (once), unless the user gave the width."""
 FINALISTS = 2
 """The ``k`` candidates of lowest masked error after the sweep that are trained on and ranked again."""
 BATCH_SIZE = 256
@@ -90,8 +93,10 @@ def find_dense_ensembles(xt: torch.Tensor, xv: torch.Tensor, x_test: np.ndarray,
         row per ``k`` tried (``trustworthy``, ``masked_error``, ``chosen``).
     """
     fit_kwargs = fit_kwargs or {}
+    widest = min(MAX_LATENTS, len(xt) // SAMPLES_PER_LATENT)
+    may_widen = n_latents is None
     if n_latents is None:
-        n_latents = max(2, min(LATENTS_PER_NEURON * xt.shape[1], MAX_LATENTS, len(xt) // SAMPLES_PER_LATENT))
+        n_latents = max(2, min(LATENTS_PER_NEURON * xt.shape[1], widest))
     ks = [k for k in K_GRID if k < min(xt.shape[1], n_latents)] or [1]
     subset = xt
     if len(xt) > SELECTION_SAMPLES:
@@ -120,12 +125,24 @@ def find_dense_ensembles(xt: torch.Tensor, xv: torch.Tensor, x_test: np.ndarray,
         fits = _join(fits, fit_fleet(xt, xv, more, **{"min_steps": SWEEP_STEPS + FINAL_STEPS, **fit_kwargs},
                                      label=label and f"{label}: k={k}, {len(more)} more seeds"))
     weights, table, consensus = vet_fits(fits, xt, x_test, null, alpha)
+    rows = []
+    if may_widen and table["significant"].sum() > SATURATED * n_latents and 2 * n_latents <= widest:
+        # more ensembles than the width leaves room for (a copy or a mixture beside each): the chosen
+        # k again, twice as wide, with the whole budget; the wider one is kept when it reports more
+        wide = [InstanceSpec(2 * n_latents, k, seed + s, topk=True) for s in range(max(n_seeds, 1))]
+        wider = vet_fits(fit_fleet(xt, xv, wide, **{"min_steps": SWEEP_STEPS + FINAL_STEPS, **fit_kwargs},
+                                   label=label and f"{label}: k={k}, {2 * n_latents} latents"), xt, x_test, null, alpha)
+        rows = [dict(sweep="dense width", n_latents=2 * n_latents, k=k, trustworthy=int(wider[1]["significant"].sum()),
+                     masked_error=np.nan, chosen=False)]
+        if wider[1]["significant"].sum() > table["significant"].sum():
+            (weights, table, consensus), n_latents, rows[0]["chosen"] = wider, 2 * n_latents, True
     curve = pd.DataFrame({"sweep": "dense k", "n_latents": n_latents, "k": ks, "trustworthy": scores,
                           "masked_error": errors, "chosen": False})
     trained_on = pd.DataFrame({"sweep": "dense k, trained on", "n_latents": n_latents,
                                "k": [ks[i] for i in finalists], "trustworthy": final_scores,
                                "masked_error": final_errors, "chosen": [i == best for i in finalists]})
-    curve = pd.concat([curve, trained_on], ignore_index=True)
+    curve = pd.concat([curve, trained_on, pd.DataFrame(rows, columns=curve.columns)], ignore_index=True)
+    curve.loc[curve["sweep"] == "dense k, trained on", "chosen"] &= not any(r["chosen"] for r in rows)
     return weights, n_latents, k, table, consensus, curve
 
 
