@@ -131,3 +131,18 @@ def test_a_saturated_dense_dictionary_is_fitted_again_twice_as_wide(monkeypatch)
     assert n_latents == (int(width["n_latents"].iloc[0]) if bool(width["chosen"].iloc[0]) else 48)
     assert weights["W_dec"].shape == (n_latents, 12) and len(table) == n_latents
     assert curve["chosen"].sum() == 1
+
+
+def test_held_out_activity_predicted_best_by_four_or_more_ensembles_per_bin_is_mixed():
+    import pandas as pd
+
+    from nwb_sae.ensembles.find import _mixed
+
+    def curve(errors):
+        ks = [1 / 4, 1 / 2, 1, 2, 4, 8]
+        return pd.DataFrame({"sweep": "k", "k": ks, "masked_error": errors, "trustworthy": 5,
+                             "chosen": [k == 1 / 2 for k in ks]})
+
+    assert _mixed(curve([0.99, 0.97, 0.95, 0.93, 0.92, 0.93]))        # lowest at k = 4
+    assert not _mixed(curve([0.93, 0.86, 0.71, 0.70, 0.75, 0.77]))    # lowest at k = 2: threshold code
+    assert not _mixed(curve([0.93, 0.71, 0.72, 0.73, 0.74, 0.74]))
