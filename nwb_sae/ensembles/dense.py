@@ -107,7 +107,10 @@ def find_dense_ensembles(xt: torch.Tensor, xv: torch.Tensor, x_test: np.ndarray,
     label = f"dense path ({n_latents} TopK latents)" if progress else None
     fit_kwargs = {"batch_size": BATCH_SIZE, **fit_kwargs}
     specs = [InstanceSpec(n_latents, k, seed + s, topk=True) for k in ks for s in (0, 1)]
-    sweep = fit_fleet(subset, xv, specs, **{"min_steps": SWEEP_STEPS, "max_steps": SWEEP_STEPS, **fit_kwargs},
+    # the sweep is a fixed number of steps (within the user's epochs) at the dense path's own batch size:
+    # a user's epochs bring a batch size for their budget (512 on 32,000 samples), which doubled its cost
+    sweep = fit_fleet(subset, xv, specs, **{"min_steps": SWEEP_STEPS, **fit_kwargs, "max_steps": SWEEP_STEPS,
+                                            "batch_size": BATCH_SIZE},
                       label=label and f"{label}: {len(ks)} k x 2 seeds")
     scores, errors = _rank(sweep, xv, tune_null, alpha, seed)
     # the sweep is too short to rank the best two reliably (a too small k explains the data with
