@@ -23,19 +23,9 @@ import xarray as xr
 from nwb_sae.errors import InputDataError, NwbSaeError
 from nwb_sae.io.recording.arrays import CODE_DIMS, to_dataarray
 from nwb_sae.metrics import orient
+from nwb_sae.stats.marchenko_pastur import marchenko_pastur_bound
 
 NULLS = ("mp", "shift")
-
-
-def marchenko_pastur_bound(n_neurons: int, n_samples: int) -> float:
-    """Largest eigenvalue of the correlation matrix of independent neurons: ``(1 + sqrt(N / T))**2``.
-
-    Examples
-    --------
-    >>> round(marchenko_pastur_bound(100, 10_000), 4)
-    1.21
-    """
-    return float((1.0 + np.sqrt(n_neurons / n_samples)) ** 2)
 
 
 def zscore(x: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

@@ -128,25 +128,26 @@ def find_dense_ensembles(xt: torch.Tensor, xv: torch.Tensor, x_test: np.ndarray,
         fits = _join(fits, fit_fleet(xt, xv, more, **{"min_steps": SWEEP_STEPS + FINAL_STEPS, **fit_kwargs},
                                      label=label and f"{label}: k={k}, {len(more)} more seeds"))
     weights, table, consensus = vet_fits(fits, xt, x_test, null, alpha)
-    rows = []
+    width, rows = n_latents, []
     if may_widen and table["significant"].sum() > SATURATED * n_latents and 2 * n_latents <= widest:
         # more ensembles than the width leaves room for (a copy or a mixture beside each): the chosen
         # k again, twice as wide, with the whole budget; the wider one is kept when it reports more
         wide = [InstanceSpec(2 * n_latents, k, seed + s, topk=True) for s in range(max(n_seeds, 1))]
         wider = vet_fits(fit_fleet(xt, xv, wide, **{"min_steps": SWEEP_STEPS + FINAL_STEPS, **fit_kwargs},
                                    label=label and f"{label}: k={k}, {2 * n_latents} latents"), xt, x_test, null, alpha)
-        rows = [dict(sweep="dense width", n_latents=2 * n_latents, k=k, trustworthy=int(wider[1]["significant"].sum()),
-                     masked_error=np.nan, chosen=False)]
-        if wider[1]["significant"].sum() > table["significant"].sum():
-            (weights, table, consensus), n_latents, rows[0]["chosen"] = wider, 2 * n_latents, True
+        reported = int(wider[1]["significant"].sum())
+        if reported > table["significant"].sum():
+            (weights, table, consensus), width = wider, 2 * n_latents
+        rows = [dict(sweep="dense width", n_latents=2 * n_latents, k=k, trustworthy=reported, masked_error=np.nan,
+                     chosen=width > n_latents)]
     curve = pd.DataFrame({"sweep": "dense k", "n_latents": n_latents, "k": ks, "trustworthy": scores,
                           "masked_error": errors, "chosen": False})
     trained_on = pd.DataFrame({"sweep": "dense k, trained on", "n_latents": n_latents,
                                "k": [ks[i] for i in finalists], "trustworthy": final_scores,
-                               "masked_error": final_errors, "chosen": [i == best for i in finalists]})
-    curve = pd.concat([curve, trained_on, pd.DataFrame(rows, columns=curve.columns)], ignore_index=True)
-    curve.loc[curve["sweep"] == "dense k, trained on", "chosen"] &= not any(r["chosen"] for r in rows)
-    return weights, n_latents, k, table, consensus, curve
+                               "masked_error": final_errors, "chosen": [i == best and width == n_latents
+                                                                        for i in finalists]})
+    curve = pd.concat([curve, trained_on] + ([pd.DataFrame(rows)] if rows else []), ignore_index=True)
+    return weights, width, k, table, consensus, curve
 
 
 def _rank(fleet, xv: torch.Tensor, tune_null, alpha: float, seed: int) -> tuple[np.ndarray, np.ndarray]:

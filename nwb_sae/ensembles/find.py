@@ -121,7 +121,7 @@ def find_ensembles(x_train: np.ndarray, x_val: np.ndarray, val_groups: np.ndarra
                                     seed=seed, fit_kwargs=fit_kwargs, n_latents=n_latents, progress=progress)
 
     dense = None
-    mixed = curve is not None and _mixed(curve)
+    mixed = mp is not None and _mixed(curve)
     if mp is not None and mp >= 2 and (mixed or curve["trustworthy"].max() < mp / 2 or _wants_denser(curve)):
         # the threshold candidates could not trust half the Marchenko-Pastur count, or their error still
         # fell at the densest k: the dense path runs first, and when it reports more ensembles than the
@@ -161,17 +161,26 @@ def _threshold_fits(xt, xv, x_test, null, n_latents, k, *, n_seeds, alpha, seed,
                           consensus, None, None)
 
 
+def _lowest_error_k(curve: pd.DataFrame) -> tuple[float, float] | None:
+    """The ``k`` of the threshold sweep's lowest masked held-out error and the densest ``k`` it tried
+    (``None`` when it tried fewer than two)."""
+    rows = curve[curve["sweep"] == "k"]
+    if len(rows) < 2:
+        return None
+    return float(rows.loc[rows["masked_error"].idxmin(), "k"]), float(rows["k"].max())
+
+
 def _mixed(curve: pd.DataFrame) -> bool:
     """Whether the threshold sweep's masked held-out error is lowest at :data:`MIXED_K` or more active
     latents per time bin (every bin mixes several ensembles)."""
-    rows = curve[curve["sweep"] == "k"]
-    return len(rows) > 1 and bool(rows.loc[rows["masked_error"].idxmin(), "k"] >= MIXED_K)
+    ks = _lowest_error_k(curve)
+    return ks is not None and ks[0] >= MIXED_K
 
 
 def _wants_denser(curve: pd.DataFrame) -> bool:
     """Whether the masked held-out error still falls at the densest ``k`` the threshold sweep tried."""
-    rows = curve[curve["sweep"] == "k"]
-    return len(rows) > 1 and rows["masked_error"].idxmin() == rows["k"].idxmax()
+    ks = _lowest_error_k(curve)
+    return ks is not None and ks[0] == ks[1]
 
 
 def _with_dense(result: EnsembleResult | None, dense: tuple, curve: pd.DataFrame, mp: int) -> EnsembleResult:

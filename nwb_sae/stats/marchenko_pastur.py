@@ -10,11 +10,21 @@ from __future__ import annotations
 import numpy as np
 
 
+def marchenko_pastur_bound(n_neurons: int, n_samples: int) -> float:
+    """Largest eigenvalue of the correlation matrix of independent neurons: ``(1 + sqrt(N / T))**2``.
+
+    Examples
+    --------
+    >>> round(marchenko_pastur_bound(100, 10_000), 4)
+    1.21
+    """
+    return float((1.0 + np.sqrt(n_neurons / n_samples)) ** 2)
+
+
 def marchenko_pastur_count(x: np.ndarray) -> int:
     """Eigenvalues of the correlation matrix of ``x`` (samples, neurons) above the Marchenko-Pastur edge."""
     x = np.asarray(x, dtype=np.float64)
     sd = x.std(axis=0)
     z = (x - x.mean(axis=0)) / np.where(sd > 0, sd, 1.0)
     eig = np.linalg.eigvalsh(z.T @ z / z.shape[0])
-    edge = (1 + np.sqrt(x.shape[1] / x.shape[0])) ** 2
-    return int((eig > edge).sum())
+    return int((eig > marchenko_pastur_bound(x.shape[1], x.shape[0])).sum())
