@@ -146,3 +146,35 @@ def test_held_out_activity_predicted_best_by_four_or_more_ensembles_per_bin_is_m
     assert _mixed(curve([0.99, 0.97, 0.95, 0.93, 0.92, 0.93]))        # lowest at k = 4
     assert not _mixed(curve([0.93, 0.86, 0.71, 0.70, 0.75, 0.77]))    # lowest at k = 2: threshold code
     assert not _mixed(curve([0.93, 0.71, 0.72, 0.73, 0.74, 0.74]))
+
+
+def test_a_lowest_error_within_noise_of_one_ensemble_per_bin_is_not_mixed():
+    import pandas as pd
+
+    from nwb_sae.ensembles.find import _mixed, _wants_denser
+
+    ks = [1 / 4, 1 / 2, 1, 2, 4, 8]
+    errors = [0.98, 0.970, 0.973, 0.963, 0.977, 0.962]  # deconvolved calcium: flat, lowest at k = 8
+
+    def curve(z):
+        return pd.DataFrame({"sweep": "k", "k": ks, "masked_error": errors, "error_excess_z": z,
+                             "trustworthy": 4, "chosen": [k == 1 / 2 for k in ks]})
+
+    noisy = curve([1.7, 0.7, 1.4, 0.2, 3.9, 0.0])      # k = 1/2 within one standard error of the lowest
+    assert not _mixed(noisy) and not _wants_denser(noisy)
+    resolved = curve([17.0, 12.0, 9.6, 4.7, 3.9, 0.0])  # every k <= 1 clearly worse: bins mix ensembles
+    assert _mixed(resolved) and _wants_denser(resolved)
+
+
+def test_error_excess_z_is_paired_over_presentations():
+    import numpy as np
+
+    from nwb_sae.ensembles.selection import error_excess_z
+
+    rng = np.random.default_rng(0)
+    hard = rng.uniform(0.5, 1.5, 40)                 # presentations differ far more than the candidates
+    per_group = np.stack([hard, hard + 0.01 + rng.normal(0, 0.001, 40), hard + 0.01 + rng.normal(0, 0.05, 40)])
+    z = error_excess_z(per_group)
+    assert z[0] == 0 and z[1] > 20                   # a small but consistent excess is resolved
+    assert abs(z[2]) < 3                             # a noisy one of the same mean is not
+    assert np.all(error_excess_z(per_group[:, :1]) == 0)

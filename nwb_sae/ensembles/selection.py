@@ -57,7 +57,7 @@ class Selection(NamedTuple):
     """Marchenko-Pastur count (the floor of ``n_latents``)."""
     curve: pd.DataFrame
     """One row per candidate: ``sweep`` (``k`` or ``n_latents``), ``n_latents``, ``k``, ``trustworthy``
-    (the score), ``masked_error``, ``chosen``."""
+    (the score), ``masked_error``, ``error_excess_z`` (``k`` rows: :func:`error_excess_z`), ``chosen``."""
     fleet: Fleet
     """The chosen candidate's two fits: instance 0 (``seed``) and instance 1 (``seed + 1``)."""
 
@@ -121,9 +121,25 @@ def _sweep(x_train, x_val, val_groups, candidates, seed, alpha, null, fit_kwargs
     specs = [InstanceSpec(n, k, seed + s) for n, k in candidates for s in (0, 1)]
     fleet = fit_fleet(x_train, x_val, specs, **{"max_steps": SELECTION_STEPS, **fit_kwargs},
                       label=label and f"{label}: {len(candidates)} candidates x 2 seeds")
-    masked = masked_errors(fleet, x_val, val_groups).mean(axis=1)
+    per_group = masked_errors(fleet, x_val, val_groups)
+    per_group = (per_group[0::2] + per_group[1::2]) / 2  # (candidates, groups), the two seeds' mean
     scores = [_trustworthy(fleet, 2 * i, 2 * i + 1, null, alpha) for i in range(len(candidates))]
-    return np.array(scores), masked[0::2], fleet
+    return np.array(scores), per_group, fleet
+
+
+def error_excess_z(per_group: np.ndarray) -> np.ndarray:
+    """How far each candidate's masked held-out error lies above the lowest, in standard errors.
+
+    Paired over the held-out presentations (``per_group``: candidates x groups): the mean difference
+    to the candidate of lowest mean error divided by its standard error; 0 for that candidate, and 0
+    where there is one group only (no spread to judge by).
+    """
+    per_group = np.asarray(per_group, dtype=float)
+    diff = per_group - per_group[np.argmin(per_group.mean(axis=1))]
+    if diff.shape[1] < 2:
+        return np.zeros(len(diff))
+    se = diff.std(axis=1, ddof=1) / np.sqrt(diff.shape[1])
+    return np.divide(diff.mean(axis=1), se, out=np.zeros(len(diff)), where=se > 0)
 
 
 def select_model(x_train: torch.Tensor, x_val: torch.Tensor, val_groups: np.ndarray, *, seed: int = 0,
@@ -167,8 +183,9 @@ def select_model(x_train: torch.Tensor, x_val: torch.Tensor, val_groups: np.ndar
     ks = [k] if k is not None else ([c for c in k_grid if c <= base / 2] or [min(k_grid)])
     null = null if null is not None else ShiftNull(x_val.cpu().numpy(), n_shifts=n_shifts, seed=seed)
     args = (seed, alpha, null, fit_kwargs)
-    scores_k, masked_k, fleet_k = _sweep(x_train, x_val, val_groups, [(base, k) for k in ks], *args,
+    scores_k, groups_k, fleet_k = _sweep(x_train, x_val, val_groups, [(base, k) for k in ks], *args,
                                          label=progress and "choosing k")
+    masked_k, excess_k = groups_k.mean(axis=1), error_excess_z(groups_k)
     pick_k = _pick(scores_k, masked_k)
     k = ks[pick_k]
 
@@ -177,15 +194,15 @@ def select_model(x_train: torch.Tensor, x_val: torch.Tensor, val_groups: np.ndar
     new = [n for n in sizes if n != base]
     by_size = {base: (scores_k[pick_k], masked_k[pick_k], fleet_k, 2 * pick_k)}
     if new:
-        scores_n, masked_n, fleet_n = _sweep(x_train, x_val, val_groups, [(n, k) for n in new], *args,
+        scores_n, groups_n, fleet_n = _sweep(x_train, x_val, val_groups, [(n, k) for n in new], *args,
                                              label=progress and "choosing the number of latents")
-        by_size.update({n: (scores_n[i], masked_n[i], fleet_n, 2 * i) for i, n in enumerate(new)})
+        by_size.update({n: (scores_n[i], groups_n[i].mean(), fleet_n, 2 * i) for i, n in enumerate(new)})
     scores_all = np.array([by_size[n][0] for n in sizes])
     pick_n = _pick(scores_all, np.array([by_size[n][1] for n in sizes]))
     n_latents = sizes[pick_n]
 
-    rows = [dict(sweep="k", n_latents=base, k=kk, trustworthy=int(sc), masked_error=float(me),
-                 chosen=i == pick_k) for i, (kk, sc, me) in enumerate(zip(ks, scores_k, masked_k, strict=True))]
+    rows = [dict(sweep="k", n_latents=base, k=kk, trustworthy=int(sc), masked_error=float(me), error_excess_z=float(z),
+                 chosen=i == pick_k) for i, (kk, sc, me, z) in enumerate(zip(ks, scores_k, masked_k, excess_k, strict=True))]
     rows += [dict(sweep="n_latents", n_latents=n, k=k, trustworthy=int(by_size[n][0]),
                   masked_error=float(by_size[n][1]), chosen=i == pick_n) for i, n in enumerate(sizes)]
     _, _, fleet, index = by_size[n_latents]
